@@ -1,0 +1,285 @@
+"""Build an index from an articles folder and publish it atomically.
+
+Only one indexer runs at a time per index directory (an exclusive file lock); a build is written in a
+temporary directory, fsynced, renamed and then made current with one atomic symlink switch, so readers see
+either the old build or the new one, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from indexer.cache import EmbeddingCache, cache_key
+from kb_engine import vector_index
+from kb_engine.articles import Problem, scan_articles
+from kb_engine.chunking import chunk_article
+from kb_engine.embedding import Embedder
+from kb_engine.errors import ArticleError, IndexBusy
+from kb_engine.glossary import Glossary, load_glossary
+from kb_engine.index_files import (
+    BUILDS,
+    CURRENT,
+    FORMAT_VERSION,
+    MANIFEST,
+    current_build_id,
+    fsync_dir,
+    read_manifest,
+    write_json,
+)
+from kb_engine.lexical import LexicalIndex
+
+KEEP_BUILDS = 3
+
+
+@dataclass
+class BuildReport:
+    """What a build did."""
+
+    articles: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    cached: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    build_id: str | None = None
+    up_to_date: bool = False
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "articles": self.articles,
+            "chunks": self.chunks,
+            "embedded": self.embedded,
+            "cached": self.cached,
+            "problems": [{"path": p.path, "reason": p.reason} for p in self.problems],
+            "build_id": self.build_id,
+            "up_to_date": self.up_to_date,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@contextlib.contextmanager
+def index_lock(index_dir: Path, *, wait: bool = False) -> Iterator[None]:
+    """Hold the index directory's exclusive lock; IndexBusy if another indexer has it (unless wait)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise IndexBusy(f"another indexer is already building {index_dir}; try again when it is done") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _fingerprint(article_hashes: dict[str, str], glossary_hash: str, model: str, extra: dict[str, Any]) -> str:
+    payload = json.dumps(
+        {"v": FORMAT_VERSION, "model": model, "articles": article_hashes, "glossary": glossary_hash, **extra},
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _new_build_id() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            fd = os.open(Path(dirpath) / name, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(Path(dirpath))
+
+
+def _prune(builds: Path, keep: set[str]) -> None:
+    entries = sorted((p for p in builds.iterdir() if p.is_dir()), key=lambda p: p.name)
+    finished = [p for p in entries if not p.name.startswith(".tmp-")]
+    for path in entries:
+        if path.name.startswith(".tmp-"):
+            shutil.rmtree(path, ignore_errors=True)  # left by a build that was killed
+    for path in finished[:-KEEP_BUILDS]:
+        if path.name not in keep:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def build_index(
+    articles_dir: Path,
+    index_dir: Path,
+    *,
+    model: str,
+    embedder_factory: Callable[[], Embedder],
+    languages: tuple[str, ...] = ("en", "fr"),
+    batch_size: int = 32,
+    progress: bool = True,
+    force: bool = False,
+    vector_kind: str = "auto",
+) -> BuildReport:
+    """Index an articles folder into index_dir and publish the build.
+
+    Args:
+        articles_dir: folder of `<lang>/<slug>.md` articles (and glossary.yml).
+        index_dir: where builds, the embedding cache and the `current` pointer live.
+        model: the model setting, recorded in the manifest.
+        embedder_factory: called only if some chunk is not in the embedding cache.
+        languages: accepted article languages.
+        batch_size: embedding batch size.
+        progress: show progress bars.
+        force: rebuild even when nothing changed.
+        vector_kind: "flat", "hnsw" or "auto".
+
+    Returns:
+        A BuildReport; its `problems` list the files that were skipped and why.
+
+    Raises:
+        IndexBusy: another indexer holds the lock.
+    """
+    started = time.perf_counter()
+    articles_dir, index_dir = Path(articles_dir), Path(index_dir)
+    report = BuildReport()
+    with index_lock(index_dir):
+        scan = scan_articles(articles_dir, languages=languages)
+        report.problems = scan.problems
+        try:
+            glossary, glossary_hash = load_glossary(articles_dir)
+        except ArticleError as exc:
+            report.problems.append(Problem(exc.path, exc.reason))
+            glossary, glossary_hash = Glossary(), ""
+        articles = scan.articles
+        report.articles = len(articles)
+        hashes = {a.id: a.sha256 for a in articles}
+        fingerprint = _fingerprint(hashes, glossary_hash, model, {"vector_kind": vector_kind})
+
+        builds = index_dir / BUILDS
+        builds.mkdir(parents=True, exist_ok=True)
+        previous: dict[str, Any] | None = None
+        current_id = current_build_id(index_dir)
+        if current_id:
+            with contextlib.suppress(OSError, ValueError):
+                previous = read_manifest(builds / current_id)
+        if previous and previous.get("fingerprint") == fingerprint and not force:
+            report.up_to_date = True
+            report.build_id = current_id
+            report.chunks = int(previous.get("chunks", 0))
+            report.cached = report.chunks
+            report.seconds = time.perf_counter() - started
+            return report
+
+        chunks = [chunk for article in articles for chunk in chunk_article(article)]
+        report.chunks = len(chunks)
+        vectors, dimension, report.embedded, report.cached = _embed(
+            [c.text for c in chunks], index_dir, model, embedder_factory, batch_size, progress
+        )
+
+        build_id = _new_build_id()
+        tmp = builds / f".tmp-{build_id}"
+        tmp.mkdir()
+        try:
+            rows = {a.id: i for i, a in enumerate(articles)}
+            write_json(tmp / "articles.json", [a.to_dict() for a in articles])
+            write_json(tmp / "chunks.json", [{**c.to_dict(), "row": rows[c.article_id]} for c in chunks])
+            write_json(tmp / "glossary.json", glossary.to_dict())
+            index = vector_index.build(vectors.reshape(len(chunks), dimension), kind=vector_kind)
+            vector_index.save(index, tmp / "vectors.faiss")
+            LexicalIndex.build(articles).save(tmp / "lexical")
+            manifest = {
+                "format_version": FORMAT_VERSION,
+                "build_id": build_id,
+                "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "model": model,
+                "dimension": dimension,
+                "vector_index": vector_index.kind_of(index),
+                "articles": hashes,
+                "chunks": len(chunks),
+                "glossary_sha256": glossary_hash,
+                "languages": list(languages),
+                "fingerprint": fingerprint,
+                # Calibration (thresholds, learned weights) survives re-indexing with the same model.
+                "calibration": (previous or {}).get("calibration")
+                if (previous or {}).get("model") == model
+                else None,
+            }
+            write_json(tmp / MANIFEST, manifest)
+            _fsync_tree(tmp)
+            final = builds / build_id
+            os.rename(tmp, final)
+            fsync_dir(builds)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _publish(index_dir, build_id)
+        _prune(builds, keep={build_id, current_id or ""})
+        report.build_id = build_id
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _publish(index_dir: Path, build_id: str) -> None:
+    """Point `current` at the new build with one atomic rename of a fresh symlink."""
+    tmp_link = index_dir / f".{CURRENT}.{secrets.token_hex(4)}"
+    os.symlink(Path(BUILDS) / build_id, tmp_link)
+    os.replace(tmp_link, index_dir / CURRENT)
+    fsync_dir(index_dir)
+
+
+def _embed(
+    texts: list[str],
+    index_dir: Path,
+    model: str,
+    embedder_factory: Callable[[], Embedder],
+    batch_size: int,
+    progress: bool,
+) -> tuple[np.ndarray, int, int, int]:
+    cache = EmbeddingCache(index_dir / "cache.sqlite3")
+    try:
+        keys = [cache_key(model, t) for t in texts]
+        found = cache.get_many(keys)
+        dims = {v.shape[0] for v in found.values()}
+        if len(dims) > 1:  # a model changed dimension under the same name: trust nothing cached
+            found = {}
+        missing = [i for i, k in enumerate(keys) if k not in found]
+        dimension = dims.pop() if len(dims) == 1 else None
+        if missing or dimension is None:
+            embedder = embedder_factory()
+            if dimension is not None and embedder.dimension != dimension:
+                found, missing = {}, list(range(len(texts)))
+            dimension = embedder.dimension
+            unique = list(dict.fromkeys(texts[i] for i in missing))
+            new: dict[str, np.ndarray] = {}
+            bar = tqdm(total=len(unique), desc="embedding", unit="chunk", disable=not progress or not unique)
+            for start in range(0, len(unique), batch_size * 8):
+                part = unique[start : start + batch_size * 8]
+                vecs = embedder.encode_documents(part, batch_size=batch_size)
+                batch = {cache_key(model, t): v for t, v in zip(part, vecs, strict=True)}
+                cache.put_many(batch)  # saved per batch: a killed build keeps what it embedded
+                new.update(batch)
+                bar.update(len(part))
+            bar.close()
+            found.update(new)
+            embedded = len(unique)
+        else:
+            embedded = 0
+        if not texts:
+            return np.zeros((0, dimension or 0), np.float32), dimension or 0, 0, 0
+        matrix = np.stack([found[k] for k in keys]).astype(np.float32)
+        return matrix, int(dimension), embedded, len(texts) - len(missing)
+    finally:
+        cache.close()

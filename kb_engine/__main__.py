@@ -1,0 +1,3 @@
+from kb_engine.cli import main
+
+main()

@@ -1,0 +1,312 @@
+"""Articles: Markdown files with YAML front matter under `<root>/<lang>/<slug>.md`.
+
+Parsing never raises on a bad file during a scan: every problem is reported with the file's path and a
+reason, and the good files are still returned, so one broken article never blocks the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import frontmatter
+import markdown
+import nh3
+import yaml
+
+from kb_engine.errors import ArticleError
+
+AUDIENCES = ("public", "internal")
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+LANG_RE = re.compile(r"^[a-z]{2}$")
+MAX_ARTICLE_BYTES = 2 * 1024 * 1024
+
+_ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em", "h2", "h3", "h4",
+    "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table",
+    "tbody", "td", "th", "thead", "tr", "ul",
+}  # fmt: skip
+_ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+    "td": {"align"},
+    "th": {"align"},
+    "h2": {"id"},
+    "h3": {"id"},
+    "h4": {"id"},
+}
+
+
+@dataclass(frozen=True)
+class Article:
+    """One parsed article."""
+
+    id: str
+    slug: str
+    lang: str
+    title: str
+    body: str
+    path: str
+    sha256: str
+    tags: tuple[str, ...] = ()
+    category: str | None = None
+    audience: str = "public"
+    questions: tuple[str, ...] = ()
+    updated: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"/articles/{self.lang}/{self.slug}"
+
+    @property
+    def is_public(self) -> bool:
+        return self.audience == "public"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "slug": self.slug,
+            "lang": self.lang,
+            "title": self.title,
+            "body": self.body,
+            "path": self.path,
+            "sha256": self.sha256,
+            "tags": list(self.tags),
+            "category": self.category,
+            "audience": self.audience,
+            "questions": list(self.questions),
+            "updated": self.updated,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Article:
+        return cls(
+            **{
+                **data,
+                "tags": tuple(data.get("tags") or ()),
+                "questions": tuple(data.get("questions") or ()),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file that could not be used, and why."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass
+class ScanResult:
+    articles: list[Article] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def article_id(lang: str, slug: str) -> str:
+    return f"{lang}/{slug}"
+
+
+def _str_list(value: Any, what: str, shown: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
+        raise ArticleError(shown, f"`{what}` must be a list of strings")
+    return tuple(str(v).strip() for v in value if str(v).strip())
+
+
+def parse_article(path: Path, root: Path, *, languages: Iterable[str] = ("en", "fr")) -> Article:
+    """Parse one article file.
+
+    Args:
+        path: the Markdown file.
+        root: the articles root; the file must resolve inside it (symlinks out of it are refused).
+        languages: language folders known to the knowledge base.
+
+    Returns:
+        The Article.
+
+    Raises:
+        ArticleError: with the path and the reason the file cannot be used.
+    """
+    root = root.resolve()
+    shown = _display_path(path, root)
+    real = path.resolve()
+    if not real.is_relative_to(root):
+        raise ArticleError(shown, "file resolves outside the articles root (symlink or '..'): refused")
+    if not real.is_file():
+        raise ArticleError(shown, "not a regular file")
+    size = real.stat().st_size
+    if size > MAX_ARTICLE_BYTES:
+        raise ArticleError(shown, f"file is {size} bytes, over the {MAX_ARTICLE_BYTES}-byte limit")
+    raw = real.read_bytes()
+    if b"\x00" in raw:
+        raise ArticleError(shown, "binary file (contains NUL bytes), not Markdown")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ArticleError(shown, f"not valid UTF-8 (bad byte 0x{raw[exc.start]:02x} on line {line})") from exc
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if not text.startswith("---\n"):
+        raise ArticleError(shown, "no front matter (the file must start with a '---' line)")
+    try:
+        post = frontmatter.loads(text)
+    except yaml.YAMLError as exc:
+        raise ArticleError(shown, f"invalid YAML front matter: {_yaml_reason(exc)}") from exc
+    except (ValueError, TypeError) as exc:
+        raise ArticleError(shown, f"invalid front matter: {exc}") from exc
+    meta = post.metadata
+    if not isinstance(meta, dict) or not meta:
+        raise ArticleError(shown, "front matter is empty or not a mapping")
+    title = meta.get("title")
+    if not isinstance(title, str | int | float) or not str(title).strip():
+        raise ArticleError(shown, "missing title (front matter needs `title:`)")
+    body = post.content.strip()
+    if not body:
+        raise ArticleError(shown, "empty body (no text after the front matter)")
+
+    rel = real.relative_to(root)
+    folder = rel.parts[0] if len(rel.parts) > 1 else None
+    lang = meta.get("lang", folder)
+    if lang is None:
+        raise ArticleError(shown, "no language: put the file under a language folder or set `lang:`")
+    lang = str(lang).strip().lower()
+    if not LANG_RE.match(lang):
+        raise ArticleError(shown, f"`lang` must be a two-letter code, got {lang!r}")
+    known = tuple(languages)
+    if known and lang not in known:
+        raise ArticleError(shown, f"language {lang!r} is not one of the knowledge base's ({', '.join(known)})")
+    slug = real.stem
+    if not SLUG_RE.match(slug):
+        raise ArticleError(shown, "file name must be a slug: lowercase letters, digits, '-' or '_'")
+    audience = str(meta.get("audience", "public")).strip().lower()
+    if audience not in AUDIENCES:
+        raise ArticleError(shown, f"`audience` must be public or internal, got {audience!r}")
+    category = meta.get("category")
+    if category is not None and not isinstance(category, str | int):
+        raise ArticleError(shown, "`category` must be a string")
+    updated = meta.get("updated")
+    if isinstance(updated, dt.datetime | dt.date):
+        updated = updated.isoformat()[:10]
+    elif updated is not None:
+        updated = str(updated)
+        try:
+            dt.date.fromisoformat(updated)
+        except ValueError as exc:
+            raise ArticleError(shown, f"`updated` must be a date (YYYY-MM-DD), got {updated!r}") from exc
+    return Article(
+        id=article_id(lang, slug),
+        slug=slug,
+        lang=lang,
+        title=str(title).strip(),
+        body=body,
+        path=str(rel),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        tags=_str_list(meta.get("tags"), "tags", shown),
+        category=str(category).strip() if category is not None else None,
+        audience=audience,
+        questions=_str_list(meta.get("questions"), "questions", shown),
+        updated=updated,
+    )
+
+
+def _yaml_reason(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark is not None:
+        # +1: the line counts from the opening '---' of the file.
+        return f"{problem} (line {mark.line + 2}, column {mark.column + 1})"
+    return str(problem)
+
+
+def _display_path(path: Path, root: Path) -> str:
+    try:
+        return str(path.absolute().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def iter_article_files(root: Path) -> list[Path]:
+    """Every `*.md` file below root (not following symlinked folders), sorted."""
+    found = [p for p in root.rglob("*.md") if not any(part.startswith(".") for part in p.relative_to(root).parts)]
+    return sorted(found)
+
+
+def scan_articles(root: Path, *, languages: Iterable[str] = ("en", "fr")) -> ScanResult:
+    """Parse every article under root; bad files and duplicate ids become problems.
+
+    Args:
+        root: the articles folder.
+        languages: language codes the knowledge base accepts.
+
+    Returns:
+        A ScanResult: the good articles (sorted by id) and one Problem per bad file.
+    """
+    result = ScanResult()
+    root = Path(root)
+    if not root.is_dir():
+        result.problems.append(Problem(str(root), "articles folder does not exist"))
+        return result
+    seen: dict[str, Article] = {}
+    for path in iter_article_files(root):
+        try:
+            article = parse_article(path, root, languages=languages)
+        except ArticleError as exc:
+            result.problems.append(Problem(exc.path, exc.reason))
+            continue
+        except OSError as exc:
+            result.problems.append(Problem(str(path), f"cannot read: {exc.strerror or exc}"))
+            continue
+        first = seen.get(article.id)
+        if first is not None:
+            result.problems.append(
+                Problem(article.path, f"duplicate id {article.id!r} (already defined by {first.path})")
+            )
+            continue
+        seen[article.id] = article
+    result.articles = sorted(seen.values(), key=lambda a: a.id)
+    return result
+
+
+def render_markdown(body: str, *, link_base: str = "") -> str:
+    """Render article Markdown to sanitised HTML.
+
+    Scripts, event handlers, styles and `javascript:` URLs never survive; relative links between articles
+    (`other-article.md`) are rewritten to the article page.
+    """
+    html = markdown.markdown(body, extensions=["tables", "fenced_code", "sane_lists"], output_format="html")
+    clean = nh3.clean(
+        html,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto", "tel"},
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+    if link_base:
+        clean = re.sub(
+            r'href="(?!https?:|mailto:|tel:|/|#)([a-z0-9][a-z0-9_-]*)\.md(#[^"]*)?"',
+            lambda m: f'href="{link_base}/{m.group(1)}{m.group(2) or ""}"',
+            clean,
+        )
+    return clean
+
+
+_MD_NOISE = re.compile(r"(!?\[([^\]]*)\]\([^)]*\))|[`*_>#|]+")
+
+
+def plain_text(markdown_text: str) -> str:
+    """Markdown to readable plain text (for snippets and embedding): links keep their label."""
+    text = _MD_NOISE.sub(lambda m: m.group(2) or " " if m.group(1) else " ", markdown_text)
+    return re.sub(r"\s+", " ", text).strip()

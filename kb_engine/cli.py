@@ -1,0 +1,216 @@
+"""The `kb` command line: a thin click shell over the library."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kb_engine.config import load_settings
+from kb_engine.errors import KBError
+
+
+class Context:
+    """Settings for one command invocation (CLI options override KB_* env and the instance file)."""
+
+    def __init__(self) -> None:
+        self.overrides: dict[str, Any] = {}
+
+    def settings(self, **overrides: Any) -> dict[str, Any]:
+        return load_settings({**self.overrides, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(code)
+
+
+class KBGroup(click.Group):
+    """Turns domain errors into one clear line on stderr instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KBError as exc:
+            fail(exc.message, 2)
+
+
+@click.group(cls=KBGroup)
+@click.option("--model", help="Embedding model (sentence-transformers name or path); overrides KB_MODEL.")
+@click.version_option(package_name="kb-engine")
+@pass_ctx
+def cli(ctx: Context, model: str | None) -> None:
+    """kb-engine: knowledge-base search and L1 self-service for support desks."""
+    if model:
+        ctx.overrides["MODEL"] = model
+
+
+def main() -> None:
+    cli(prog_name="kb")
+
+
+# -- articles & index -------------------------------------------------------------------------------------
+articles_option = click.option(
+    "--articles", "articles_dir", type=click.Path(path_type=Path), help="Articles folder (KB_ARTICLES_DIR)."
+)
+index_option = click.option(
+    "--index-dir", type=click.Path(path_type=Path), help="Index folder (KB_INDEX_DIR)."
+)
+
+
+@cli.command("lint")
+@articles_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON document for scripts.")
+@pass_ctx
+def lint_cmd(ctx: Context, articles_dir: Path | None, as_json: bool) -> None:
+    """Check every article file; exit 1 if any is bad.
+
+    Example: kb lint --articles articles/
+    """
+    from kb_engine.lint import lint_articles
+
+    settings = ctx.settings(ARTICLES_DIR=articles_dir)
+    result = lint_articles(Path(settings["ARTICLES_DIR"]), languages=tuple(settings["LANGUAGES"]))
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        for problem in result.problems:
+            click.echo(f"{problem.path}: {problem.reason}")
+        for warning in result.warnings:
+            click.echo(f"{warning.path}: warning: {warning.reason}")
+        click.echo(f"{result.checked} files checked, {len(result.problems)} errors, {len(result.warnings)} warnings")
+    sys.exit(1 if result.problems else 0)
+
+
+@cli.command("index")
+@articles_option
+@index_option
+@click.option("--force", is_flag=True, help="Rebuild even if nothing changed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@pass_ctx
+def index_cmd(
+    ctx: Context, articles_dir: Path | None, index_dir: Path | None, force: bool, as_json: bool, quiet: bool
+) -> None:
+    """Build the search index from the articles folder and publish it atomically.
+
+    Example: kb index --articles articles/ --index-dir instance/index
+    """
+    from indexer.build import build_index
+    from kb_engine.embedding import load_embedder
+
+    settings = ctx.settings(ARTICLES_DIR=articles_dir, INDEX_DIR=index_dir)
+    report = build_index(
+        Path(settings["ARTICLES_DIR"]),
+        Path(settings["INDEX_DIR"]),
+        model=settings["MODEL"],
+        embedder_factory=lambda: load_embedder(settings["MODEL"], threads=settings["MODEL_THREADS"]),
+        languages=tuple(settings["LANGUAGES"]),
+        batch_size=settings["EMBED_BATCH_SIZE"],
+        progress=not quiet and not as_json,
+        force=force,
+    )
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+        return
+    for problem in report.problems:
+        click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
+    state = "up to date" if report.up_to_date else f"built {report.build_id}"
+    click.echo(
+        f"{state}: {report.articles} articles, {report.chunks} chunks "
+        f"({report.embedded} embedded, {report.cached} from cache), "
+        f"{len(report.problems)} skipped, {report.seconds:.1f}s"
+    )
+
+
+def open_searcher(settings: dict[str, Any]):  # type: ignore[no-untyped-def]
+    from kb_engine.searcher import Searcher
+
+    return Searcher(
+        Path(settings["INDEX_DIR"]),
+        model=settings["MODEL"],
+        threads=settings["MODEL_THREADS"],
+        max_query_chars=settings["MAX_QUERY_CHARS"],
+        threshold=settings["ANSWER_THRESHOLD"],
+    )
+
+
+def _contract(response: Any) -> dict[str, Any]:
+    """The stable JSON line of `kb search --json` (extra fields may be added, never removed)."""
+    data: dict[str, Any] = response.to_dict()
+    return data
+
+
+@cli.command("search")
+@index_option
+@click.option("--k", "k", type=int, default=None, help="Number of articles (default KB_RESULTS).")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("--stdin", "from_stdin", is_flag=True, help="One query per input line, one JSON object per line.")
+@click.option("--internal", is_flag=True, help="Include internal (agent-only) articles.")
+@click.option("--lang", default=None, help="Query language if known (default: detected).")
+@click.argument("query", nargs=-1)
+@pass_ctx
+def search_cmd(
+    ctx: Context,
+    index_dir: Path | None,
+    k: int | None,
+    as_json: bool,
+    from_stdin: bool,
+    internal: bool,
+    lang: str | None,
+    query: tuple[str, ...],
+) -> None:
+    """Search the index for a problem description.
+
+    Example: kb search --json "I forgot my password"
+    """
+    settings = ctx.settings(INDEX_DIR=index_dir)
+    searcher = open_searcher(settings)
+    k = k or settings["RESULTS"]
+    if from_stdin:
+        stdin = click.get_text_stream("stdin", errors="replace")
+        for line in stdin:
+            text = line.rstrip("\n")
+            try:
+                data = _contract(searcher.search(text, k=k, include_internal=internal, lang=lang, use_cache=False))
+            except KBError as exc:
+                data = {"query": text, "answered": False, "confidence": 0.0, "hits": [], "error": exc.message}
+            click.echo(json.dumps(data, ensure_ascii=False))
+            sys.stdout.flush()
+        return
+    text = " ".join(query)
+    if not text.strip():
+        fail("give a query, or --stdin to read one per line")
+    response = searcher.search(text, k=k, include_internal=internal, lang=lang)
+    if as_json:
+        click.echo(json.dumps(_contract(response), ensure_ascii=False))
+        return
+    verdict = "answered" if response.answered else "not answered (miss)"
+    click.echo(f"{verdict}, confidence {response.confidence:.2f}, language {response.lang}")
+    for rank, hit in enumerate(response.hits, 1):
+        mark = " [other language]" if hit.other_language else ""
+        mark += " [internal]" if hit.audience == "internal" else ""
+        click.echo(f"{rank}. {hit.title} ({hit.id}) score {hit.score:.3f}{mark}")
+        click.echo(f"   {hit.snippet}")
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--debug", is_flag=True, help="Flask debug mode (never in production).")
+@pass_ctx
+def serve_cmd(ctx: Context, host: str, port: int, debug: bool) -> None:
+    """Serve the web app (development server; use gunicorn in production).
+
+    Example: kb serve --port 5000
+    """
+    from web import create_app
+
+    app = create_app(ctx.overrides or None)
+    app.run(host=host, port=port, debug=debug, use_reloader=False, threaded=True)

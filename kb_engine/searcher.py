@@ -1,0 +1,374 @@
+"""The searcher: one published index build, queried by customers, agents and scripts.
+
+Loads a build read-only (the vectors memory-mapped, shared between worker processes), checks it was
+made with the configured model and format, and answers queries with hybrid dense + lexical retrieval,
+grouped per article, with a calibrated `answered`/`confidence`. The embedding model is loaded lazily, so a
+server can still answer lexically when the model cannot be loaded (degraded mode).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+import unicodedata
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from kb_engine import vector_index
+from kb_engine.articles import Article
+from kb_engine.chunking import KINDS
+from kb_engine.embedding import Embedder, load_embedder
+from kb_engine.errors import InvalidQuery, KBError, NotFound
+from kb_engine.glossary import Glossary
+from kb_engine.index_files import check_manifest, current_build, read_manifest
+from kb_engine.language import detect_language
+from kb_engine.lexical import LexicalIndex
+from kb_engine.ranking import (
+    RankingParams,
+    article_dense_scores,
+    confidence,
+    fused_scores,
+    group_translations,
+)
+
+log = logging.getLogger(__name__)
+
+SNIPPET_CHARS = 240
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+@dataclass
+class Hit:
+    id: str
+    title: str
+    lang: str
+    score: float
+    url: str
+    snippet: str = ""
+    category: str | None = None
+    audience: str = "public"
+    other_language: bool = False
+    matched: str = ""  # which field matched best: title, question, section
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "lang": self.lang,
+            "score": round(self.score, 4),
+            "url": self.url,
+            "snippet": self.snippet,
+            "category": self.category,
+            "audience": self.audience,
+            "other_language": self.other_language,
+            "matched": self.matched,
+        }
+
+
+@dataclass
+class SearchResponse:
+    query: str
+    answered: bool
+    confidence: float
+    hits: list[Hit] = field(default_factory=list)
+    lang: str = "en"
+    degraded: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "answered": self.answered,
+            "confidence": round(self.confidence, 4),
+            "lang": self.lang,
+            "degraded": self.degraded,
+            "hits": [h.to_dict() for h in self.hits],
+        }
+
+
+def clean_query(text: str, max_chars: int) -> str:
+    """Normalise a raw query: NFC, no control characters, collapsed spaces; InvalidQuery if too long."""
+    if len(text) > max_chars:
+        raise InvalidQuery(f"query is {len(text)} characters long; the limit is {max_chars}")
+    text = unicodedata.normalize("NFC", text)
+    text = _CONTROL.sub(" ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+class Searcher:
+    """Hybrid search over one index build."""
+
+    def __init__(
+        self,
+        index_dir: Path,
+        *,
+        model: str | None,
+        embedder: Embedder | None = None,
+        threads: int = 0,
+        max_query_chars: int = 2000,
+        threshold: float | None = None,
+        cache_size: int = 2048,
+    ) -> None:
+        self.index_dir = Path(index_dir)
+        self.model = model
+        self.threads = threads
+        self.max_query_chars = max_query_chars
+        self._threshold_override = threshold
+        self._embedder = embedder
+        self._embedder_error: str | None = None
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple[Any, ...], SearchResponse] = OrderedDict()
+        self._cache_size = cache_size
+        self._load(current_build(self.index_dir))
+
+    # -- loading -----------------------------------------------------------------------------------------
+    def _load(self, build_dir: Path) -> None:
+        manifest = read_manifest(build_dir)
+        check_manifest(manifest, model=self.model)
+        self.build_dir = build_dir
+        self.build_id = str(manifest["build_id"])
+        self.manifest = manifest
+        self.params = RankingParams.from_dict((manifest.get("calibration") or {}).get("params"))
+        if self._threshold_override is not None:
+            self.params.threshold = self._threshold_override
+        self.articles = [Article.from_dict(a) for a in json.loads((build_dir / "articles.json").read_text("utf-8"))]
+        self.by_id = {a.id: i for i, a in enumerate(self.articles)}
+        chunks = json.loads((build_dir / "chunks.json").read_text("utf-8"))
+        self.chunk_rows = np.array([c["row"] for c in chunks], dtype=np.int64)
+        self.chunk_kinds = np.array([KINDS.index(c["kind"]) for c in chunks], dtype=np.int64)
+        self.chunk_passages = [c["passage"] for c in chunks]
+        self.slugs = [a.slug for a in self.articles]
+        self.langs = [a.lang for a in self.articles]
+        self.public_mask = np.array([a.is_public for a in self.articles], dtype=bool)
+        self.all_mask = np.ones(len(self.articles), dtype=bool)
+        self.languages = tuple(manifest.get("languages") or ("en", "fr"))
+        self.glossary = Glossary(json.loads((build_dir / "glossary.json").read_text("utf-8")))
+        self.lexical = LexicalIndex.load(build_dir / "lexical")
+        self.vectors_ok = True
+        try:
+            self.index = vector_index.load(build_dir / "vectors.faiss")
+            self._matrix = self._flat_matrix(self.index)
+        except (RuntimeError, OSError) as exc:
+            log.error("vector index unreadable, serving lexical results only: %s", exc)
+            self.vectors_ok = False
+            self._matrix = None
+        self._cache.clear()
+
+    @staticmethod
+    def _flat_matrix(index: faiss.Index) -> np.ndarray | None:
+        """A zero-copy view of a flat index's vectors (exact scores for every chunk in one product)."""
+        if not isinstance(index, faiss.IndexFlat) or index.ntotal == 0:
+            return None
+        xb = faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d)
+        return np.asarray(xb).reshape(index.ntotal, index.d)
+
+    def reload_if_changed(self) -> bool:
+        """Switch to a newer published build, if any; True when it switched. Never leaves a half state."""
+        try:
+            build_dir = current_build(self.index_dir)
+        except KBError:
+            return False
+        if build_dir.name == self.build_id:
+            return False
+        with self._lock:
+            if build_dir.name != self.build_id:
+                self._load(build_dir)
+                return True
+        return False
+
+    @property
+    def embedder(self) -> Embedder | None:
+        if self._embedder is None and self._embedder_error is None and self.model is not None:
+            with self._lock:
+                if self._embedder is None and self._embedder_error is None:
+                    try:
+                        self._embedder = load_embedder(self.model, threads=self.threads)
+                    except Exception as exc:  # noqa: BLE001 - any load failure means degraded, not down
+                        self._embedder_error = str(exc)
+                        log.error("embedding model unavailable, serving lexical results only: %s", exc)
+        return self._embedder
+
+    @property
+    def degraded(self) -> bool:
+        return not self.vectors_ok or self.embedder is None
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "build_id": self.build_id,
+            "articles": len(self.articles),
+            "chunks": int(self.chunk_rows.size),
+            "model": self.manifest.get("model"),
+            "vectors": self.vectors_ok,
+            "model_loaded": self._embedder is not None,
+            "model_error": self._embedder_error,
+            "degraded": self.degraded,
+        }
+
+    # -- articles ------------------------------------------------------------------------------------------
+    def article(self, article_id: str, *, include_internal: bool = False) -> Article:
+        row = self.by_id.get(article_id)
+        if row is None or (not include_internal and not self.articles[row].is_public):
+            raise NotFound(f"no article {article_id!r}")
+        return self.articles[row]
+
+    def translations(self, article: Article, *, include_internal: bool = False) -> list[Article]:
+        return [
+            a
+            for a in self.articles
+            if a.slug == article.slug and a.id != article.id and (include_internal or a.is_public)
+        ]
+
+    # -- search --------------------------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        include_internal: bool = False,
+        lang: str | None = None,
+        use_cache: bool = True,
+    ) -> SearchResponse:
+        """Rank articles for a free-text problem description.
+
+        Args:
+            query: the customer's words (cleaned here; InvalidQuery if over the length limit).
+            k: how many articles to return.
+            include_internal: also rank internal (agent-only) articles.
+            lang: the query's language if known (interface language); detected otherwise.
+            use_cache: answer repeated identical queries from the in-process cache.
+        """
+        text = clean_query(query, self.max_query_chars)
+        k = max(1, min(int(k), 50))
+        key = (text.lower(), k, include_internal, lang, self.build_id)
+        if use_cache:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
+        response = self._search(text, k=k, include_internal=include_internal, lang=lang)
+        response.query = query
+        if use_cache:
+            self._cache[key] = response
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return response
+
+    def signals(self, text: str, lang_hint: str | None = None) -> dict[str, Any]:
+        """The raw per-article signals of a query (for evaluation, calibration and baselines)."""
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        expansions = self.glossary.expand(text)
+        if lang_hint in self.languages:
+            lang = lang_hint
+        else:
+            lang, _ = detect_language(text, self.languages, coverage=self.lexical.coverage)
+        timings["language_ms"] = (time.perf_counter() - t0) * 1000
+
+        n = len(self.articles)
+        dense = np.zeros(n, dtype=np.float32)
+        best_chunk = np.full(n, -1, dtype=np.int64)
+        degraded = True
+        embedder = self.embedder if self.vectors_ok and text else None
+        if embedder is not None:
+            t0 = time.perf_counter()
+            extra = expansions.get(lang, [])
+            qtext = f"{text} ({', '.join(extra)})" if extra else text
+            qvec = embedder.encode_queries([qtext])
+            timings["embed_ms"] = (time.perf_counter() - t0) * 1000
+            t0 = time.perf_counter()
+            chunk_scores = self._chunk_scores(qvec)
+            dense, best_chunk = article_dense_scores(
+                chunk_scores, self.chunk_rows, self.chunk_kinds, n, self.params
+            )
+            timings["vector_ms"] = (time.perf_counter() - t0) * 1000
+            degraded = False
+        t0 = time.perf_counter()
+        bm25 = self.lexical.scores(text, extra=expansions)
+        timings["lexical_ms"] = (time.perf_counter() - t0) * 1000
+        return {
+            "lang": lang,
+            "dense": dense,
+            "best_chunk": best_chunk,
+            "bm25": bm25,
+            "coverage": self.lexical.coverage(text, lang),
+            "degraded": degraded,
+            "timings": timings,
+        }
+
+    def _chunk_scores(self, qvec: np.ndarray) -> np.ndarray:
+        if self._matrix is not None:
+            return (self._matrix @ qvec[0]).astype(np.float32)
+        scores, ids = vector_index.search(self.index, qvec, 1000)
+        out = np.full(self.chunk_rows.size, float(scores[0][-1]) - 0.01, dtype=np.float32)
+        valid = ids[0] >= 0
+        out[ids[0][valid]] = scores[0][valid]
+        return out
+
+    def rank(self, signals: dict[str, Any], *, include_internal: bool, params: RankingParams | None = None):  # type: ignore[no-untyped-def]
+        """Groups (best first) and the confidence, from a query's signals."""
+        params = params or self.params
+        if signals["degraded"]:
+            # Lexical only: map BM25 onto the dense scale so confidence stays meaningful.
+            fused = np.asarray(signals["bm25"] / (signals["bm25"] + params.bm25_k), dtype=np.float32) * 0.9
+        else:
+            fused = fused_scores(signals["dense"], signals["bm25"], params)
+        allowed = self.all_mask if include_internal else self.public_mask
+        groups = group_translations(fused, self.slugs, self.langs, allowed, signals["lang"], params)
+        if not groups or (signals["degraded"] and float(signals["bm25"].max(initial=0.0)) <= 0.0):
+            return groups, 0.0
+        top = groups[0].score
+        second = groups[1].score if len(groups) > 1 else 0.0
+        return groups, confidence(top, second, signals["coverage"], params)
+
+    def _search(self, text: str, *, k: int, include_internal: bool, lang: str | None) -> SearchResponse:
+        if not text:
+            return SearchResponse(query=text, answered=False, confidence=0.0, lang=lang or self.languages[0])
+        signals = self.signals(text, lang)
+        t0 = time.perf_counter()
+        groups, conf = self.rank(signals, include_internal=include_internal)
+        hits = [self._hit(g, signals) for g in groups[:k]]
+        threshold = self.params.threshold
+        if hits and hits[0].category in self.params.category_thresholds:
+            threshold = self.params.category_thresholds[hits[0].category]
+        signals["timings"]["fusion_ms"] = (time.perf_counter() - t0) * 1000
+        return SearchResponse(
+            query=text,
+            answered=bool(hits) and conf >= threshold,
+            confidence=conf,
+            hits=hits,
+            lang=signals["lang"],
+            degraded=signals["degraded"],
+            timings=signals["timings"],
+        )
+
+    def _hit(self, group: Any, signals: dict[str, Any]) -> Hit:
+        article = self.articles[group.row]
+        chunk = int(signals["best_chunk"][group.row])
+        if chunk >= 0 and self.chunk_rows[chunk] == group.row:
+            passage, matched = self.chunk_passages[chunk], KINDS[self.chunk_kinds[chunk]]
+        else:
+            passage, matched = "", "lexical"
+        if not passage:
+            first = np.flatnonzero(self.chunk_rows == group.row)
+            passage = self.chunk_passages[first[0]] if first.size else ""
+        snippet = passage if len(passage) <= SNIPPET_CHARS else passage[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
+        return Hit(
+            id=article.id,
+            title=article.title,
+            lang=article.lang,
+            score=float(group.score),
+            url=article.url,
+            snippet=snippet,
+            category=article.category,
+            audience=article.audience,
+            other_language=group.other_language,
+            matched=matched,
+        )

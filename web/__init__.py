@@ -1,0 +1,121 @@
+"""The Flask web app: customer self-service pages, the JSON API and (later) the agent console."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from kb_engine.config import SETTINGS, load_settings
+from kb_engine.errors import KBError
+
+csrf = CSRFProtect()
+log = logging.getLogger(__name__)
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+
+def _secret_key(instance_dir: Path) -> str:
+    """A random key kept in the instance folder, so sessions survive restarts and are shared by workers."""
+    path = instance_dir / "secret_key"
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Application factory.
+
+    Args:
+        test_config: settings that win over the defaults, the instance file and KB_* variables.
+    """
+    settings = load_settings(test_config)
+    instance_dir = Path(settings["INSTANCE_DIR"]).resolve()
+    app = Flask(__name__, instance_path=str(instance_dir))
+    app.config.update(settings)
+    app.config.update(
+        SECRET_KEY=settings["SECRET_KEY"] or _secret_key(instance_dir),
+        MAX_CONTENT_LENGTH=256 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings["SESSION_COOKIE_SECURE"],
+        WTF_CSRF_TIME_LIMIT=None,
+        JSON_SORT_KEYS=False,
+        API_TITLE="kb-engine API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+    )
+    for key, value in (test_config or {}).items():
+        if key not in {s.name for s in SETTINGS}:
+            app.config[key] = value  # plain Flask settings (TESTING, WTF_CSRF_ENABLED...)
+
+    csrf.init_app(app)
+
+    from web import resources
+
+    resources.init_app(app)
+
+    from web.api import init_api
+    from web.customer import bp as customer_bp
+
+    app.register_blueprint(customer_bp)
+    init_api(app)
+    _register_errors(app)
+
+    @app.after_request
+    def security_headers(response):  # type: ignore[no-untyped-def]
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        return response
+
+    return app
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _register_errors(app: Flask) -> None:
+    def respond(status: int, code: str, message: str):  # type: ignore[no-untyped-def]
+        if wants_json():
+            return jsonify({"error": {"code": code, "message": message, "status": status}}), status
+        return render_template("error.html", status=status, message=message), status
+
+    @app.errorhandler(KBError)
+    def kb_error(exc: KBError):  # type: ignore[no-untyped-def]
+        if exc.status >= 500:
+            log.warning("%s: %s", type(exc).__name__, exc.message)
+        return respond(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
+        return respond(400, "csrf", "The form expired or was not sent from this site. Reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        return respond(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or "")
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+        log.exception("unhandled error on %s", request.path)
+        return respond(500, "internal", "Something went wrong on our side. Please try again.")

@@ -1,0 +1,98 @@
+"""JSON API under /api/v1, documented by OpenAPI (flask-smorest) at /api/v1/openapi.json.
+
+The search response has the same fields as `kb search --json`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import Flask, current_app
+from flask_smorest import Api, Blueprint
+
+from kb_engine.articles import SLUG_RE, article_id, render_markdown
+from kb_engine.errors import NotFound
+from web.resources import get_searcher
+
+blp = Blueprint("api", __name__, url_prefix="/api/v1", description="Search and articles")
+
+
+class SearchArgs(ma.Schema):
+    q = ma.fields.String(required=True, metadata={"description": "The customer's problem description."})
+    k = ma.fields.Integer(load_default=None, validate=ma.validate.Range(1, 50))
+    lang = ma.fields.String(load_default=None, validate=ma.validate.Length(equal=2))
+
+
+class HitSchema(ma.Schema):
+    id = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    lang = ma.fields.String(required=True)
+    score = ma.fields.Float(required=True)
+    url = ma.fields.String(required=True)
+    snippet = ma.fields.String()
+    category = ma.fields.String(allow_none=True)
+    audience = ma.fields.String()
+    other_language = ma.fields.Boolean()
+    matched = ma.fields.String()
+
+
+class SearchResponseSchema(ma.Schema):
+    query = ma.fields.String(required=True)
+    answered = ma.fields.Boolean(required=True)
+    confidence = ma.fields.Float(required=True)
+    lang = ma.fields.String()
+    degraded = ma.fields.Boolean()
+    hits = ma.fields.List(ma.fields.Nested(HitSchema), required=True)
+
+
+class ArticleSchema(ma.Schema):
+    id = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    lang = ma.fields.String(required=True)
+    url = ma.fields.String(required=True)
+    category = ma.fields.String(allow_none=True)
+    tags = ma.fields.List(ma.fields.String())
+    questions = ma.fields.List(ma.fields.String())
+    updated = ma.fields.String(allow_none=True)
+    html = ma.fields.String(required=True)
+    markdown = ma.fields.String(required=True)
+    translations = ma.fields.List(ma.fields.String())
+
+
+@blp.route("/search")
+@blp.arguments(SearchArgs, location="query")
+@blp.response(200, SearchResponseSchema)
+def search(args: dict[str, Any]) -> dict[str, Any]:
+    """Search public articles (same fields as `kb search --json`)."""
+    k = args["k"] or current_app.config["RESULTS"]
+    response = get_searcher().search(args["q"], k=k, lang=args["lang"])
+    return response.to_dict()
+
+
+@blp.route("/articles/<lang>/<slug>")
+@blp.response(200, ArticleSchema)
+def article(lang: str, slug: str) -> dict[str, Any]:
+    """One public article, as sanitised HTML and as Markdown."""
+    if not SLUG_RE.match(slug) or len(lang) != 2:
+        raise NotFound(f"no article {lang}/{slug}")
+    searcher = get_searcher()
+    art = searcher.article(article_id(lang, slug))
+    return {
+        "id": art.id,
+        "title": art.title,
+        "lang": art.lang,
+        "url": art.url,
+        "category": art.category,
+        "tags": list(art.tags),
+        "questions": list(art.questions),
+        "updated": art.updated,
+        "html": render_markdown(art.body, link_base=f"/articles/{art.lang}"),
+        "markdown": art.body,
+        "translations": [t.id for t in searcher.translations(art)],
+    }
+
+
+def init_api(app: Flask) -> None:
+    api = Api(app)
+    api.register_blueprint(blp)

@@ -1,0 +1,75 @@
+"""Per-process and per-request resources of the web app.
+
+The searcher (index + model) is heavy and read-only: one per process, created on first use, so that under
+gunicorn it is loaded after fork. It checks at most every `RELOAD_EVERY` seconds whether the indexer
+published a new build and switches to it without a restart. The database session is per request, on `g`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy.orm import Session
+
+from kb_engine.db import make_engine, make_session_factory, upgrade
+from kb_engine.searcher import Searcher
+
+RELOAD_EVERY = 1.0
+
+
+class SearcherHolder:
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+        self._searcher: Searcher | None = None
+        self._lock = threading.Lock()
+        self._checked = 0.0
+
+    def get(self) -> Searcher:
+        if self._searcher is None:
+            with self._lock:
+                if self._searcher is None:
+                    self._searcher = Searcher(
+                        Path(self.settings["INDEX_DIR"]),
+                        model=self.settings["MODEL"],
+                        threads=self.settings["MODEL_THREADS"],
+                        max_query_chars=self.settings["MAX_QUERY_CHARS"],
+                        threshold=self.settings["ANSWER_THRESHOLD"],
+                    )
+                    self._checked = time.monotonic()
+        now = time.monotonic()
+        if now - self._checked >= RELOAD_EVERY:
+            self._checked = now
+            self._searcher.reload_if_changed()
+        return self._searcher
+
+
+def init_app(app: Flask) -> None:
+    engine = make_engine(app.config["DATABASE_URL"])
+    upgrade(engine)
+    app.extensions["kb_engine"] = engine
+    app.extensions["kb_sessions"] = make_session_factory(engine)
+    app.extensions["kb_searcher"] = SearcherHolder(dict(app.config))
+
+    @app.teardown_appcontext
+    def close_db(exc: BaseException | None) -> None:
+        session: Session | None = g.pop("db", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
+
+
+def get_searcher() -> Searcher:
+    holder: SearcherHolder = current_app.extensions["kb_searcher"]
+    return holder.get()
+
+
+def get_db() -> Session:
+    if "db" not in g:
+        g.db = current_app.extensions["kb_sessions"]()
+    session: Session = g.db
+    return session
