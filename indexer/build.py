@@ -81,13 +81,17 @@ def index_lock(index_dir: Path, *, wait: bool = False) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
-            raise IndexBusy(f"another indexer is already building {index_dir}; try again when it is done") from None
+            raise IndexBusy(
+                f"another indexer is already building {index_dir}; try again when it is done"
+            ) from None
         yield
     finally:
         os.close(fd)
 
 
-def _fingerprint(article_hashes: dict[str, str], glossary_hash: str, model: str, extra: dict[str, Any]) -> str:
+def _fingerprint(
+    article_hashes: dict[str, str], glossary_hash: str, model: str, extra: dict[str, Any]
+) -> str:
     payload = json.dumps(
         {"v": FORMAT_VERSION, "model": model, "articles": article_hashes, "glossary": glossary_hash, **extra},
         sort_keys=True,

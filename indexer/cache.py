@@ -21,7 +21,9 @@ class EmbeddingCache:
         self.path = path
         self.conn = sqlite3.connect(path, timeout=30)
         self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("CREATE TABLE IF NOT EXISTS embedding (key TEXT PRIMARY KEY, dim INTEGER, vec BLOB)")
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS embedding (key TEXT PRIMARY KEY, dim INTEGER, vec BLOB)"
+        )
 
     def get_many(self, keys: Sequence[str], dim: int | None = None) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}

@@ -27,7 +27,13 @@ def log_search(session: Session, response: SearchResponse, *, channel: str, visi
 
 
 def record_feedback(
-    session: Session, article_id: str, kind: str, *, search: SearchLog | None, visitor: str | None, channel: str = "web"
+    session: Session,
+    article_id: str,
+    kind: str,
+    *,
+    search: SearchLog | None,
+    visitor: str | None,
+    channel: str = "web",
 ) -> Feedback:
     """Record a view, 'solved' or 'did not help'. A 'solved' after a search proposes its query to authors."""
     if kind not in FEEDBACK_KINDS:
@@ -51,7 +57,9 @@ def propose_question(session: Session, article_id: str, query: str) -> QuestionC
     """Count one more customer who solved `article_id` after typing `query` (a candidate `questions` line)."""
     text = " ".join(query.split())[:300]
     existing = session.scalar(
-        select(QuestionCandidate).where(QuestionCandidate.article_id == article_id, QuestionCandidate.query == text)
+        select(QuestionCandidate).where(
+            QuestionCandidate.article_id == article_id, QuestionCandidate.query == text
+        )
     )
     if existing is not None:
         existing.count += 1

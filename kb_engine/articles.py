@@ -156,7 +156,9 @@ def parse_article(path: Path, root: Path, *, languages: Iterable[str] = ("en", "
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise ArticleError(shown, f"not valid UTF-8 (bad byte 0x{raw[exc.start]:02x} on line {line})") from exc
+        raise ArticleError(
+            shown, f"not valid UTF-8 (bad byte 0x{raw[exc.start]:02x} on line {line})"
+        ) from exc
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     if not text.startswith("---\n"):
         raise ArticleError(shown, "no front matter (the file must start with a '---' line)")
@@ -186,7 +188,9 @@ def parse_article(path: Path, root: Path, *, languages: Iterable[str] = ("en", "
         raise ArticleError(shown, f"`lang` must be a two-letter code, got {lang!r}")
     known = tuple(languages)
     if known and lang not in known:
-        raise ArticleError(shown, f"language {lang!r} is not one of the knowledge base's ({', '.join(known)})")
+        raise ArticleError(
+            shown, f"language {lang!r} is not one of the knowledge base's ({', '.join(known)})"
+        )
     slug = real.stem
     if not SLUG_RE.match(slug):
         raise ArticleError(shown, "file name must be a slug: lowercase letters, digits, '-' or '_'")
@@ -239,7 +243,9 @@ def _display_path(path: Path, root: Path) -> str:
 
 def iter_article_files(root: Path) -> list[Path]:
     """Every `*.md` file below root (not following symlinked folders), sorted."""
-    found = [p for p in root.rglob("*.md") if not any(part.startswith(".") for part in p.relative_to(root).parts)]
+    found = [
+        p for p in root.rglob("*.md") if not any(part.startswith(".") for part in p.relative_to(root).parts)
+    ]
     return sorted(found)
 
 
@@ -306,7 +312,11 @@ def render_markdown(body: str, *, link_base: str = "") -> str:
 _MD_NOISE = re.compile(r"(!?\[([^\]]*)\]\([^)]*\))|[`*_>#|]+")
 
 
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$", re.MULTILINE)
+
+
 def plain_text(markdown_text: str) -> str:
     """Markdown to readable plain text (for snippets and embedding): links keep their label."""
-    text = _MD_NOISE.sub(lambda m: m.group(2) or " " if m.group(1) else " ", markdown_text)
+    text = _TABLE_RULE.sub(" ", markdown_text)
+    text = _MD_NOISE.sub(lambda m: m.group(2) or " " if m.group(1) else " ", text)
     return re.sub(r"\s+", " ", text).strip()

@@ -84,7 +84,9 @@ def lint_cmd(ctx: Context, articles_dir: Path | None, as_json: bool) -> None:
             click.echo(f"{problem.path}: {problem.reason}")
         for warning in result.warnings:
             click.echo(f"{warning.path}: warning: {warning.reason}")
-        click.echo(f"{result.checked} files checked, {len(result.problems)} errors, {len(result.warnings)} warnings")
+        click.echo(
+            f"{result.checked} files checked, {len(result.problems)} errors, {len(result.warnings)} warnings"
+        )
     sys.exit(1 if result.problems else 0)
 
 
@@ -129,7 +131,7 @@ def index_cmd(
     )
 
 
-def open_searcher(settings: dict[str, Any]):  # type: ignore[no-untyped-def]
+def open_searcher(settings: dict[str, Any]):
     from kb_engine.searcher import Searcher
 
     return Searcher(
@@ -151,7 +153,9 @@ def _contract(response: Any) -> dict[str, Any]:
 @index_option
 @click.option("--k", "k", type=int, default=None, help="Number of articles (default KB_RESULTS).")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
-@click.option("--stdin", "from_stdin", is_flag=True, help="One query per input line, one JSON object per line.")
+@click.option(
+    "--stdin", "from_stdin", is_flag=True, help="One query per input line, one JSON object per line."
+)
 @click.option("--internal", is_flag=True, help="Include internal (agent-only) articles.")
 @click.option("--lang", default=None, help="Query language if known (default: detected).")
 @click.argument("query", nargs=-1)
@@ -174,11 +178,13 @@ def search_cmd(
     searcher = open_searcher(settings)
     k = k or settings["RESULTS"]
     if from_stdin:
-        stdin = click.get_text_stream("stdin", errors="replace")
-        for line in stdin:
-            text = line.rstrip("\n")
+        # Bytes in, decoded per line: one malformed line must not stop the batch.
+        for raw in sys.stdin.buffer:
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
             try:
-                data = _contract(searcher.search(text, k=k, include_internal=internal, lang=lang, use_cache=False))
+                data = _contract(
+                    searcher.search(text, k=k, include_internal=internal, lang=lang, use_cache=False)
+                )
             except KBError as exc:
                 data = {"query": text, "answered": False, "confidence": 0.0, "hits": [], "error": exc.message}
             click.echo(json.dumps(data, ensure_ascii=False))
@@ -214,3 +220,71 @@ def serve_cmd(ctx: Context, host: str, port: int, debug: bool) -> None:
 
     app = create_app(ctx.overrides or None)
     app.run(host=host, port=port, debug=debug, use_reloader=False, threaded=True)
+
+
+def index_for_articles(settings: dict[str, Any], articles_dir: Path, *, progress: bool) -> Path:
+    """A cached index of another articles folder (for `kb eval --articles`), rebuilt only when it changed."""
+    import hashlib
+
+    from indexer.build import build_index
+    from kb_engine.embedding import load_embedder
+
+    key = hashlib.sha256(str(articles_dir.resolve()).encode()).hexdigest()[:12]
+    index_dir = Path(settings["INSTANCE_DIR"]) / "eval-indexes" / key
+    report = build_index(
+        articles_dir,
+        index_dir,
+        model=settings["MODEL"],
+        embedder_factory=lambda: load_embedder(settings["MODEL"], threads=settings["MODEL_THREADS"]),
+        languages=tuple(settings["LANGUAGES"]),
+        batch_size=settings["EMBED_BATCH_SIZE"],
+        progress=progress,
+    )
+    for problem in report.problems:
+        click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
+    return index_dir
+
+
+@cli.command("eval")
+@click.argument("queries", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False)
+@index_option
+@articles_option
+@click.option("--json", "as_json", is_flag=True, help="JSON report for scripts.")
+@click.option("--no-baselines", is_flag=True, help="Skip the BM25-only and dense-only baselines.")
+@click.option(
+    "--failures", "show_failures", type=int, default=20, show_default=True, help="Failures to list."
+)
+@pass_ctx
+def eval_cmd(
+    ctx: Context,
+    queries: Path | None,
+    index_dir: Path | None,
+    articles_dir: Path | None,
+    as_json: bool,
+    no_baselines: bool,
+    show_failures: int,
+) -> None:
+    """Measure search quality on a query set (lang, expected, query TSV), with baselines.
+
+    Example: kb eval eval/queries.tsv
+    Example: kb eval ../shared/bench/covidfaq/queries.tsv --articles ../shared/bench/covidfaq/articles
+    """
+    from kb_engine.evaluation import evaluate, format_table, load_queries
+
+    settings = ctx.settings(INDEX_DIR=index_dir)
+    if articles_dir is not None:
+        settings["INDEX_DIR"] = index_for_articles(settings, articles_dir, progress=not as_json)
+    queries = queries or Path("eval/queries.tsv")
+    searcher = open_searcher(settings)
+    report = evaluate(
+        searcher, load_queries(queries), name=queries.stem, baselines=not no_baselines, progress=not as_json
+    )
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(format_table([report]))
+    if report.failures and show_failures:
+        click.echo(f"\n{len(report.failures)} failures (first {min(show_failures, len(report.failures))}):")
+        for f in report.failures[:show_failures]:
+            expected = f.get("expected", "")
+            click.echo(f"  [{f['kind']}] ({f['lang']}) {f['query']!r} expected={expected} got={f['got']}")

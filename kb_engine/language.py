@@ -26,7 +26,7 @@ _ENGLISH_HINTS = re.compile(
 
 
 @lru_cache(maxsize=4)
-def _detector(languages: tuple[str, ...]):  # type: ignore[no-untyped-def]
+def _detector(languages: tuple[str, ...]):
     langs = [_LINGUA[code] for code in languages if code in _LINGUA]
     return LanguageDetectorBuilder.from_languages(*langs).with_preloaded_language_models().build()
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import bm25s
 import numpy as np
@@ -82,7 +83,13 @@ def analyzer(lang: str) -> Analyzer:
 
 def article_text(article: Article) -> str:
     """What BM25 sees of an article: title (twice: it is the strongest field), questions, tags, body."""
-    parts = [article.title, article.title, *article.questions, " ".join(article.tags), plain_text(article.body)]
+    parts = [
+        article.title,
+        article.title,
+        *article.questions,
+        " ".join(article.tags),
+        plain_text(article.body),
+    ]
     return "\n".join(parts)
 
 
@@ -110,7 +117,8 @@ class LexicalIndex:
         langs = {}
         for lang, rows in sorted(by_lang.items()):
             an = analyzer(lang)
-            corpus, vocab = [], {}
+            corpus: list[list[str]] = []
+            vocab: dict[str, str] = {}
             for row in rows:
                 words = an.words(article_text(articles[row]))
                 stems = [an.stem(w) for w in words]
@@ -124,10 +132,11 @@ class LexicalIndex:
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        meta = {"n_articles": self.n_articles, "langs": {}}
+        langs_meta: dict[str, Any] = {}
+        meta = {"n_articles": self.n_articles, "langs": langs_meta}
         for lang, ix in self.langs.items():
             ix.retriever.save(str(directory / lang), show_progress=False)
-            meta["langs"][lang] = {"rows": ix.rows, "vocab": ix.vocab}
+            langs_meta[lang] = {"rows": ix.rows, "vocab": ix.vocab}
         (directory / "lexical.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
@@ -168,7 +177,7 @@ class LexicalIndex:
                     weights.setdefault(stem, TYPO_WEIGHT)
         return weights
 
-    def scores(self, text: str, *, extra: dict[str, Iterable[str]] | None = None) -> np.ndarray:
+    def scores(self, text: str, *, extra: Mapping[str, Iterable[str]] | None = None) -> np.ndarray:
         """BM25 score of every article (row order of the index) for a query, each in its own language."""
         out = np.zeros(self.n_articles, dtype=np.float32)
         for lang, ix in self.langs.items():

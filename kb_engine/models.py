@@ -67,7 +67,7 @@ class Ticket(Base):
 class TicketContact(Base):
     """Every customer attached to a ticket (several after a merge): nobody's contact is ever lost."""
 
-    __tablename__ = "ticket_contact"
+    __tablename__ = "contact"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)

@@ -22,7 +22,9 @@ from kb_engine.fusion import fuse, logistic, max_normalise, saturate
 class RankingParams:
     """Weights of the ranking, chosen on evaluation data by `kb calibrate` and saved in the manifest."""
 
-    field_bias: dict[str, float] = field(default_factory=lambda: {"title": 0.0, "question": 0.0, "section": -0.05})
+    field_bias: dict[str, float] = field(
+        default_factory=lambda: {"title": 0.0, "question": 0.0, "section": -0.05}
+    )
     w_rel: float = 0.15  # weight of BM25 relative to the query's best lexical match
     w_abs: float = 0.10  # weight of saturated absolute BM25
     bm25_k: float = 8.0  # saturation constant for absolute BM25
@@ -49,7 +51,11 @@ class RankingParams:
 
 
 def article_dense_scores(
-    chunk_scores: np.ndarray, chunk_rows: np.ndarray, chunk_kinds: np.ndarray, n_articles: int, params: RankingParams
+    chunk_scores: np.ndarray,
+    chunk_rows: np.ndarray,
+    chunk_kinds: np.ndarray,
+    n_articles: int,
+    params: RankingParams,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per article: best (chunk score + field bias), and the index of that best chunk (-1 if none scored)."""
     bias = np.array([params.field_bias.get(kind, 0.0) for kind in KINDS], dtype=np.float32)
@@ -101,7 +107,7 @@ def group_translations(
     """
     best: dict[str, float] = {}
     shown: dict[str, int] = {}
-    for row in np.flatnonzero(allowed):
+    for row in np.flatnonzero(allowed).tolist():
         slug = slugs[row]
         score = float(scores[row])
         if score > best.get(slug, -np.inf):

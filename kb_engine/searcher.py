@@ -139,7 +139,9 @@ class Searcher:
         self.params = RankingParams.from_dict((manifest.get("calibration") or {}).get("params"))
         if self._threshold_override is not None:
             self.params.threshold = self._threshold_override
-        self.articles = [Article.from_dict(a) for a in json.loads((build_dir / "articles.json").read_text("utf-8"))]
+        self.articles = [
+            Article.from_dict(a) for a in json.loads((build_dir / "articles.json").read_text("utf-8"))
+        ]
         self.by_id = {a.id: i for i, a in enumerate(self.articles)}
         chunks = json.loads((build_dir / "chunks.json").read_text("utf-8"))
         self.chunk_rows = np.array([c["row"] for c in chunks], dtype=np.int64)
@@ -266,16 +268,13 @@ class Searcher:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         expansions = self.glossary.expand(text)
-        if lang_hint in self.languages:
-            lang = lang_hint
+        if lang_hint is not None and lang_hint in self.languages:
+            lang: str = lang_hint
         else:
             lang, _ = detect_language(text, self.languages, coverage=self.lexical.coverage)
         timings["language_ms"] = (time.perf_counter() - t0) * 1000
 
-        n = len(self.articles)
-        dense = np.zeros(n, dtype=np.float32)
-        best_chunk = np.full(n, -1, dtype=np.int64)
-        degraded = True
+        chunk_scores = None
         embedder = self.embedder if self.vectors_ok and text else None
         if embedder is not None:
             t0 = time.perf_counter()
@@ -285,23 +284,25 @@ class Searcher:
             timings["embed_ms"] = (time.perf_counter() - t0) * 1000
             t0 = time.perf_counter()
             chunk_scores = self._chunk_scores(qvec)
-            dense, best_chunk = article_dense_scores(
-                chunk_scores, self.chunk_rows, self.chunk_kinds, n, self.params
-            )
             timings["vector_ms"] = (time.perf_counter() - t0) * 1000
-            degraded = False
         t0 = time.perf_counter()
         bm25 = self.lexical.scores(text, extra=expansions)
         timings["lexical_ms"] = (time.perf_counter() - t0) * 1000
         return {
             "lang": lang,
-            "dense": dense,
-            "best_chunk": best_chunk,
+            "chunk_scores": chunk_scores,
             "bm25": bm25,
             "coverage": self.lexical.coverage(text, lang),
-            "degraded": degraded,
+            "degraded": chunk_scores is None,
             "timings": timings,
         }
+
+    def dense_scores(self, signals: dict[str, Any], params: RankingParams) -> tuple[np.ndarray, np.ndarray]:
+        """Per-article max-sim dense score (with the field offsets of params) and its best chunk."""
+        n = len(self.articles)
+        if signals["chunk_scores"] is None:
+            return np.zeros(n, dtype=np.float32), np.full(n, -1, dtype=np.int64)
+        return article_dense_scores(signals["chunk_scores"], self.chunk_rows, self.chunk_kinds, n, params)
 
     def _chunk_scores(self, qvec: np.ndarray) -> np.ndarray:
         if self._matrix is not None:
@@ -312,29 +313,30 @@ class Searcher:
         out[ids[0][valid]] = scores[0][valid]
         return out
 
-    def rank(self, signals: dict[str, Any], *, include_internal: bool, params: RankingParams | None = None):  # type: ignore[no-untyped-def]
-        """Groups (best first) and the confidence, from a query's signals."""
+    def rank(self, signals: dict[str, Any], *, include_internal: bool, params: RankingParams | None = None):
+        """Groups (best first), the confidence, and each article's best chunk, from a query's signals."""
         params = params or self.params
+        dense, best_chunk = self.dense_scores(signals, params)
         if signals["degraded"]:
             # Lexical only: map BM25 onto the dense scale so confidence stays meaningful.
             fused = np.asarray(signals["bm25"] / (signals["bm25"] + params.bm25_k), dtype=np.float32) * 0.9
         else:
-            fused = fused_scores(signals["dense"], signals["bm25"], params)
+            fused = fused_scores(dense, signals["bm25"], params)
         allowed = self.all_mask if include_internal else self.public_mask
         groups = group_translations(fused, self.slugs, self.langs, allowed, signals["lang"], params)
         if not groups or (signals["degraded"] and float(signals["bm25"].max(initial=0.0)) <= 0.0):
-            return groups, 0.0
+            return groups, 0.0, best_chunk
         top = groups[0].score
         second = groups[1].score if len(groups) > 1 else 0.0
-        return groups, confidence(top, second, signals["coverage"], params)
+        return groups, confidence(top, second, signals["coverage"], params), best_chunk
 
     def _search(self, text: str, *, k: int, include_internal: bool, lang: str | None) -> SearchResponse:
         if not text:
             return SearchResponse(query=text, answered=False, confidence=0.0, lang=lang or self.languages[0])
         signals = self.signals(text, lang)
         t0 = time.perf_counter()
-        groups, conf = self.rank(signals, include_internal=include_internal)
-        hits = [self._hit(g, signals) for g in groups[:k]]
+        groups, conf, best_chunk = self.rank(signals, include_internal=include_internal)
+        hits = [self._hit(g, best_chunk) for g in groups[:k]]
         threshold = self.params.threshold
         if hits and hits[0].category in self.params.category_thresholds:
             threshold = self.params.category_thresholds[hits[0].category]
@@ -349,9 +351,9 @@ class Searcher:
             timings=signals["timings"],
         )
 
-    def _hit(self, group: Any, signals: dict[str, Any]) -> Hit:
+    def _hit(self, group: Any, best_chunk: np.ndarray) -> Hit:
         article = self.articles[group.row]
-        chunk = int(signals["best_chunk"][group.row])
+        chunk = int(best_chunk[group.row])
         if chunk >= 0 and self.chunk_rows[chunk] == group.row:
             passage, matched = self.chunk_passages[chunk], KINDS[self.chunk_kinds[chunk]]
         else:
@@ -359,7 +361,9 @@ class Searcher:
         if not passage:
             first = np.flatnonzero(self.chunk_rows == group.row)
             passage = self.chunk_passages[first[0]] if first.size else ""
-        snippet = passage if len(passage) <= SNIPPET_CHARS else passage[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
+        snippet = (
+            passage if len(passage) <= SNIPPET_CHARS else passage[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
+        )
         return Hit(
             id=article.id,
             title=article.title,

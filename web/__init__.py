@@ -80,7 +80,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_errors(app)
 
     @app.after_request
-    def security_headers(response):  # type: ignore[no-untyped-def]
+    def security_headers(response):
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
@@ -96,26 +96,30 @@ def wants_json() -> bool:
 
 
 def _register_errors(app: Flask) -> None:
-    def respond(status: int, code: str, message: str):  # type: ignore[no-untyped-def]
+    def respond(status: int, code: str, message: str):
         if wants_json():
             return jsonify({"error": {"code": code, "message": message, "status": status}}), status
         return render_template("error.html", status=status, message=message), status
 
     @app.errorhandler(KBError)
-    def kb_error(exc: KBError):  # type: ignore[no-untyped-def]
+    def kb_error(exc: KBError):
         if exc.status >= 500:
             log.warning("%s: %s", type(exc).__name__, exc.message)
         return respond(exc.status, exc.code, exc.message)
 
     @app.errorhandler(CSRFError)
-    def csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
-        return respond(400, "csrf", "The form expired or was not sent from this site. Reload the page and try again.")
+    def csrf_error(exc: CSRFError):
+        return respond(
+            400, "csrf", "The form expired or was not sent from this site. Reload the page and try again."
+        )
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
-        return respond(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or "")
+    def http_error(exc: HTTPException):
+        return respond(
+            exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or ""
+        )
 
     @app.errorhandler(Exception)
-    def unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+    def unexpected(exc: Exception):
         log.exception("unhandled error on %s", request.path)
         return respond(500, "internal", "Something went wrong on our side. Please try again.")

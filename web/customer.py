@@ -56,7 +56,7 @@ def _search_log(search_id: Any) -> SearchLog | None:
 
 
 @bp.get("/")
-def home():  # type: ignore[no-untyped-def]
+def home():
     """Search page."""
     if request.args.get("q"):
         return redirect(url_for("customer.results", q=request.args["q"]))
@@ -64,7 +64,7 @@ def home():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/search")
-def search_submit():  # type: ignore[no-untyped-def]
+def search_submit():
     """Log a customer's search; a miss opens an anonymous ticket. Then show the results."""
     query = request.form.get("q", "")
     if not query.strip():
@@ -90,7 +90,7 @@ def search_submit():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/search")
-def results():  # type: ignore[no-untyped-def]
+def results():
     """Results page (read-only)."""
     query = request.args.get("q", "")
     if not query.strip():
@@ -108,7 +108,7 @@ def results():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/articles/<lang>/<slug>")
-def article(lang: str, slug: str):  # type: ignore[no-untyped-def]
+def article(lang: str, slug: str):
     """An article, rendered from Markdown, with 'Did this solve your problem?'."""
     if not SLUG_RE.match(slug) or len(lang) != 2:
         abort(404)
@@ -126,7 +126,7 @@ def article(lang: str, slug: str):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/articles/<lang>/<slug>/feedback")
-def feedback(lang: str, slug: str):  # type: ignore[no-untyped-def]
+def feedback(lang: str, slug: str):
     """'Yes, solved' counts a deflection; 'No' opens a ticket with what was tried."""
     art = get_searcher().article(article_id(lang, slug))
     helped = request.form.get("helped")
@@ -155,7 +155,7 @@ def feedback(lang: str, slug: str):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/help/<reference>", methods=["GET", "POST"])
-def need_help(reference: str):  # type: ignore[no-untyped-def]
+def need_help(reference: str):
     """'Still need help?': the customer adds contact details to their ticket and gets its reference."""
     token = remembered_token(reference)
     if token is None:
@@ -192,7 +192,7 @@ def need_help(reference: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/tickets/<reference>")
-def ticket_status(reference: str):  # type: ignore[no-untyped-def]
+def ticket_status(reference: str):
     """A customer follows their ticket from a link carrying its unguessable token."""
     token = request.args.get("t", "")
     try:
@@ -203,7 +203,7 @@ def ticket_status(reference: str):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/events/view")
-def article_viewed():  # type: ignore[no-untyped-def]
+def article_viewed():
     """Beacon sent by the article page's script: counts a view (POST, so GETs stay read-only)."""
     data = request.get_json(silent=True) or {}
     art_id = str(data.get("article", ""))[:120]
@@ -219,7 +219,7 @@ def article_viewed():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/healthz")
-def healthz():  # type: ignore[no-untyped-def]
+def healthz():
     """Liveness and degraded-mode report."""
     try:
         info = get_searcher().health()

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (called by `make test`, after the .venv install).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+
+if [ -x scripts/services.sh ]; then
+  # Installs (Debian packages) and starts the real services some tests need, on loopback.
+  source scripts/services.sh
+fi
+
+echo "== lint"
+$BIN/ruff check kb_engine indexer web tests
+$BIN/ruff format --check kb_engine indexer web tests
+$BIN/mypy kb_engine
+
+echo "== tests"
+set +e
+$BIN/python -m pytest -p no:cacheprovider "$@"
+status=$?
+set -e
+if [ "$status" -eq 5 ]; then
+  echo "pytest collected no tests: that is a failure here" >&2
+  exit 1
+fi
+exit "$status"

@@ -1,0 +1,112 @@
+"""Shared fixtures: a small real articles folder, a real index built once with the real model, the app."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from indexer.build import build_index
+from kb_engine.embedding import Embedder, HashingEmbedder, load_embedder
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "articles"
+MODEL = "all-MiniLM-L6-v2"
+# A slice of the shipped knowledge base: real Markdown, both languages, one internal article.
+SAMPLE_SLUGS = (
+    "password-reset",
+    "account-locked",
+    "printer-offline",
+    "vpn-cannot-connect",
+    "wifi-no-internet",
+    "mailbox-full",
+    "blue-screen",
+    "escalation-procedure",
+)
+
+
+def copy_sample(dest: Path, slugs: tuple[str, ...] = SAMPLE_SLUGS) -> Path:
+    for lang in ("en", "fr"):
+        (dest / lang).mkdir(parents=True, exist_ok=True)
+        for slug in slugs:
+            shutil.copy(SHIPPED / lang / f"{slug}.md", dest / lang / f"{slug}.md")
+    shutil.copy(SHIPPED / "glossary.yml", dest / "glossary.yml")
+    return dest
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real bundled model, loaded once for the whole run."""
+    return load_embedder(MODEL)
+
+
+@pytest.fixture(scope="session")
+def fake_embedder() -> Embedder:
+    return HashingEmbedder()
+
+
+@pytest.fixture(scope="session")
+def articles_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_sample(tmp_path_factory.mktemp("articles"))
+
+
+@pytest.fixture(scope="session")
+def index_dir(tmp_path_factory: pytest.TempPathFactory, articles_dir: Path, embedder: Embedder) -> Path:
+    """A real index of the sample articles built with the real model (once per session)."""
+    out = tmp_path_factory.mktemp("index")
+    report = build_index(articles_dir, out, model=MODEL, embedder_factory=lambda: embedder, progress=False)
+    assert not report.problems
+    return out
+
+
+@pytest.fixture(scope="session")
+def shipped_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    """A real index of the whole shipped knowledge base (once per session)."""
+    out = tmp_path_factory.mktemp("shipped-index")
+    report = build_index(SHIPPED, out, model=MODEL, embedder_factory=lambda: embedder, progress=False)
+    assert not report.problems, report.problems
+    return out
+
+
+@pytest.fixture()
+def app_config(tmp_path: Path, index_dir: Path) -> dict[str, object]:
+    return {
+        "INDEX_DIR": str(index_dir),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'tickets.sqlite3'}",
+        "INSTANCE_DIR": str(tmp_path / "instance"),
+        "MODEL": MODEL,
+        "SESSION_COOKIE_SECURE": False,
+        "TESTING": True,
+    }
+
+
+@pytest.fixture()
+def app(app_config: dict[str, object]) -> Iterator[object]:
+    from web import create_app
+
+    application = create_app(app_config)
+    yield application
+    application.extensions["kb_engine"].dispose()
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture()
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def csrf_token(client, path: str = "/") -> str:
+    """The CSRF token a page embeds (forms are tested with CSRF on, as in production)."""
+    import re
+
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
