@@ -57,7 +57,8 @@ def upgrade(engine: Engine) -> None:
     here = Path(__file__).parent / "migrations"
     cfg = Config()
     cfg.set_main_option("script_location", str(here))
-    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    # ConfigParser interpolates "%": URL-encoded passwords and options (%3D...) must be escaped.
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # One migrator at a time when several app servers start together.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -58,6 +58,7 @@ class Ticket(Base):
         back_populates="ticket", order_by="TicketEvent.id", cascade="save-update, merge"
     )
     contacts: Mapped[list[TicketContact]] = relationship(back_populates="ticket", order_by="TicketContact.id")
+    problem: Mapped[Problem | None] = relationship(back_populates="tickets")
 
     @property
     def effective_priority(self) -> int:
@@ -97,6 +98,15 @@ class TicketEvent(Base):
     ticket: Mapped[Ticket] = relationship(back_populates="events")
 
 
+def _refuse_history_change(_mapper: Any, _connection: Any, target: TicketEvent) -> None:
+    raise ValueError(f"ticket history is append-only: event {target.id} cannot be changed or deleted")
+
+
+# The ORM refuses too, before the database triggers of migration 0002 would.
+event.listen(TicketEvent, "before_update", _refuse_history_change)
+event.listen(TicketEvent, "before_delete", _refuse_history_change)
+
+
 class Problem(Base):
     """A recurring incident linking several tickets; while open it shows as a banner to customers."""
 
@@ -111,7 +121,12 @@ class Problem(Base):
     created_by: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    confirmed_by: Mapped[str | None] = mapped_column(String(80))
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(80))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+
+    tickets: Mapped[list[Ticket]] = relationship(back_populates="problem", order_by="Ticket.id")
 
 
 class SearchLog(Base):

@@ -8,6 +8,7 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 if [ -x scripts/services.sh ]; then
   # Installs (Debian packages) and starts the real services some tests need, on loopback.
   source scripts/services.sh
+  trap kb_stop_services EXIT
 fi
 
 echo "== lint"

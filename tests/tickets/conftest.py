@@ -1,0 +1,105 @@
+"""Ticket-store fixtures: every test runs on a real SQLite file and on a real PostgreSQL server.
+
+PostgreSQL is the one `scripts/services.sh` starts (KB_TEST_POSTGRES_URL); each test gets a fresh schema,
+brought up by the Alembic migrations (`kb_engine.db.upgrade`). Without the variable the PostgreSQL runs
+are skipped, except in CI (CI=true), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
+
+from kb_engine.db import make_engine, make_session_factory, upgrade
+from kb_engine.routing import load_routing
+from kb_engine.tickets import TicketService
+from tests.conftest import SHIPPED
+
+PG_ENV = "KB_TEST_POSTGRES_URL"
+START = dt.datetime(2026, 3, 2, 9, 0)
+
+
+def postgres_url() -> str:
+    url = os.environ.get(PG_ENV, "")
+    if url:
+        return url
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(f"{PG_ENV} is not set in CI: scripts/services.sh should have started PostgreSQL")
+    pytest.skip(f"{PG_ENV} is not set (run the suite with scripts/test.sh to start PostgreSQL)")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A SQLAlchemy URL of an empty database: a temp SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tickets.sqlite3'}"
+        return
+    base = postgres_url()
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base, poolclass=NullPool)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield (
+            make_url(base)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.fixture()
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on a database migrated to the newest revision."""
+    eng = make_engine(db_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture()
+def session(engine: Engine) -> Iterator[Session]:
+    with make_session_factory(engine)() as sess:
+        yield sess
+
+
+class Clock:
+    """A clock the test moves by hand (naive UTC, like the models)."""
+
+    def __init__(self, start: dt.datetime = START) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> dt.datetime:
+        self.now += dt.timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture()
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture()
+def service(session: Session, clock: Clock) -> TicketService:
+    """The ticket service with the shipped routing file and the test's clock."""
+    return TicketService(session, routing=load_routing(SHIPPED / "routing.yml"), clock=clock)
+
+
+@pytest.fixture(scope="session")
+def embed(embedder):
+    """The real model's query embedding, as the app passes it (`searcher.embedder.encode_queries`)."""
+    return embedder.encode_queries
