@@ -49,16 +49,22 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+def alembic_config(engine: Engine) -> Any:
+    """The Alembic configuration of kb-engine's migrations, for this engine's database."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    # ConfigParser interpolates "%": URL-encoded passwords and options (%3D...) must be escaped.
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+    return cfg
+
+
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (idempotent; safe from several processes)."""
     from alembic import command
-    from alembic.config import Config
 
-    here = Path(__file__).parent / "migrations"
-    cfg = Config()
-    cfg.set_main_option("script_location", str(here))
-    # ConfigParser interpolates "%": URL-encoded passwords and options (%3D...) must be escaped.
-    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+    cfg = alembic_config(engine)
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # One migrator at a time when several app servers start together.

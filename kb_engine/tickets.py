@@ -804,7 +804,7 @@ class TicketService:
 
     def link_problem(self, ticket: Ticket, problem: Problem, actor: str) -> None:
         """Attach a ticket to a problem (a recurring incident)."""
-        if ticket.problem_id == problem.id:
+        if ticket.problem is problem:
             return
         ticket.problem = problem
         self._event(ticket, actor, "problem_linked", None, problem=problem.id)
