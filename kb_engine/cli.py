@@ -288,3 +288,8 @@ def eval_cmd(
         for f in report.failures[:show_failures]:
             expected = f.get("expected", "")
             click.echo(f"  [{f['kind']}] ({f['lang']}) {f['query']!r} expected={expected} got={f['got']}")
+
+
+from kb_engine.cli_tickets import tickets  # noqa: E402 - last: it imports the group and options above
+
+cli.add_command(tickets)
