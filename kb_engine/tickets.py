@@ -790,7 +790,11 @@ class TicketService:
         return [(t, round(s, 4)) for t, s in ranked if s >= threshold][:limit]
 
     def _problem_texts(self, problem: Problem) -> list[str]:
-        return [problem.query, *(t.query for t in problem.tickets[:20] if t.query.strip())]
+        """What a query is compared with to match a problem: its first customers' words."""
+        first = self.session.scalars(
+            select(Ticket.query).where(Ticket.problem_id == problem.id).order_by(Ticket.id).limit(20)
+        )
+        return [problem.query, *(q for q in first if q.strip())]
 
     def _best_problem(
         self, query: str, problems: Sequence[Problem], embed: Embed, threshold: float

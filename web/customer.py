@@ -16,10 +16,10 @@ from markupsafe import Markup
 from kb_engine import analytics
 from kb_engine.articles import SLUG_RE, article_id, render_markdown
 from kb_engine.db import store_errors
-from kb_engine.errors import InvalidQuery, NotFound
-from kb_engine.models import SearchLog
-from kb_engine.tickets import TicketService
-from web.resources import get_db, get_searcher
+from kb_engine.errors import InvalidQuery, InvalidTransition, NotFound
+from kb_engine.models import SearchLog, Ticket
+from kb_engine.tickets import LIMITS, status_label
+from web.resources import get_db, get_embed, get_searcher, get_tickets
 
 bp = Blueprint("customer", __name__)
 
@@ -55,12 +55,22 @@ def _search_log(search_id: Any) -> SearchLog | None:
     return entry
 
 
+def open_ticket(**fields: Any) -> Ticket:
+    """Open a ticket for a customer's miss and attach it to the incident it may be part of."""
+    service = get_tickets()
+    ticket = service.create(**fields)
+    embed = get_embed()
+    if embed is not None:
+        service.link_or_propose_problem(ticket, embed)
+    return ticket
+
+
 @bp.get("/")
 def home():
-    """Search page."""
+    """Search page, with the known issues we are working on."""
     if request.args.get("q"):
         return redirect(url_for("customer.results", q=request.args["q"]))
-    return render_template("home.html")
+    return render_template("home.html", known_issues=get_tickets().problems(("open",)))
 
 
 @bp.post("/search")
@@ -75,7 +85,7 @@ def search_submit():
     with store_errors():
         entry = analytics.log_search(db, response, channel="web", visitor=visitor_id())
         if not response.answered:
-            ticket = TicketService(db).create(
+            ticket = open_ticket(
                 source="search_miss",
                 query=query,
                 lang=response.lang,
@@ -103,7 +113,12 @@ def results():
     miss = session.get("miss_for_search") or {}
     miss_reference = miss.get("reference") if miss.get("search") == search_id else None
     return render_template(
-        "results.html", query=query, response=response, search_id=search_id, miss_reference=miss_reference
+        "results.html",
+        query=query,
+        response=response,
+        search_id=search_id,
+        miss_reference=miss_reference,
+        known_issue=get_tickets().active_problem_for(query, get_embed()),
     )
 
 
@@ -141,7 +156,7 @@ def feedback(lang: str, slug: str):
             return redirect(url_for("customer.article", lang=lang, slug=slug, answer="yes"), code=303)
         analytics.record_feedback(db, art.id, "not_helpful", search=entry, visitor=visitor_id())
         shown = entry.hits if entry else [{"id": art.id, "title": art.title, "score": 0.0}]
-        ticket = TicketService(db).create(
+        ticket = open_ticket(
             source="not_helpful",
             query=entry.query if entry else f"(read {art.title})",
             lang=art.lang,
@@ -161,7 +176,7 @@ def need_help(reference: str):
     if token is None:
         abort(404)
     db = get_db()
-    service = TicketService(db)
+    service = get_tickets()
     ticket = service.get_for_customer(reference, token)
     form = {k: request.form.get(k, "") for k in ("name", "email", "phone", "availability", "details")}
     if request.method == "POST":
@@ -191,15 +206,55 @@ def need_help(reference: str):
     return render_template("need_help.html", ticket=ticket, form=form, error=None)
 
 
+def _customer_ticket(reference: str, token: str) -> Ticket:
+    try:
+        return get_tickets().get_for_customer(reference, token)
+    except NotFound:
+        abort(404)
+
+
+def _status_page(ticket: Ticket, token: str, *, error: str | None = None, reply: str = "", status: int = 200):
+    service = get_tickets()
+    survivor = service.surviving(ticket)
+    page = render_template(
+        "ticket_status.html",
+        ticket=ticket,
+        token=token,
+        survivor=survivor if survivor.id != ticket.id else None,
+        status=status_label(survivor.status),
+        history=service.customer_history(ticket),
+        can_reply=survivor.status != "closed",
+        error=error,
+        reply=reply,
+        reply_limit=LIMITS["message"],
+    )
+    return page, status
+
+
 @bp.get("/tickets/<reference>")
 def ticket_status(reference: str):
     """A customer follows their ticket from a link carrying its unguessable token."""
     token = request.args.get("t", "")
+    return _status_page(_customer_ticket(reference, token), token)
+
+
+@bp.post("/tickets/<reference>/reply")
+def ticket_reply(reference: str):
+    """The customer answers support from the status page (a waiting or resolved ticket reopens)."""
+    token = request.form.get("t", "")
+    ticket = _customer_ticket(reference, token)
+    message = request.form.get("message", "")
+    db = get_db()
     try:
-        ticket = TicketService(get_db()).get_for_customer(reference, token)
-    except NotFound:
-        abort(404)
-    return render_template("ticket_status.html", ticket=ticket, token=token)
+        with store_errors():
+            get_tickets().customer_reply(ticket, message)
+            db.commit()
+    except (InvalidQuery, InvalidTransition) as exc:
+        db.rollback()
+        return _status_page(
+            ticket, token, error=exc.message, reply=message[: LIMITS["message"]], status=exc.status
+        )
+    return redirect(url_for("customer.ticket_status", reference=reference, t=token, sent=1), code=303)
 
 
 @bp.post("/events/view")

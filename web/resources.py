@@ -16,7 +16,10 @@ from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
 from kb_engine.db import make_engine, make_session_factory, upgrade
+from kb_engine.routing import routing_for
 from kb_engine.searcher import Searcher
+from kb_engine.similarity import Embed
+from kb_engine.tickets import TicketService
 
 RELOAD_EVERY = 1.0
 
@@ -73,3 +76,14 @@ def get_db() -> Session:
         g.db = current_app.extensions["kb_sessions"]()
     session: Session = g.db
     return session
+
+
+def get_tickets() -> TicketService:
+    """The ticket service on this request's session, routed by the articles folder's routing.yml."""
+    return TicketService(get_db(), routing=routing_for(Path(current_app.config["ARTICLES_DIR"])))
+
+
+def get_embed() -> Embed | None:
+    """The searcher's query embedding for ticket similarity (None in degraded mode: no model)."""
+    embedder = get_searcher().embedder
+    return embedder.encode_queries if embedder is not None else None

@@ -103,3 +103,9 @@ def service(session: Session, clock: Clock) -> TicketService:
 def embed(embedder):
     """The real model's query embedding, as the app passes it (`searcher.embedder.encode_queries`)."""
     return embedder.encode_queries
+
+
+@pytest.fixture()
+def app_config(app_config: dict[str, object], db_url: str) -> dict[str, object]:
+    """The app of tests/conftest.py, on this test's database (SQLite file or PostgreSQL schema)."""
+    return {**app_config, "DATABASE_URL": db_url}
