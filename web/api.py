@@ -94,5 +94,8 @@ def article(lang: str, slug: str) -> dict[str, Any]:
 
 
 def init_api(app: Flask) -> None:
+    from web.api_tickets import blp as tickets_blp
+
     api = Api(app)
     api.register_blueprint(blp)
+    api.register_blueprint(tickets_blp)

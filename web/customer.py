@@ -19,7 +19,7 @@ from kb_engine.db import store_errors
 from kb_engine.errors import InvalidQuery, InvalidTransition, NotFound
 from kb_engine.models import SearchLog, Ticket
 from kb_engine.tickets import LIMITS, status_label
-from web.resources import get_db, get_embed, get_searcher, get_tickets
+from web.resources import get_db, get_embed, get_searcher, get_tickets, open_ticket
 
 bp = Blueprint("customer", __name__)
 
@@ -55,16 +55,6 @@ def _search_log(search_id: Any) -> SearchLog | None:
     return entry
 
 
-def open_ticket(**fields: Any) -> Ticket:
-    """Open a ticket for a customer's miss and attach it to the incident it may be part of."""
-    service = get_tickets()
-    ticket = service.create(**fields)
-    embed = get_embed()
-    if embed is not None:
-        service.link_or_propose_problem(ticket, embed)
-    return ticket
-
-
 @bp.get("/")
 def home():
     """Search page, with the known issues we are working on."""
@@ -85,14 +75,7 @@ def search_submit():
     with store_errors():
         entry = analytics.log_search(db, response, channel="web", visitor=visitor_id())
         if not response.answered:
-            ticket = open_ticket(
-                source="search_miss",
-                query=query,
-                lang=response.lang,
-                shown=[h.to_dict() for h in response.hits],
-                category=response.hits[0].category if response.hits else None,
-                search_id=entry.id,
-            )
+            ticket = open_ticket(source="search_miss", query=query, response=response, search_id=entry.id)
             remember_ticket(ticket.reference or "", ticket.token)
             session["miss_for_search"] = {"search": entry.id, "reference": ticket.reference}
         db.commit()

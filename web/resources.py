@@ -16,8 +16,9 @@ from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
 from kb_engine.db import make_engine, make_session_factory, upgrade
+from kb_engine.models import Ticket
 from kb_engine.routing import routing_for
-from kb_engine.searcher import Searcher
+from kb_engine.searcher import Searcher, SearchResponse
 from kb_engine.similarity import Embed
 from kb_engine.tickets import TicketService
 
@@ -81,6 +82,23 @@ def get_db() -> Session:
 def get_tickets() -> TicketService:
     """The ticket service on this request's session, routed by the articles folder's routing.yml."""
     return TicketService(get_db(), routing=routing_for(Path(current_app.config["ARTICLES_DIR"])))
+
+
+def open_ticket(*, response: SearchResponse | None = None, **fields: Any) -> Ticket:
+    """Open a ticket (fields of `TicketService.create`) and attach it to the incident it may be part of.
+
+    With a search `response`, the ticket records the language, the articles shown and their category.
+    """
+    if response is not None:
+        fields.setdefault("lang", response.lang)
+        fields.setdefault("shown", [h.to_dict() for h in response.hits])
+        fields.setdefault("category", response.hits[0].category if response.hits else None)
+    service = get_tickets()
+    ticket = service.create(**fields)
+    embed = get_embed()
+    if embed is not None:
+        service.link_or_propose_problem(ticket, embed)
+    return ticket
 
 
 def get_embed() -> Embed | None:

@@ -136,3 +136,36 @@ def test_misses_typed_in_the_search_box_propose_a_problem(client, session) -> No
     problems = session.scalars(select(Problem)).all()
     assert len(problems) == 1 and problems[0].status == "proposed"
     assert sorted(t.query for t in problems[0].tickets) == sorted(PAYROLL)
+
+
+def test_api_opens_a_ticket_that_its_token_follows_and_replies_to(client, session) -> None:
+    created = client.post(
+        "/api/v1/tickets",
+        json={
+            "query": "payroll app gives bad gateway 502",
+            "email": "ana@example.com",
+            "availability": "today",
+        },
+    )
+    assert created.status_code == 201, created.get_json()
+    data = created.get_json()
+    assert data["reference"].startswith("KB-") and data["status"] == "new" and data["token"]
+    assert data["status_url"].endswith(f"/tickets/{data['reference']}?t={data['token']}")
+    ticket = session.scalar(select(Ticket).where(Ticket.reference == data["reference"]))
+    assert ticket.source == "api" and [c.email for c in ticket.contacts] == ["ana@example.com"]
+    url = f"/api/v1/tickets/{data['reference']}"
+    assert client.get(url, query_string={"t": "guessed"}).status_code == 404
+    followed = client.get(url, query_string={"t": data["token"]}).get_json()
+    assert "token" not in followed and followed["history"][0]["text"] == "We received your request."
+    replied = client.post(f"{url}/replies", json={"t": data["token"], "message": "It works again"})
+    assert replied.status_code == 201
+    assert replied.get_json()["history"][-1]["text"] == "You replied: It works again"
+
+
+def test_api_ticket_needs_a_way_to_reach_the_customer(client, session) -> None:
+    response = client.post("/api/v1/tickets", json={"query": "payroll down"})
+    assert (
+        response.status_code == 400 and "email address or a phone" in response.get_json()["error"]["message"]
+    )
+    assert client.post("/api/v1/tickets", json={"email": "a@b.org"}).status_code == 422
+    assert counts(session)[0] == 0
