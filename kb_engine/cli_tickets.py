@@ -22,7 +22,7 @@ from kb_engine.db import make_engine, make_session_factory, store_errors, upgrad
 from kb_engine.models import Problem, Ticket
 from kb_engine.routing import routing_for
 from kb_engine.similarity import Embed
-from kb_engine.tickets import STATUSES, TIERS, TicketService, problem_to_dict
+from kb_engine.tickets import SOURCES, STATUSES, TIERS, TicketService, problem_to_dict
 
 
 def default_actor() -> str:
@@ -132,6 +132,61 @@ def list_cmd(
                 f"{(lead.team or '-'):<16} {(lead.assignee or '-'):<10} {entry.label[:70]}"
             )
         click.echo(f"{len(entries)} entries")
+
+
+@tickets.command("create")
+@click.option("--query", required=True, help="The customer's problem, in their words.")
+@click.option("--category", help="Article category, for routing (articles/routing.yml).")
+@click.option("--lang", help="Language of the query (en, fr...).")
+@click.option("--name", help="Customer's name.")
+@click.option("--email", help="Customer's email.")
+@click.option("--phone", help="Customer's phone.")
+@click.option("--availability", help="When the customer can be reached, e.g. 'mornings'.")
+@click.option("--details", help="More detail.")
+@click.option("--source", type=click.Choice(SOURCES), default="agent", show_default=True)
+@actor_option
+@json_option
+@pass_ctx
+def create_cmd(
+    ctx: Context,
+    query: str,
+    category: str | None,
+    lang: str | None,
+    name: str | None,
+    email: str | None,
+    phone: str | None,
+    availability: str | None,
+    details: str | None,
+    source: str,
+    actor: str,
+    as_json: bool,
+) -> None:
+    """Open a ticket for a customer (a phone call, a visit...), routed and prioritised like any other.
+
+    Example: kb tickets create --query "Printer on floor 2 jams" --email ana@example.com --category printing
+    """
+    with ticket_service(ctx) as service:
+        ticket = service.create(
+            source=source,
+            query=query,
+            lang=lang,
+            category=category,
+            actor=actor,
+            contact_name=name,
+            contact_email=email,
+            contact_phone=phone,
+            availability=availability,
+            details=details,
+        )
+        link = f"{ctx.settings()['PUBLIC_URL'].rstrip('/')}/tickets/{ticket.reference}?t={ticket.token}"
+        if as_json:
+            echo_json({**service.describe(ticket), "status_url": link})
+            return
+        click.echo(
+            f"{ticket.reference} created: {ticket.status}, {ticket.tier}, {ticket.team or '-'}, "
+            f"P{service.priority_of(ticket).level}"
+        )
+        click.echo(f"customer's link: {link}")
 
 
 @tickets.command("show")

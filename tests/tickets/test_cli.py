@@ -94,6 +94,29 @@ def test_priority_override_from_the_terminal(runner, seeded) -> None:
     assert entries[1]["priority_overridden"] is True
 
 
+def test_agent_creates_a_ticket_routed_by_category(runner, engine, db_url) -> None:
+    result = kb(
+        runner,
+        db_url,
+        "create",
+        "--query",
+        "Suspicious email asking for my password",
+        "--category",
+        "security",
+        "--phone",
+        "555-0199",
+        "--actor",
+        "ana",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert (data["source"], data["tier"], data["team"], data["priority"]) == ("agent", "L2", "security", 2)
+    assert f"/tickets/{data['reference']}?t=" in data["status_url"]
+    shown = json.loads(kb(runner, db_url, "show", data["reference"], "--json").output)
+    assert shown["history"][0]["actor"] == "ana"
+
+
 def test_every_tickets_subcommand_has_a_docstring_with_an_example() -> None:
     group = cli.commands["tickets"]
     commands = [*group.commands.values(), *group.commands["problems"].commands.values()]
