@@ -17,12 +17,15 @@ from typing import Any
 
 import click
 
-from kb_engine.cli import Context, pass_ctx
+from kb_engine.cli import Context
 from kb_engine.db import make_engine, make_session_factory, store_errors, upgrade
 from kb_engine.models import Problem, Ticket
 from kb_engine.routing import routing_for
 from kb_engine.similarity import Embed
 from kb_engine.tickets import SOURCES, STATUSES, TIERS, TicketService, problem_to_dict
+
+# The same Context object as the `kb` group's (found by its class in click's context chain).
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
 
 
 def default_actor() -> str:
