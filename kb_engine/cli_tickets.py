@@ -491,11 +491,11 @@ def problem_change(ctx: Context, problem_id: int, apply: Callable[[TicketService
 
 @problems_group.command("confirm")
 @click.argument("problem_id", type=int)
-@click.option("--title", help="Short name of the incident (default: the first customer's words).")
+@click.option("--title", required=True, help="Short public name of the incident, e.g. 'VPN outage'.")
 @click.option("--banner", help="Text customers see on matching searches.")
 @actor_option
 @pass_ctx
-def confirm_cmd(ctx: Context, problem_id: int, title: str | None, banner: str | None, actor: str) -> None:
+def confirm_cmd(ctx: Context, problem_id: int, title: str, banner: str | None, actor: str) -> None:
     """Confirm a proposed problem: customers searching for it see the known-issue banner.
 
     Example: kb tickets problems confirm 3 --title "VPN outage"

@@ -14,6 +14,7 @@ missing file routes everything to L1 with no team. The file is re-read when it c
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,8 @@ from typing import Any
 import yaml
 
 from kb_engine.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 TIERS = ("L1", "L2", "L3", "L4")
 FILENAME = "routing.yml"
@@ -117,7 +120,11 @@ _cache_lock = threading.Lock()
 
 
 def routing_for(articles_dir: Path) -> Routing:
-    """The routing file of an articles folder, re-read only when it changed (cheap to call per ticket)."""
+    """The routing file of an articles folder, re-read only when it changed (cheap to call per ticket).
+
+    A broken edit must not stop tickets from being opened: it is logged, and the last good routing (or
+    the default, all L1) stays in use until the file is fixed. `load_routing` reports it strictly.
+    """
     path = Path(articles_dir) / FILENAME
     try:
         mtime = path.stat().st_mtime
@@ -126,6 +133,11 @@ def routing_for(articles_dir: Path) -> Routing:
     with _cache_lock:
         cached = _cache.get(path)
         if cached is None or cached[0] != mtime:
-            cached = (mtime, load_routing(path))
+            try:
+                routing = load_routing(path)
+            except ConfigError as exc:
+                log.error("routing file not used until fixed: %s", exc.message)
+                routing = cached[1] if cached is not None else Routing()
+            cached = (mtime, routing)
             _cache[path] = cached
         return cached[1]

@@ -924,7 +924,11 @@ class TicketService:
     def confirm_problem(
         self, problem: Problem, actor: str, *, title: str | None = None, banner: str | None = None
     ) -> Problem:
-        """An agent confirms a proposed problem: it opens and its banner shows to matching searches."""
+        """An agent confirms a proposed problem: it opens and its banner shows to matching searches.
+
+        Give a `title` (or a `banner`): the proposed title is the first customer's own words, which
+        should not be shown to other customers as they are.
+        """
         self._require_problem(problem, "confirm", ("proposed",))
         problem.title = _check_length("title", title) or problem.title
         problem.banner = _check_length("banner", banner) or f"Known issue: {problem.title}. We are on it."

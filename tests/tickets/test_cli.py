@@ -117,6 +117,32 @@ def test_agent_creates_a_ticket_routed_by_category(runner, engine, db_url) -> No
     assert shown["history"][0]["actor"] == "ana"
 
 
+def test_problems_are_proposed_confirmed_and_resolved_from_the_terminal(runner, engine, db_url) -> None:
+    with make_session_factory(engine)() as session:
+        service = TicketService(session)
+        refs = [
+            service.create(source="search_miss", query="payroll app error 502").reference for _ in range(3)
+        ]
+        session.commit()
+    model_free = ["--model", "hashing", "tickets", "--database", db_url, "problems"]
+    proposed = runner.invoke(cli, [*model_free, "propose", "--json"], catch_exceptions=False)
+    assert proposed.exit_code == 0, proposed.output
+    (problem,) = json.loads(proposed.output)
+    assert problem["status"] == "proposed" and sorted(problem["tickets"]) == refs
+    pid = str(problem["id"])
+    assert kb(runner, db_url, "problems", "confirm", pid).exit_code == 2  # the public title is required
+    confirmed = kb(runner, db_url, "problems", "confirm", pid, "--title", "Payroll outage", "--actor", "lead")
+    assert confirmed.exit_code == 0 and "Known issue: Payroll outage. We are on it." in confirmed.output
+    listed = json.loads(kb(runner, db_url, "problems", "--json").output)
+    assert [(p["id"], p["status"], p["confirmed_by"]) for p in listed] == [(problem["id"], "open", "lead")]
+    resolved = kb(
+        runner, db_url, "problems", "resolve", pid, "--note", "server restarted", "--resolve-tickets"
+    )
+    assert resolved.exit_code == 0 and "resolved" in resolved.output
+    statuses = {json.loads(kb(runner, db_url, "show", ref, "--json").output)["status"] for ref in refs}
+    assert statuses == {"resolved"}
+
+
 def test_every_tickets_subcommand_has_a_docstring_with_an_example() -> None:
     group = cli.commands["tickets"]
     commands = [*group.commands.values(), *group.commands["problems"].commands.values()]

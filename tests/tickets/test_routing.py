@@ -61,3 +61,15 @@ def test_missing_file_routes_everything_to_l1_and_edits_are_picked_up(tmp_path: 
     path.write_text("categories:\n  email: {tier: L3, team: mail}\n", encoding="utf-8")
     os.utime(path, (1, 1))
     assert routing_for(tmp_path).route("email").tier == "L3"
+
+
+def test_a_broken_edit_keeps_the_last_good_routing(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "routing.yml"
+    path.write_text("categories:\n  email: {tier: L2, team: mail}\n", encoding="utf-8")
+    assert routing_for(tmp_path).route("email").tier == "L2"
+    path.write_text("categories:\n  email: {tier: L7}\n", encoding="utf-8")
+    os.utime(path, (2, 2))
+    assert routing_for(tmp_path).route("email").team == "mail"
+    assert "routing file not used until fixed" in caplog.text
+    with pytest.raises(ConfigError):
+        load_routing(path)
