@@ -53,22 +53,27 @@ def test_bad_routing_file_names_the_bad_entry(document, message) -> None:
         parse_routing(document)
 
 
+def edit(folder: Path, email_route: str, *, mtime: int | None = None) -> Path:
+    """Write a routing file routing the `email` category; a distinct mtime marks a later edit."""
+    path = folder / "routing.yml"
+    path.write_text(f"categories:\n  email: {email_route}\n", encoding="utf-8")
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path
+
+
 def test_missing_file_routes_everything_to_l1_and_edits_are_picked_up(tmp_path: Path) -> None:
     assert routing_for(tmp_path).route("email").tier == "L1"
-    path = tmp_path / "routing.yml"
-    path.write_text("categories:\n  email: {tier: L2, team: mail}\n", encoding="utf-8")
+    edit(tmp_path, "{tier: L2, team: mail}")
     assert routing_for(tmp_path).route("email").team == "mail"
-    path.write_text("categories:\n  email: {tier: L3, team: mail}\n", encoding="utf-8")
-    os.utime(path, (1, 1))
+    edit(tmp_path, "{tier: L3, team: mail}", mtime=1)
     assert routing_for(tmp_path).route("email").tier == "L3"
 
 
 def test_a_broken_edit_keeps_the_last_good_routing(tmp_path: Path, caplog) -> None:
-    path = tmp_path / "routing.yml"
-    path.write_text("categories:\n  email: {tier: L2, team: mail}\n", encoding="utf-8")
+    edit(tmp_path, "{tier: L2, team: mail}")
     assert routing_for(tmp_path).route("email").tier == "L2"
-    path.write_text("categories:\n  email: {tier: L7}\n", encoding="utf-8")
-    os.utime(path, (2, 2))
+    path = edit(tmp_path, "{tier: L7}", mtime=2)
     assert routing_for(tmp_path).route("email").team == "mail"
     assert "routing file not used until fixed" in caplog.text
     with pytest.raises(ConfigError):
