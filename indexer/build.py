@@ -42,6 +42,7 @@ from kb_engine.index_files import (
     write_json,
 )
 from kb_engine.lexical import LexicalIndex
+from kb_engine.scope import Scope, load_scope, scope_articles
 
 KEEP_BUILDS = 3
 
@@ -167,10 +168,18 @@ def build_index(
         except ArticleError as exc:
             report.problems.append(Problem(exc.path, exc.reason))
             glossary, glossary_hash = Glossary(), ""
-        articles = scan.articles
-        report.articles = len(articles)
-        hashes = {a.id: a.sha256 for a in articles}
-        fingerprint = _fingerprint(hashes, glossary_hash, model, {"vector_kind": vector_kind})
+        try:
+            scope, scope_hash = load_scope(articles_dir)
+        except ArticleError as exc:
+            report.problems.append(Problem(exc.path, exc.reason))
+            scope, scope_hash = Scope(), ""
+        report.articles = len(scan.articles)
+        hashes = {a.id: a.sha256 for a in scan.articles}
+        # Out-of-scope families are indexed as hidden pseudo-articles (never shown, see kb_engine.scope).
+        articles = scan.articles + scope_articles(scope, scope_hash)
+        fingerprint = _fingerprint(
+            hashes, glossary_hash, model, {"vector_kind": vector_kind, "scope": scope_hash}
+        )
 
         builds = index_dir / BUILDS
         builds.mkdir(parents=True, exist_ok=True)
@@ -189,7 +198,7 @@ def build_index(
 
         chunks = [chunk for article in articles for chunk in chunk_article(article)]
         report.chunks = len(chunks)
-        vectors, dimension, report.embedded, report.cached = _embed(
+        vectors, dimension, report.embedded, report.cached = embed_texts(
             [c.text for c in chunks], index_dir, model, embedder_factory, batch_size, progress
         )
 
@@ -214,6 +223,7 @@ def build_index(
                 "articles": hashes,
                 "chunks": len(chunks),
                 "glossary_sha256": glossary_hash,
+                "scope_sha256": scope_hash,
                 "languages": list(languages),
                 "fingerprint": fingerprint,
                 # Calibration (thresholds, learned weights) survives re-indexing with the same model.
@@ -244,7 +254,7 @@ def _publish(index_dir: Path, build_id: str) -> None:
     fsync_dir(index_dir)
 
 
-def _embed(
+def embed_texts(
     texts: list[str],
     index_dir: Path,
     model: str,
@@ -252,6 +262,7 @@ def _embed(
     batch_size: int,
     progress: bool,
 ) -> tuple[np.ndarray, int, int, int]:
+    """Vectors of texts through index_dir's embedding cache: (matrix, dimension, embedded, cached)."""
     cache = EmbeddingCache(index_dir / "cache.sqlite3")
     try:
         keys = [cache_key(model, t) for t in texts]

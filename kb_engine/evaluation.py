@@ -150,9 +150,12 @@ def _outcomes(
 def engine_outcomes(cache: SignalCache, params: RankingParams | None = None) -> list[Outcome]:
     searcher = cache.searcher
     params = params or searcher.params
-    return _outcomes(
-        cache, lambda s: searcher.rank(s, include_internal=False, params=params)[:2], params.threshold
-    )
+
+    def rank(sig: dict[str, Any]) -> tuple[list[Group], float]:
+        ranked = searcher.rank(sig, include_internal=False, params=params)
+        return ranked.groups, ranked.confidence
+
+    return _outcomes(cache, rank, params.threshold)
 
 
 def baseline_outcomes(cache: SignalCache, signal: str) -> list[Outcome]:

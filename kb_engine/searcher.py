@@ -27,17 +27,22 @@ from kb_engine.articles import Article
 from kb_engine.chunking import KINDS
 from kb_engine.embedding import Embedder, load_embedder
 from kb_engine.errors import InvalidQuery, KBError, NotFound
+from kb_engine.fusion import saturate
 from kb_engine.glossary import Glossary
 from kb_engine.index_files import check_manifest, current_build, read_manifest
 from kb_engine.language import detect_language
 from kb_engine.lexical import LexicalIndex
 from kb_engine.ranking import (
+    Group,
     RankingParams,
     article_dense_scores,
     confidence,
+    confidence_features,
     fused_scores,
     group_translations,
+    lexical_z,
 )
+from kb_engine.scope import SCOPE_AUDIENCE, SCOPE_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +87,10 @@ class SearchResponse:
     lang: str = "en"
     degraded: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    redirect: dict[str, str] | None = None  # where to go instead, for a request the desk does not handle
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "query": self.query,
             "answered": self.answered,
             "confidence": round(self.confidence, 4),
@@ -92,6 +98,21 @@ class SearchResponse:
             "degraded": self.degraded,
             "hits": [h.to_dict() for h in self.hits],
         }
+        if self.redirect:
+            data["redirect"] = self.redirect
+        return data
+
+
+@dataclass
+class Ranked:
+    """The ranking of one query: groups best first, confidence, and the evidence behind it."""
+
+    groups: list[Group]
+    confidence: float
+    best_chunk: np.ndarray
+    features: dict[str, float] = field(default_factory=dict)
+    negative: float = 0.0  # best out-of-scope family's score minus the top article's
+    scope_row: int | None = None
 
 
 def clean_query(text: str, max_chars: int) -> str:
@@ -149,8 +170,9 @@ class Searcher:
         self.chunk_passages = [c["passage"] for c in chunks]
         self.slugs = [a.slug for a in self.articles]
         self.langs = [a.lang for a in self.articles]
+        self.scope_mask = np.array([a.audience == SCOPE_AUDIENCE for a in self.articles], dtype=bool)
         self.public_mask = np.array([a.is_public for a in self.articles], dtype=bool)
-        self.all_mask = np.ones(len(self.articles), dtype=bool)
+        self.all_mask = ~self.scope_mask
         self.languages = tuple(manifest.get("languages") or ("en", "fr"))
         self.glossary = Glossary(json.loads((build_dir / "glossary.json").read_text("utf-8")))
         self.lexical = LexicalIndex.load(build_dir / "lexical")
@@ -217,7 +239,7 @@ class Searcher:
     # -- articles ------------------------------------------------------------------------------------------
     def article(self, article_id: str, *, include_internal: bool = False) -> Article:
         row = self.by_id.get(article_id)
-        if row is None or (not include_internal and not self.articles[row].is_public):
+        if row is None or self.scope_mask[row] or (not include_internal and not self.articles[row].is_public):
             raise NotFound(f"no article {article_id!r}")
         return self.articles[row]
 
@@ -225,7 +247,9 @@ class Searcher:
         return [
             a
             for a in self.articles
-            if a.slug == article.slug and a.id != article.id and (include_internal or a.is_public)
+            if a.slug == article.slug
+            and a.id != article.id
+            and (a.is_public or (include_internal and a.audience != SCOPE_AUDIENCE))
         ]
 
     # -- search --------------------------------------------------------------------------------------------
@@ -313,42 +337,65 @@ class Searcher:
         out[ids[0][valid]] = scores[0][valid]
         return out
 
-    def rank(self, signals: dict[str, Any], *, include_internal: bool, params: RankingParams | None = None):
-        """Groups (best first), the confidence, and each article's best chunk, from a query's signals."""
+    def rank(
+        self, signals: dict[str, Any], *, include_internal: bool, params: RankingParams | None = None
+    ) -> Ranked:
+        """Groups (best first), the confidence and what it is based on, from a query's signals."""
         params = params or self.params
         dense, best_chunk = self.dense_scores(signals, params)
+        lex_z = lexical_z(signals["bm25"], params)
         if signals["degraded"]:
-            # Lexical only: map BM25 onto the dense scale so confidence stays meaningful.
-            fused = np.asarray(signals["bm25"] / (signals["bm25"] + params.bm25_k), dtype=np.float32) * 0.9
+            # Lexical only: saturated BM25 stands in for the dense scale.
+            fused = np.asarray(saturate(signals["bm25"], params.bm25_k), dtype=np.float32)
         else:
-            fused = fused_scores(dense, signals["bm25"], params)
+            fused = fused_scores(dense, lex_z, signals["lang"], params)
         allowed = self.all_mask if include_internal else self.public_mask
         groups = group_translations(fused, self.slugs, self.langs, allowed, signals["lang"], params)
-        if not groups or (signals["degraded"] and float(signals["bm25"].max(initial=0.0)) <= 0.0):
-            return groups, 0.0, best_chunk
-        top = groups[0].score
-        second = groups[1].score if len(groups) > 1 else 0.0
-        return groups, confidence(top, second, signals["coverage"], params), best_chunk
+        ranked = Ranked(groups, 0.0, best_chunk)
+        if not groups:
+            return ranked
+        if self.scope_mask.any():
+            scope_rows = np.flatnonzero(self.scope_mask)
+            best = int(scope_rows[np.argmax(fused[scope_rows])])
+            ranked.negative = float(fused[best]) - groups[0].score
+            ranked.scope_row = best
+        if signals["degraded"]:
+            top = groups[0].score if signals["bm25"].max(initial=0.0) > 0 else 0.0
+            ranked.confidence = float(top * signals["coverage"]) if ranked.negative <= 0 else 0.0
+            return ranked
+        ranked.features = confidence_features(groups, dense, lex_z, signals["coverage"], ranked.negative)
+        ranked.confidence = confidence(ranked.features, params)
+        return ranked
 
     def _search(self, text: str, *, k: int, include_internal: bool, lang: str | None) -> SearchResponse:
         if not text:
             return SearchResponse(query=text, answered=False, confidence=0.0, lang=lang or self.languages[0])
         signals = self.signals(text, lang)
         t0 = time.perf_counter()
-        groups, conf, best_chunk = self.rank(signals, include_internal=include_internal)
-        hits = [self._hit(g, best_chunk) for g in groups[:k]]
+        ranked = self.rank(signals, include_internal=include_internal)
+        hits = [self._hit(g, ranked.best_chunk) for g in ranked.groups[:k]]
         threshold = self.params.threshold
         if hits and hits[0].category in self.params.category_thresholds:
             threshold = self.params.category_thresholds[hits[0].category]
+        answered = bool(hits) and ranked.confidence >= threshold
+        redirect = None
+        if not answered and ranked.scope_row is not None and ranked.negative > 0:
+            family = self.articles[ranked.scope_row]
+            redirect = {
+                "family": family.slug.removeprefix(SCOPE_PREFIX),
+                "title": family.title,
+                "message": family.body,
+            }
         signals["timings"]["fusion_ms"] = (time.perf_counter() - t0) * 1000
         return SearchResponse(
             query=text,
-            answered=bool(hits) and conf >= threshold,
-            confidence=conf,
+            answered=answered,
+            confidence=ranked.confidence,
             hits=hits,
             lang=signals["lang"],
             degraded=signals["degraded"],
             timings=signals["timings"],
+            redirect=redirect,
         )
 
     def _hit(self, group: Any, best_chunk: np.ndarray) -> Hit:
