@@ -137,6 +137,7 @@ def build_index(
     progress: bool = True,
     force: bool = False,
     vector_kind: str = "auto",
+    cache_path: Path | None = None,
 ) -> BuildReport:
     """Index an articles folder into index_dir and publish the build.
 
@@ -150,6 +151,7 @@ def build_index(
         progress: show progress bars.
         force: rebuild even when nothing changed.
         vector_kind: "flat", "hnsw" or "auto".
+        cache_path: embedding cache file (default: `cache.sqlite3` in index_dir).
 
     Returns:
         A BuildReport; its `problems` list the files that were skipped and why.
@@ -199,7 +201,12 @@ def build_index(
         chunks = [chunk for article in articles for chunk in chunk_article(article)]
         report.chunks = len(chunks)
         vectors, dimension, report.embedded, report.cached = embed_texts(
-            [c.text for c in chunks], index_dir, model, embedder_factory, batch_size, progress
+            [c.text for c in chunks],
+            cache_path or index_dir / "cache.sqlite3",
+            model,
+            embedder_factory,
+            batch_size,
+            progress,
         )
 
         build_id = _new_build_id()
@@ -256,14 +263,14 @@ def _publish(index_dir: Path, build_id: str) -> None:
 
 def embed_texts(
     texts: list[str],
-    index_dir: Path,
+    cache_path: Path,
     model: str,
     embedder_factory: Callable[[], Embedder],
     batch_size: int,
     progress: bool,
 ) -> tuple[np.ndarray, int, int, int]:
-    """Vectors of texts through index_dir's embedding cache: (matrix, dimension, embedded, cached)."""
-    cache = EmbeddingCache(index_dir / "cache.sqlite3")
+    """Vectors of texts through the embedding cache: (matrix, dimension, embedded, cached)."""
+    cache = EmbeddingCache(cache_path)
     try:
         keys = [cache_key(model, t) for t in texts]
         found = cache.get_many(keys)

@@ -49,24 +49,48 @@ def fake_embedder() -> Embedder:
 
 
 @pytest.fixture(scope="session")
+def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One embedding cache for every index the session builds with the real model (they share chunks)."""
+    return tmp_path_factory.mktemp("embedding-cache") / "cache.sqlite3"
+
+
+@pytest.fixture(scope="session")
 def articles_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_sample(tmp_path_factory.mktemp("articles"))
 
 
 @pytest.fixture(scope="session")
-def index_dir(tmp_path_factory: pytest.TempPathFactory, articles_dir: Path, embedder: Embedder) -> Path:
+def index_dir(
+    tmp_path_factory: pytest.TempPathFactory, articles_dir: Path, embedder: Embedder, embedding_cache: Path
+) -> Path:
     """A real index of the sample articles built with the real model (once per session)."""
     out = tmp_path_factory.mktemp("index")
-    report = build_index(articles_dir, out, model=MODEL, embedder_factory=lambda: embedder, progress=False)
+    report = build_index(
+        articles_dir,
+        out,
+        model=MODEL,
+        embedder_factory=lambda: embedder,
+        progress=False,
+        cache_path=embedding_cache,
+    )
     assert not report.problems
     return out
 
 
 @pytest.fixture(scope="session")
-def shipped_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+def shipped_index_dir(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, embedding_cache: Path
+) -> Path:
     """A real index of the whole shipped knowledge base (once per session)."""
     out = tmp_path_factory.mktemp("shipped-index")
-    report = build_index(SHIPPED, out, model=MODEL, embedder_factory=lambda: embedder, progress=False)
+    report = build_index(
+        SHIPPED,
+        out,
+        model=MODEL,
+        embedder_factory=lambda: embedder,
+        progress=False,
+        cache_path=embedding_cache,
+    )
     assert not report.problems, report.problems
     return out
 
