@@ -293,3 +293,9 @@ def eval_cmd(
 from kb_engine.cli_tickets import tickets  # noqa: E402 - last: it imports the group and options above
 
 cli.add_command(tickets)
+
+
+from kb_engine.cli_console import COMMANDS as CONSOLE_COMMANDS  # noqa: E402 - last, like cli_tickets
+
+for _command in CONSOLE_COMMANDS:
+    cli.add_command(_command)

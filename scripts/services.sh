@@ -36,3 +36,12 @@ if [ -z "${KB_TEST_POSTGRES_URL:-}" ]; then
     rm -rf "$KB_PG_DIR"
   }
 fi
+
+# Headless Chromium for the browser tests (tests/browser, driven by playwright-python): the Debian
+# packages, installed if missing (playwright's own browser download is never used).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing chromium (Debian package)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+fi

@@ -77,6 +77,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(customer_bp)
     init_api(app)
+    init_console(app)
     _register_errors(app)
 
     @app.after_request
@@ -123,3 +124,16 @@ def _register_errors(app: Flask) -> None:
     def unexpected(exc: Exception):
         log.exception("unhandled error on %s", request.path)
         return respond(500, "internal", "Something went wrong on our side. Please try again.")
+
+
+def init_console(app: Flask) -> None:
+    """Staff login, the agent console, the authors' pages and the dashboard (web/auth.py...)."""
+    from web.auth import init_auth
+    from web.authors import bp as authors_bp
+    from web.console import bp as console_bp
+    from web.dashboard import bp as dashboard_bp
+
+    init_auth(app)
+    app.register_blueprint(console_bp)
+    app.register_blueprint(dashboard_bp)
+    app.register_blueprint(authors_bp)

@@ -1,0 +1,140 @@
+"""Browser fixtures: the real app served on loopback, and headless Chromium driven by playwright-python.
+
+- `live_server`: the app (temp SQLite database, a temp copy of the sample articles, the session's real
+  index) served by werkzeug in a thread on 127.0.0.1 and a free port; `.url`, `.app`, `.articles_dir`,
+  `.create_user(username, role, password)`.
+- `browser`: one Debian Chromium (`/usr/bin/chromium`, installed by scripts/services.sh) per session.
+- `page`: a fresh browser context (own cookies) and page per test; `new_page()` gives more (a second user).
+- `shot(page, name)`: saves a full-page screenshot to test-artifacts/<name>.png.
+- `login(page, server, username, password)`: logs a staff member in through the form.
+
+Without /usr/bin/chromium the browser tests are skipped, except in CI (CI=true), where that fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import MODEL, ROOT, SHIPPED
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = ROOT / "test-artifacts"
+PASSWORD = "correct horse battery staple"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: Any
+    articles_dir: Path
+
+    def create_user(self, username: str, role: str, password: str = PASSWORD) -> str:
+        """Create an active staff account in the server's database; returns the username."""
+        from kb_engine.db import make_session_factory
+        from kb_engine.users import create_user
+
+        with make_session_factory(self.app.extensions["kb_engine"])() as session:
+            create_user(session, username, password, role)
+            session.commit()
+        return username
+
+
+@pytest.fixture()
+def live_server(tmp_path: Path, index_dir: Path, articles_dir: Path) -> Iterator[LiveServer]:
+    """The app served on 127.0.0.1 (a free port) in a thread, on a fresh database and articles copy."""
+    from werkzeug.serving import make_server
+
+    from web import create_app
+
+    articles = tmp_path / "articles"
+    shutil.copytree(articles_dir, articles)
+    for name in ("routing.yml", "canned-replies.yml"):
+        if (SHIPPED / name).exists():
+            shutil.copy(SHIPPED / name, articles / name)
+    app = create_app(
+        {
+            "INDEX_DIR": str(index_dir),
+            "ARTICLES_DIR": str(articles),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'live.sqlite3'}",
+            "INSTANCE_DIR": str(tmp_path / "instance"),
+            "MODEL": MODEL,
+            "SESSION_COOKIE_SECURE": False,  # plain http on loopback
+        }
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, articles)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        app.extensions["kb_engine"].dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium, once per test session (never a browser downloaded by playwright)."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: scripts/services.sh installs the Debian chromium package"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def new_page(browser: Any) -> Iterator[Callable[[], Any]]:
+    """Opens pages in fresh browser contexts (separate cookies: one per person in a journey)."""
+    contexts: list[Any] = []
+
+    def factory() -> Any:
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+        context.set_default_timeout(20000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield factory
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture()
+def page(new_page: Callable[[], Any]) -> Any:
+    return new_page()
+
+
+def shot(page: Any, name: str) -> Path:
+    """A full-page screenshot saved as test-artifacts/<name>.png (kept by CI as a test artifact)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def login(page: Any, server: LiveServer, username: str, password: str = PASSWORD) -> None:
+    """Log in through the console's login form (lands on the role's start page)."""
+    page.goto(f"{server.url}/console/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("form.who")

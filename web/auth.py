@@ -1,0 +1,202 @@
+"""Staff login and logout (Flask-Login), and the access rules every console and authors' page uses.
+
+- Passwords are checked by `kb_engine.users.authenticate` (Argon2id); accounts are created with `kb users`.
+- Logging in starts a new session (the old one, and its CSRF token, are dropped).
+- The session carries `<user id>:<session_version>`: logging out, disabling the account or changing its
+  password bumps the version, so every copy of an old session cookie stops working at once.
+- Views declare who may use them with `staff_required`, `agent_required`, `author_required` or
+  `admin_required`; ticket actions also call `require_tier(ticket)` (a lower tier cannot act above it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, abort, redirect, render_template, request, session, url_for
+from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import InputRequired, Length
+
+from kb_engine.errors import Forbidden
+from kb_engine.models import User
+from kb_engine.users import (
+    AUTHOR_ROLES,
+    MAX_PASSWORD_CHARS,
+    TICKET_ROLES,
+    StaffUser,
+    authenticate,
+    end_sessions,
+)
+from web.resources import get_db
+
+log = logging.getLogger(__name__)
+bp = Blueprint("auth", __name__, url_prefix="/console")
+login_manager = LoginManager()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ConsoleUser(StaffUser):
+    """The logged-in staff member (`flask_login.current_user`)."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        # The version makes every older session of this account invalid once it is bumped.
+        return f"{self.id}:{self.session_version}"
+
+
+def staff() -> ConsoleUser:
+    """The logged-in staff member (call only from views protected by one of the decorators below)."""
+    return cast(ConsoleUser, current_user._get_current_object())
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> ConsoleUser | None:
+    try:
+        raw_id, raw_version = user_id.split(":", 1)
+        uid, version = int(raw_id), int(raw_version)
+    except ValueError:
+        return None
+    user = get_db().get(User, uid)
+    if user is None or not user.active or int(user.session_version or 0) != version:
+        return None
+    return ConsoleUser(user.id, user.username, user.role, True, version)
+
+
+@login_manager.unauthorized_handler
+def unauthorized() -> Any:
+    """Anonymous visitors of a staff page go to the login form (JSON clients get a 401)."""
+    if request.path.endswith((".json", ".csv")) or request.accept_mimetypes.best == "application/json":
+        abort(401, "log in to the support console first")
+    target = request.full_path if request.query_string else request.path
+    return redirect(url_for("auth.login", next=target))
+
+
+def _roles_required(roles: tuple[str, ...] | None) -> Callable[[F], F]:
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if roles is not None and current_user.role not in roles:
+                raise Forbidden(f"your role ({current_user.role}) cannot use this page")
+            return view(*args, **kwargs)
+
+        return cast(F, wrapped)
+
+    return decorator
+
+
+def roles_required(*roles: str) -> Callable[[F], F]:
+    """Only logged-in staff with one of these roles (others get 403, anonymous visitors the login page)."""
+    return _roles_required(tuple(roles))
+
+
+staff_required = _roles_required(None)  # any logged-in staff member
+agent_required = _roles_required(TICKET_ROLES)  # agents of every tier, and admins
+author_required = _roles_required(AUTHOR_ROLES)  # authors and admins
+admin_required = _roles_required(("admin",))
+
+
+def require_tier(tier: str) -> None:
+    """Refuse (403) a change to a ticket at `tier` by someone whose role does not cover that tier."""
+    user = staff()
+    if not user.may_act_on(tier):
+        allowed = ", ".join(user.tiers) or "none"
+        raise Forbidden(f"{user.username} ({user.role}) cannot act on an {tier} ticket (tiers: {allowed})")
+
+
+def login_required_for_blueprint(blueprint: Blueprint) -> None:
+    """Every page of `blueprint` needs a logged-in staff member, whatever its own decorators say."""
+
+    @blueprint.before_request
+    def _require_login() -> Any:
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        return None
+
+    @blueprint.after_request
+    def _no_store(response: Any) -> Any:
+        response.headers["Cache-Control"] = "no-store"  # staff pages hold customers' personal data
+        return response
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[InputRequired(), Length(max=80)])
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=MAX_PASSWORD_CHARS)])
+    next = HiddenField()
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path on this site (no scheme, no host, no `//`), else None."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target:
+        return None
+    return target
+
+
+def home_for(user: StaffUser) -> str:
+    return url_for("authors.gaps") if user.role == "author" else url_for("console.queue")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Staff login form."""
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+        if current_user.is_authenticated:
+            return redirect(safe_next(form.next.data) or home_for(staff()))
+    error = None
+    if form.validate_on_submit():
+        db = get_db()
+        user = authenticate(db, form.username.data or "", form.password.data or "")
+        if user is not None:
+            db.commit()  # a rehashed password
+            target = safe_next(form.next.data)
+            session.clear()  # a new session: nothing from before the login survives
+            console_user = ConsoleUser(
+                user.id, user.username, user.role, True, int(user.session_version or 0)
+            )
+            login_user(console_user)
+            log.info("login: %s (%s)", user.username, user.role)
+            return redirect(target or home_for(console_user), code=303)
+        log.info("failed login for %r from %s", (form.username.data or "")[:80], request.remote_addr)
+        error = "Wrong username or password."
+    elif request.method == "POST":
+        error = "Give your username and password."
+    status = 401 if error else 200
+    return render_template("console/login.html", form=form, error=error), status
+
+
+@bp.post("/logout")
+def logout():
+    """Log out: this session, and every other session of the account, stop working."""
+    if current_user.is_authenticated:
+        db = get_db()
+        user = db.get(User, staff().id)
+        if user is not None:
+            end_sessions(user)
+            db.commit()
+        logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"), code=303)
+
+
+def init_auth(app: Flask) -> None:
+    login_manager.init_app(app)
+    app.register_blueprint(bp)

@@ -1,0 +1,187 @@
+"""The authors' pages (/authors): content gaps, per-article feedback, learned-question candidates.
+
+Authors and admins only. Changes (a draft article from a gap, approving or rejecting a question) are
+CSRF-checked POSTs; the pages themselves only read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+
+from kb_engine import questions as learned_questions
+from kb_engine.articles import SLUG_RE, article_id
+from kb_engine.db import store_errors
+from kb_engine.errors import InvalidQuery, KBError, NotFound
+from kb_engine.gaps import find_gaps, suggest_title, write_draft
+from kb_engine.models import Feedback
+from web.auth import author_required, login_required_for_blueprint, staff
+from web.resources import get_db, get_searcher
+
+bp = Blueprint("authors", __name__, url_prefix="/authors")
+login_required_for_blueprint(bp)
+
+MAX_DRAFT_QUESTIONS = 8
+
+
+@bp.get("/")
+@author_required
+def home():
+    """The authors' start page: content gaps."""
+    return redirect(url_for("authors.gaps"))
+
+
+@bp.get("/gaps")
+@author_required
+def gaps():
+    """Missed queries clustered into topics, the topics that would help the most customers first."""
+    days = request.args.get("days", 30, type=int) or 30
+    days = max(1, min(days, 365))
+    searcher = get_searcher()
+    embedder = searcher.embedder
+    found = []
+    if embedder is not None:
+        found = find_gaps(get_db(), embedder.encode_queries, searcher, days=days, limit=50)
+    return render_template(
+        "console/gaps.html",
+        gaps=found,
+        days=days,
+        degraded=embedder is None,
+        languages=current_app.config["LANGUAGES"],
+        user=staff(),
+    )
+
+
+@bp.post("/gaps/draft")
+@author_required
+def draft():
+    """Write a draft article for a topic: front matter pre-filled, `questions` from its examples."""
+    title = suggest_title(request.form.get("title", ""))
+    lang = request.form.get("lang", "")
+    languages = tuple(current_app.config["LANGUAGES"])
+    if lang not in languages:
+        raise InvalidQuery(f"language must be one of {', '.join(languages)}")
+    examples = [q for q in request.form.getlist("question") if q.strip()][:MAX_DRAFT_QUESTIONS]
+    path = write_draft(
+        Path(current_app.config["ARTICLES_DIR"]),
+        title=title,
+        lang=lang,
+        questions=[q[:300] for q in examples],
+        languages=languages,
+    )
+    flash(
+        f"Draft written: {path.parent.name}/{path.name} — finish it, then `kb lint` and `kb index`.", "notice"
+    )
+    return redirect(url_for("authors.gaps"), code=303)
+
+
+def _feedback_counts() -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = {}
+    rows = get_db().execute(
+        select(Feedback.article_id, Feedback.kind, func.count()).group_by(Feedback.article_id, Feedback.kind)
+    )
+    for art, kind, n in rows:
+        counts.setdefault(art, {"view": 0, "solved": 0, "not_helpful": 0})[kind] = int(n)
+    return counts
+
+
+@bp.get("/articles")
+@author_required
+def articles():
+    """Per-article feedback: views, "solved" and "did not help" counts."""
+    counts = _feedback_counts()
+    searcher = get_searcher()
+    rows: list[dict[str, Any]] = []
+    for art in searcher.articles:
+        if art.audience not in ("public", "internal"):
+            continue
+        c = counts.pop(art.id, {"view": 0, "solved": 0, "not_helpful": 0})
+        rows.append({"id": art.id, "title": art.title, "lang": art.lang, "audience": art.audience, **c})
+    for art_id, c in counts.items():  # feedback on articles since removed
+        rows.append(
+            {"id": art_id, "title": "(no longer in the index)", "lang": art_id[:2], "audience": "", **c}
+        )
+    order = request.args.get("sort", "not_helpful")
+    if order not in ("view", "solved", "not_helpful", "id"):
+        order = "not_helpful"
+    rows.sort(key=lambda r: r["id"] if order == "id" else (-r[order], r["id"]))
+    return render_template("console/feedback.html", rows=rows, sort=order, user=staff())
+
+
+@bp.get("/articles/<lang>/<slug>")
+@author_required
+def article_feedback(lang: str, slug: str):
+    """One article's feedback and the customers' queries that led to it."""
+    if not SLUG_RE.match(slug) or len(lang) != 2:
+        abort(404)
+    art_id = article_id(lang, slug)
+    try:
+        art: Any = get_searcher().article(art_id, include_internal=True)
+    except NotFound:
+        art = None
+    db = get_db()
+    counts = _feedback_counts().get(art_id, {"view": 0, "solved": 0, "not_helpful": 0})
+    if art is None and not any(counts.values()):
+        abort(404)
+    rows = db.execute(
+        select(Feedback.query, Feedback.kind, func.count())
+        .where(Feedback.article_id == art_id, Feedback.query.is_not(None))
+        .group_by(Feedback.query, Feedback.kind)
+    ).all()
+    queries: dict[str, dict[str, int]] = {}
+    for query, kind, n in rows:
+        queries.setdefault(query or "", {"view": 0, "solved": 0, "not_helpful": 0})[kind] = int(n)
+    ordered = sorted(queries.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+    return render_template(
+        "console/article_feedback.html",
+        article=art,
+        art_id=art_id,
+        counts=counts,
+        queries=ordered,
+        user=staff(),
+    )
+
+
+@bp.get("/questions")
+@author_required
+def questions():
+    """Customers' phrasings that led to "solved", the most frequent first: approve or reject each."""
+    status = request.args.get("status", "pending")
+    if status not in learned_questions.CANDIDATE_STATUSES:
+        status = "pending"
+    candidates = learned_questions.list_candidates(get_db(), status, limit=500)
+    titles = {a.id: a.title for a in get_searcher().articles}
+    return render_template(
+        "console/questions.html", candidates=candidates, titles=titles, status=status, user=staff()
+    )
+
+
+@bp.post("/questions/<int:candidate_id>/<decision>")
+@author_required
+def decide(candidate_id: int, decision: str):
+    """Approve (appended to articles/learned-questions.yml) or reject a candidate."""
+    if decision not in ("approve", "reject"):
+        abort(404)
+    db = get_db()
+    try:
+        with store_errors():
+            if decision == "approve":
+                candidate = learned_questions.approve(
+                    db, candidate_id, staff().username, Path(current_app.config["ARTICLES_DIR"])
+                )
+                notice = f"Approved for {candidate.article_id}: “{candidate.query}” (indexed next build)"
+            else:
+                candidate = learned_questions.reject(db, candidate_id, staff().username)
+                notice = f"Rejected: “{candidate.query}”"
+            db.commit()
+    except KBError as exc:
+        db.rollback()
+        if exc.status >= 500:
+            raise
+        flash(exc.message, "error")
+        return redirect(url_for("authors.questions"), code=303)
+    flash(notice, "notice")
+    return redirect(url_for("authors.questions"), code=303)
