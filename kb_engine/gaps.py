@@ -26,9 +26,10 @@ from sqlalchemy.orm import Session
 from kb_engine.models import SearchLog, Ticket, utcnow
 from kb_engine.similarity import Embed, embed_texts, normalise
 
-# Two queries are in one topic while their average cosine distance stays under this (similarity > 0.55):
-# paraphrases of one problem with the bundled model are 0.6-0.9 similar, different problems under 0.45.
-DISTANCE_THRESHOLD = 0.45
+# Queries are one topic while their average cosine distance stays under this (similarity above 0.5):
+# with the bundled model, paraphrases of one need score 0.5-0.9 ("book a meeting room" / "reserve a
+# conference room for tomorrow": 0.53), different problems under 0.45.
+DISTANCE_THRESHOLD = 0.5
 MAX_QUERIES = 3000  # the most recent distinct missed queries clustered at once
 EXAMPLES = 5
 MAX_TITLE_CHARS = 90

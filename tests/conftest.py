@@ -134,3 +134,25 @@ def csrf_token(client, path: str = "/") -> str:
     match = re.search(r'name="csrf-token" content="([^"]+)"', html)
     assert match, "page has no CSRF token"
     return match.group(1)
+
+
+STAFF_PASSWORD = "correct horse battery staple"
+
+
+def login_staff(app, client, username: str, role: str = "agent-L1", password: str = STAFF_PASSWORD):
+    """Create a staff account (`kb_engine.users`) and log `client` in through the console's login form.
+
+    Returns the response of the login POST (a 303 to the role's start page).
+    """
+    from kb_engine.db import make_session_factory
+    from kb_engine.users import create_user
+
+    with make_session_factory(app.extensions["kb_engine"])() as session:
+        create_user(session, username, password, role)
+        session.commit()
+    token = csrf_token(client, "/console/login")
+    response = client.post(
+        "/console/login", data={"csrf_token": token, "username": username, "password": password}
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return response

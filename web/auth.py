@@ -76,7 +76,7 @@ def load_user(user_id: str) -> ConsoleUser | None:
 @login_manager.unauthorized_handler
 def unauthorized() -> Any:
     """Anonymous visitors of a staff page go to the login form (JSON clients get a 401)."""
-    if request.path.endswith((".json", ".csv")) or request.accept_mimetypes.best == "application/json":
+    if request.path.endswith(".json") or request.accept_mimetypes.best == "application/json":
         abort(401, "log in to the support console first")
     target = request.full_path if request.query_string else request.path
     return redirect(url_for("auth.login", next=target))

@@ -1,0 +1,45 @@
+"""Console fixtures: the app of tests/conftest.py with the shipped routing and canned replies."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHIPPED
+
+
+@pytest.fixture()
+def app_config(app_config: dict[str, object], tmp_path: Path, articles_dir: Path) -> dict[str, object]:
+    """A private copy of the sample articles (drafts and learned questions are written there)."""
+    articles = tmp_path / "articles"
+    shutil.copytree(articles_dir, articles)
+    for name in ("routing.yml", "canned-replies.yml"):
+        shutil.copy(SHIPPED / name, articles / name)
+    return {**app_config, "ARTICLES_DIR": str(articles)}
+
+
+def open_ticket(app, **fields):
+    """A ticket created through the service, as the web app would; returns its reference."""
+    from kb_engine.db import make_session_factory
+    from kb_engine.routing import load_routing
+    from kb_engine.tickets import TicketService
+
+    with make_session_factory(app.extensions["kb_engine"])() as session:
+        service = TicketService(
+            session, routing=load_routing(Path(app.config["ARTICLES_DIR"]) / "routing.yml")
+        )
+        fields.setdefault("source", "agent")
+        ticket = service.create(**fields)
+        session.commit()
+        return ticket.reference
+
+
+def ticket_row(app, reference: str):
+    from kb_engine.db import make_session_factory
+    from kb_engine.tickets import TicketService
+
+    with make_session_factory(app.extensions["kb_engine"])() as session:
+        service = TicketService(session)
+        return service.describe(service.get(reference), history=True)
