@@ -64,32 +64,6 @@ index_option = click.option(
 )
 
 
-@cli.command("lint")
-@articles_option
-@click.option("--json", "as_json", is_flag=True, help="One JSON document for scripts.")
-@pass_ctx
-def lint_cmd(ctx: Context, articles_dir: Path | None, as_json: bool) -> None:
-    """Check every article file; exit 1 if any is bad.
-
-    Example: kb lint --articles articles/
-    """
-    from kb_engine.lint import lint_articles
-
-    settings = ctx.settings(ARTICLES_DIR=articles_dir)
-    result = lint_articles(Path(settings["ARTICLES_DIR"]), languages=tuple(settings["LANGUAGES"]))
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
-    else:
-        for problem in result.problems:
-            click.echo(f"{problem.path}: {problem.reason}")
-        for warning in result.warnings:
-            click.echo(f"{warning.path}: warning: {warning.reason}")
-        click.echo(
-            f"{result.checked} files checked, {len(result.problems)} errors, {len(result.warnings)} warnings"
-        )
-    sys.exit(1 if result.problems else 0)
-
-
 @cli.command("index")
 @articles_option
 @index_option
@@ -210,28 +184,30 @@ def search_cmd(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--debug", is_flag=True, help="Flask debug mode (never in production).")
+@click.option("--watch", is_flag=True, help="Re-index the articles folder whenever it changes (authoring).")
 @pass_ctx
-def serve_cmd(ctx: Context, host: str, port: int, debug: bool) -> None:
+def serve_cmd(ctx: Context, host: str, port: int, debug: bool, watch: bool) -> None:
     """Serve the web app (development server; use gunicorn in production).
 
     Example: kb serve --port 5000
+    Example: kb serve --watch
     """
     from web import create_app
 
+    if watch:
+        from kb_engine.cli_authoring import start_watcher
+
+        start_watcher(ctx.settings())
     app = create_app(ctx.overrides or None)
     app.run(host=host, port=port, debug=debug, use_reloader=False, threaded=True)
 
 
-def index_for_articles(settings: dict[str, Any], articles_dir: Path, *, progress: bool) -> Path:
-    """A cached index of another articles folder (for `kb eval --articles`), rebuilt only when it changed."""
-    import hashlib
-
+def build_articles(settings: dict[str, Any], articles_dir: Path, index_dir: Path, *, progress: bool) -> Any:
+    """One incremental build of articles_dir into index_dir with the configured model (a BuildReport)."""
     from indexer.build import build_index
     from kb_engine.embedding import load_embedder
 
-    key = hashlib.sha256(str(articles_dir.resolve()).encode()).hexdigest()[:12]
-    index_dir = Path(settings["INSTANCE_DIR"]) / "eval-indexes" / key
-    report = build_index(
+    return build_index(
         articles_dir,
         index_dir,
         model=settings["MODEL"],
@@ -240,6 +216,15 @@ def index_for_articles(settings: dict[str, Any], articles_dir: Path, *, progress
         batch_size=settings["EMBED_BATCH_SIZE"],
         progress=progress,
     )
+
+
+def index_for_articles(settings: dict[str, Any], articles_dir: Path, *, progress: bool) -> Path:
+    """A cached index of another articles folder (for `kb eval --articles`), rebuilt only when it changed."""
+    import hashlib
+
+    key = hashlib.sha256(str(articles_dir.resolve()).encode()).hexdigest()[:12]
+    index_dir = Path(settings["INSTANCE_DIR"]) / "eval-indexes" / key
+    report = build_articles(settings, articles_dir, index_dir, progress=progress)
     for problem in report.problems:
         click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
     return index_dir
@@ -288,6 +273,17 @@ def eval_cmd(
         for f in report.failures[:show_failures]:
             expected = f.get("expected", "")
             click.echo(f"  [{f['kind']}] ({f['lang']}) {f['query']!r} expected={expected} got={f['got']}")
+
+
+# -- authors' commands (kb new, kb lint, kb watch, kb diff) ------------------------------------------------
+def _add_authoring_commands() -> None:
+    from kb_engine.cli_authoring import COMMANDS  # imported last: it uses the group and options above
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_add_authoring_commands()
 
 
 from kb_engine.cli_tickets import tickets  # noqa: E402 - last: it imports the group and options above

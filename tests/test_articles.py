@@ -124,21 +124,21 @@ def test_lint_lists_every_bad_file_and_exits_nonzero(tmp_path: Path, runner) -> 
     write(tmp_path, "en/good.md", GOOD)
     for rel, content, _ in BAD_CASES.values():
         write(tmp_path, rel, content)
-    result = runner.invoke(cli, ["lint", "--articles", str(tmp_path)])
+    result = runner.invoke(cli, ["lint", "--no-semantic", "--articles", str(tmp_path)])
     assert result.exit_code == 1
     for rel, _, reason in BAD_CASES.values():
         assert any(rel in line and reason in line for line in result.output.splitlines()), (
             rel,
             result.output,
         )
-    report = runner.invoke(cli, ["lint", "--json", "--articles", str(tmp_path)])
+    report = runner.invoke(cli, ["lint", "--no-semantic", "--json", "--articles", str(tmp_path)])
     data = json.loads(report.output)
     assert data["ok"] is False and len(data["errors"]) == len(BAD_CASES)
 
 
 def test_lint_passes_on_shipped_articles(runner) -> None:
     root = Path(__file__).resolve().parents[1] / "articles"
-    result = runner.invoke(cli, ["lint", "--articles", str(root)])
+    result = runner.invoke(cli, ["lint", "--no-semantic", "--articles", str(root)])
     assert result.exit_code == 0, result.output
     assert "0 errors" in result.output
 

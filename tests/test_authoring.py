@@ -1,0 +1,110 @@
+"""`kb new`: slugs and the new-article template."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from kb_engine.articles import parse_article
+from kb_engine.authoring import MAX_SLUG_CHARS, new_article, slugify
+from kb_engine.cli import cli
+from kb_engine.errors import KBError
+
+
+@pytest.mark.parametrize(
+    ("title", "slug"),
+    [
+        ("Reset a forgotten password", "reset-a-forgotten-password"),
+        ("Réinitialiser l'imprimante réseau", "reinitialiser-l-imprimante-reseau"),
+        ("L’écran reste noir : que faire ?", "l-ecran-reste-noir-que-faire"),
+        ("Œuvre & cœur, Straße", "oeuvre-coeur-strasse"),
+        ("Wi-Fi 5 GHz / 802.11ac", "wi-fi-5-ghz-802-11ac"),
+        ("???", "article"),
+    ],
+)
+def test_slugify_folds_accents_and_punctuation(title: str, slug: str) -> None:
+    assert slugify(title) == slug
+
+
+def test_slugify_cuts_long_titles_on_a_word_boundary() -> None:
+    slug = slugify("Configure " + "the very long printer name " * 10)
+    assert len(slug) <= MAX_SLUG_CHARS
+    assert not slug.endswith("-") and slug.startswith("configure-the-very-long")
+
+
+def test_kb_new_writes_a_parsable_article_in_its_language_folder(tmp_path: Path, runner) -> None:
+    result = runner.invoke(
+        cli,
+        ["new", "Réinitialiser l'imprimante", "--lang", "fr", "--category", "printing", "--tag", "printer",
+         "--articles", str(tmp_path)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "fr" / "reinitialiser-l-imprimante.md"
+    assert result.stdout.strip() == str(path)
+    article = parse_article(path, tmp_path)
+    assert article.id == "fr/reinitialiser-l-imprimante"
+    assert article.title == "Réinitialiser l'imprimante"
+    assert (article.lang, article.category, article.tags) == ("fr", "printing", ("printer",))
+    assert article.audience == "public"
+    assert article.updated == dt.date.today().isoformat()
+    text = path.read_text(encoding="utf-8")
+    for heading in ("## Symptômes", "## Vérifications rapides", "## Procédure", "### Téléphone",
+                    "## Si le problème persiste", "## Avant d'escalader"):  # fmt: skip
+        assert f"\n{heading}\n" in text
+
+
+def test_new_article_is_unfinished_until_its_todos_are_replaced(tmp_path: Path, runner) -> None:
+    runner.invoke(cli, ["new", "Printer offline", "--lang", "en", "--articles", str(tmp_path)])
+    result = runner.invoke(cli, ["lint", "--no-semantic", "--articles", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "en/printer-offline.md: unfinished: TODO placeholder in front matter, line 13" in result.output
+
+
+def test_automatic_slug_is_unique_across_languages(tmp_path: Path) -> None:
+    first = new_article(tmp_path, "Printer offline", lang="en")
+    again = new_article(tmp_path, "Printer offline", lang="en")
+    other_language = new_article(tmp_path, "Printer offline", lang="fr")
+    assert first.path == tmp_path / "en" / "printer-offline.md"
+    assert again.path == tmp_path / "en" / "printer-offline-2.md"
+    # Not silently the "translation" of an unrelated English article with the same title.
+    assert other_language.path == tmp_path / "fr" / "printer-offline-3.md"
+    assert not other_language.translation_of
+
+
+def test_explicit_slug_writes_a_translation_with_the_same_category_and_audience(
+    tmp_path: Path, runner
+) -> None:
+    new_article(tmp_path, "Escalation", lang="en", category="support", audience="internal", tags=("agents",))
+    args = ["new", "Procédure d'escalade", "--lang", "fr", "--slug", "escalation"]
+    result = runner.invoke(cli, [*args, "--articles", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "translation of en/escalation" in result.stderr
+    article = parse_article(tmp_path / "fr" / "escalation.md", tmp_path)
+    assert (article.category, article.audience, article.tags) == ("support", "internal", ("agents",))
+
+
+def test_kb_new_never_overwrites_an_article(tmp_path: Path, runner) -> None:
+    new_article(tmp_path, "Printer offline", lang="en")
+    before = (tmp_path / "en" / "printer-offline.md").read_bytes()
+    result = runner.invoke(
+        cli, ["new", "Other", "--lang", "en", "--slug", "printer-offline", "--articles", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "already exists" in result.stderr
+    assert (tmp_path / "en" / "printer-offline.md").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"lang": "de"}, "not one of"),
+        ({"lang": "en", "slug": "Bad Slug"}, "not valid"),
+        ({"lang": "en", "audience": "everyone"}, "audience"),
+    ],
+)
+def test_new_article_refuses_bad_input(tmp_path: Path, kwargs: dict[str, str], message: str) -> None:
+    with pytest.raises(KBError, match=message):
+        new_article(tmp_path, "Title", **kwargs)  # type: ignore[arg-type]
+    assert not list(tmp_path.rglob("*.md"))
