@@ -251,14 +251,40 @@ class QueryMemo:
         return self._memo[key]
 
 
+def served_calibration(settings: dict[str, Any]) -> dict[str, Any] | None:
+    """The calibration (thresholds, weights) of the index being served, if it was made with this model."""
+    from kb_engine.errors import KBError
+    from kb_engine.index_files import current_build, read_manifest
+
+    try:
+        manifest = read_manifest(current_build(Path(settings["INDEX_DIR"])))
+    except (KBError, OSError, ValueError):
+        return None
+    calibration = manifest.get("calibration")
+    return calibration if calibration and manifest.get("model") == settings["MODEL"] else None
+
+
 def _searcher(
-    settings: dict[str, Any], articles_dir: Path, index_dir: Path, embedder: QueryMemo, *, progress: bool
+    settings: dict[str, Any],
+    articles_dir: Path,
+    index_dir: Path,
+    embedder: QueryMemo,
+    calibration: dict[str, Any] | None,
+    *,
+    progress: bool,
 ) -> Searcher:
+    """Index articles_dir and open it, ranking with the served index's calibration so that "answered"
+    means what it means for customers."""
+    from kb_engine.index_files import MANIFEST, current_build, read_manifest, write_json
     from kb_engine.searcher import Searcher
 
     report = build_articles(settings, articles_dir, index_dir, progress=progress)
     for problem in report.problems:
         click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
+    build_dir = current_build(index_dir)
+    manifest = read_manifest(build_dir)
+    if manifest.get("calibration") != calibration:
+        write_json(build_dir / MANIFEST, {**manifest, "calibration": calibration})
     return Searcher(
         index_dir,
         model=settings["MODEL"],
@@ -343,12 +369,12 @@ def diff_cmd(
     key = hashlib.sha256(str(articles.resolve()).encode()).hexdigest()[:12]
     index_dir = Path(settings["INSTANCE_DIR"]) / "diff-indexes" / key
     _seed_cache(index_dir, Path(settings["INDEX_DIR"]))
-    progress = not as_json
+    progress, calibration = not as_json, served_calibration(settings)
     embedder = QueryMemo(load_embedder(settings["MODEL"], threads=settings["MODEL_THREADS"]))
     with tempfile.TemporaryDirectory(prefix="kb-diff-") as tmp:
         old = export_articles(articles, ref, Path(tmp))
-        before = _searcher(settings, old, index_dir, embedder, progress=progress)
-    after = _searcher(settings, articles, index_dir, embedder, progress=progress)
+        before = _searcher(settings, old, index_dir, embedder, calibration, progress=progress)
+    after = _searcher(settings, articles, index_dir, embedder, calibration, progress=progress)
 
     def outcomes(searcher: Searcher, items: list[Any]) -> list[Any]:
         return engine_outcomes(SignalCache(searcher, items, progress=progress))

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from indexer.build import build_index
 from kb_engine.analytics import log_search
 from kb_engine.cli import cli
 from kb_engine.db import make_engine, make_session_factory, upgrade
 from kb_engine.errors import KBError
 from kb_engine.impact import export_articles
+from kb_engine.index_files import current_build
 from kb_engine.searcher import SearchResponse
 
 ARTICLES = {
@@ -173,3 +175,26 @@ def test_export_refuses_an_unknown_ref_or_a_folder_not_in_git(tmp_path: Path, re
         export_articles(repo / "untracked", "HEAD", tmp_path)
     exported = export_articles(repo / "kb" / "articles", "HEAD", tmp_path / "out")
     assert sorted(p.relative_to(exported).as_posix() for p in exported.rglob("*.md")) == sorted(ARTICLES)
+
+
+def test_diff_answers_with_the_served_index_calibration(
+    tmp_path: Path, repo: Path, runner, fake_embedder
+) -> None:
+    served = tmp_path / "served-index"
+    build_index(
+        repo / "kb" / "articles",
+        served,
+        model="hashing",
+        embedder_factory=lambda: fake_embedder,
+        progress=False,
+    )
+    manifest_path = current_build(served) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["calibration"] = {"params": {"threshold": -1.0}}  # every query with a hit is answered
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    env = {**diff_env(tmp_path), "KB_ANSWER_THRESHOLD": None}
+    default = json.loads(runner.invoke(cli, [*diff_args(repo), "--json"], env=env).stdout)
+    assert default["eval"]["before"]["answered"] < 1.0
+    env["KB_INDEX_DIR"] = str(served)
+    report = json.loads(runner.invoke(cli, [*diff_args(repo), "--json"], env=env).stdout)
+    assert report["eval"]["before"]["answered"] == report["eval"]["after"]["answered"] == 1.0
