@@ -41,6 +41,7 @@ from kb_engine.index_files import (
     read_manifest,
     write_json,
 )
+from kb_engine.learned import apply_learned, load_learned
 from kb_engine.lexical import LexicalIndex
 from kb_engine.scope import Scope, load_scope, scope_articles
 
@@ -175,12 +176,19 @@ def build_index(
         except ArticleError as exc:
             report.problems.append(Problem(exc.path, exc.reason))
             scope, scope_hash = Scope(), ""
-        report.articles = len(scan.articles)
-        hashes = {a.id: a.sha256 for a in scan.articles}
+        try:
+            learned, learned_hash = load_learned(articles_dir)
+        except ArticleError as exc:
+            report.problems.append(Problem(exc.path, exc.reason))
+            learned, learned_hash = {}, ""
+        real_articles, learned_problems = apply_learned(scan.articles, learned)
+        report.problems.extend(learned_problems)
+        report.articles = len(real_articles)
+        hashes = {a.id: a.sha256 for a in real_articles}
         # Out-of-scope families are indexed as hidden pseudo-articles (never shown, see kb_engine.scope).
-        articles = scan.articles + scope_articles(scope, scope_hash)
+        articles = real_articles + scope_articles(scope, scope_hash)
         fingerprint = _fingerprint(
-            hashes, glossary_hash, model, {"vector_kind": vector_kind, "scope": scope_hash}
+            hashes, glossary_hash, model, {"vector_kind": vector_kind, "scope": scope_hash, "learned": learned_hash}
         )
 
         builds = index_dir / BUILDS

@@ -261,8 +261,13 @@ def eval_cmd(
         settings["INDEX_DIR"] = index_for_articles(settings, articles_dir, progress=not as_json)
     queries = queries or Path("eval/queries.tsv")
     searcher = open_searcher(settings)
+    name = queries.parent.name if queries.stem == "queries" else queries.stem
     report = evaluate(
-        searcher, load_queries(queries), name=queries.stem, baselines=not no_baselines, progress=not as_json
+        searcher,
+        load_queries(queries),
+        name=name,
+        baselines=not no_baselines,
+        progress=not as_json and sys.stderr.isatty(),
     )
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
@@ -289,6 +294,82 @@ _add_authoring_commands()
 from kb_engine.cli_tickets import tickets  # noqa: E402 - last: it imports the group and options above
 
 cli.add_command(tickets)
+
+
+def feedback_queries(settings: dict[str, Any]) -> list[Any]:
+    """Labelled queries from use: each search a customer marked "solved" on an article."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kb_engine.db import make_engine, make_session_factory
+    from kb_engine.evaluation import EvalQuery
+    from kb_engine.models import Feedback, SearchLog
+
+    try:
+        engine = make_engine(settings["DATABASE_URL"])
+        with make_session_factory(engine)() as session:
+            rows = session.execute(
+                select(SearchLog.lang, Feedback.article_id, SearchLog.query)
+                .join(Feedback, Feedback.search_id == SearchLog.id)
+                .where(Feedback.kind == "solved")
+            ).all()
+        engine.dispose()
+    except SQLAlchemyError:
+        return []
+    return [EvalQuery(lang or "", article.split("/")[-1], query) for lang, article, query in rows]
+
+
+@cli.command("calibrate")
+@click.argument("queries", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@index_option
+@click.option(
+    "--target-rejection", default=0.95, show_default=True, help="Share of out-of-scope queries to reject."
+)
+@click.option("--feedback/--no-feedback", default=True, help="Also learn from logged 'solved' searches.")
+@click.option("--dry-run", is_flag=True, help="Print the result without writing the manifest.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@pass_ctx
+def calibrate_cmd(
+    ctx: Context,
+    queries: tuple[Path, ...],
+    index_dir: Path | None,
+    target_rejection: float,
+    feedback: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Fit the answered/miss confidence and thresholds on labelled queries; write them to the manifest.
+
+    Example: kb calibrate eval/queries.tsv --target-rejection 0.95
+    """
+    from kb_engine import calibration
+    from kb_engine.evaluation import load_queries
+
+    settings = ctx.settings(INDEX_DIR=index_dir)
+    searcher = open_searcher(settings)
+    files = queries or (Path("eval/queries.tsv"),)
+    labelled = [q for path in files for q in load_queries(path)]
+    logged = feedback_queries(settings) if feedback else []
+    result = calibration.calibrate(searcher, labelled + logged, target_rejection=target_rejection)
+    source = ", ".join(str(p) for p in files) + (f" + {len(logged)} logged solved searches" if logged else "")
+    if not dry_run and result.fitted:
+        calibration.save(searcher, result, source)
+    if as_json:
+        click.echo(
+            json.dumps({"fitted": result.fitted, "note": result.note, **result.to_manifest(source)}, indent=2)
+        )
+        return
+    click.echo(f"calibrated on {result.n_in} in-scope and {result.n_out} out-of-scope queries ({source})")
+    if result.note:
+        click.echo(result.note)
+    click.echo(f"threshold {result.params.threshold:.3f}" + (" (dry run, not saved)" if dry_run else ""))
+    for category, value in sorted(result.params.category_thresholds.items()):
+        click.echo(f"  category {category}: threshold {value:.3f}")
+    click.echo(f"{'threshold':>9} {'answered':>9} {'rejected':>9} {'precision':>9}")
+    for point in result.curve:
+        click.echo(
+            f"{point.threshold:>9.2f} {point.answered:>9.3f} {point.rejected:>9.3f} {point.precision:>9.3f}"
+        )
 
 
 from kb_engine.cli_console import COMMANDS as CONSOLE_COMMANDS  # noqa: E402 - last, like cli_tickets

@@ -69,8 +69,9 @@ class Analyzer:
         return out
 
     def stem(self, word: str) -> str:
-        stemmed = self._stemmer.stemWord(word) if self._stemmer else word
-        return fold(stemmed)
+        # Fold first: customers type without accents, and "oublie" must stem like "oublié".
+        folded = fold(word)
+        return self._stemmer.stemWord(folded) if self._stemmer else folded
 
     def terms(self, text: str) -> list[str]:
         return [self.stem(w) for w in self.words(text)]
@@ -197,3 +198,16 @@ class LexicalIndex:
         if ix is None or not words:
             return 0.0
         return sum(analyzer(lang).stem(w) in ix.terms for w in words) / len(words)
+
+    def language_evidence(self, text: str, lang: str) -> float:
+        """How much the knowledge base's vocabulary says the query is in `lang`: the share of its words
+        known in that language, plus the share known in that language only (strong on short queries
+        whose other words are shared cognates like "teams" or "webcam")."""
+        ix = self.langs.get(lang)
+        words = [fold(w) for w in analyzer(lang).words(text)]
+        if ix is None or not words:
+            return 0.0
+        others = [other.vocab for code, other in self.langs.items() if code != lang]
+        own = sum(w in ix.vocab for w in words)
+        exclusive = sum(w in ix.vocab and not any(w in v for v in others) for w in words)
+        return (own + exclusive) / len(words)

@@ -176,6 +176,9 @@ class Searcher:
         self.languages = tuple(manifest.get("languages") or ("en", "fr"))
         self.glossary = Glossary(json.loads((build_dir / "glossary.json").read_text("utf-8")))
         self.lexical = LexicalIndex.load(build_dir / "lexical")
+        # Detect among the languages the index really holds (an English-only KB has nothing to prefer).
+        present = {a.lang for a in self.articles if a.audience != SCOPE_AUDIENCE}
+        self.query_languages = tuple(code for code in self.languages if code in present) or self.languages
         self.vectors_ok = True
         try:
             self.index = vector_index.load(build_dir / "vectors.faiss")
@@ -295,7 +298,7 @@ class Searcher:
         if lang_hint is not None and lang_hint in self.languages:
             lang: str = lang_hint
         else:
-            lang, _ = detect_language(text, self.languages, coverage=self.lexical.coverage)
+            lang, _ = detect_language(text, self.query_languages, coverage=self.lexical.language_evidence)
         timings["language_ms"] = (time.perf_counter() - t0) * 1000
 
         chunk_scores = None
