@@ -10,8 +10,26 @@ from kb_engine.searcher import SearchResponse
 
 FEEDBACK_KINDS = ("view", "solved", "not_helpful")
 
+# Where a search, an article view or a "solved" came from (SearchLog.channel, Feedback.channel). A view or
+# a "solved" from any channel but "api" means the customer helped themselves: a deflection.
+CHANNELS = {
+    "web": "the help centre's search box and results pages",
+    "form": "the 'Contact support' form, which shows the best articles before the contact fields",
+    "widget": "the embeddable widget (`widget.js`) on a company's own site or intranet",
+    "email": "links in the automatic reply to a support email (`kb mail-in`)",
+    "api": "direct JSON API callers",
+}
+
+
+def channel_or_default(value: object, default: str = "web") -> str:
+    """A known channel name, or `default` for anything else (channels arrive from URLs and forms)."""
+    return value if isinstance(value, str) and value in CHANNELS else default
+
 
 def log_search(session: Session, response: SearchResponse, *, channel: str, visitor: str | None) -> SearchLog:
+    """Log a customer's search (`channel`: one of CHANNELS)."""
+    if channel not in CHANNELS:
+        raise ValueError(channel)
     entry = SearchLog(
         query=response.query[:2000],
         lang=response.lang,
@@ -38,6 +56,8 @@ def record_feedback(
     """Record a view, 'solved' or 'did not help'. A 'solved' after a search proposes its query to authors."""
     if kind not in FEEDBACK_KINDS:
         raise ValueError(kind)
+    if channel not in CHANNELS:
+        raise ValueError(channel)
     row = Feedback(
         article_id=article_id,
         kind=kind,

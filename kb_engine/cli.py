@@ -376,3 +376,8 @@ from kb_engine.cli_console import COMMANDS as CONSOLE_COMMANDS  # noqa: E402 - l
 
 for _command in CONSOLE_COMMANDS:
     cli.add_command(_command)
+
+
+from kb_engine.cli_mail import mail_in  # noqa: E402 - last: it imports the group's Context
+
+cli.add_command(mail_in)

@@ -85,6 +85,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("INSTANCE_DIR", "instance", "Folder for the instance file, secret key and SQLite database."),
     Setting("SESSION_COOKIE_SECURE", True, "Send the session cookie over HTTPS only.", _bool),
     Setting("PUBLIC_URL", "http://127.0.0.1:5000", "Base URL used in links sent to customers (emails, API)."),
+    Setting(
+        "CORS_ORIGINS",
+        "",
+        "Other sites allowed to call `/api/v1/search` and load the widget from the browser (comma-separated "
+        "origins such as `https://intranet.example.com`; `*` for any). Empty: this site only.",
+        _str_list,
+    ),
+    Setting(
+        "MAIL_FROM",
+        "support@example.com",
+        "Sender address of the replies `kb mail-in` writes to customers.",
+    ),
+    Setting(
+        "SMTP_URL",
+        "",
+        "Where `kb mail-in` sends its replies (`smtp://host:25`, `smtps://user:password@host:465`, "
+        "`smtp+starttls://…`). Empty: the reply goes to stdout or `--reply-to-file`, for the mail server.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

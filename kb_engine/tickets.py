@@ -363,8 +363,9 @@ class TicketService:
         """What the customer of `ticket` may see: no internal notes, nothing about other customers.
 
         Returns:
-            Dicts with `at`, `kind` and `text`, oldest first. After a merge, the surviving ticket's
-            progress is included (its status changes and questions from support).
+            Dicts with `at`, `kind`, `text` (English), and `message` and `data` (for a translated text),
+            oldest first. After a merge, the surviving ticket's progress is included (its status changes
+            and questions from support).
         """
         events = [e for e in ticket.events if self._visible_to(e, ticket.reference)]
         survivor = self.surviving(ticket)
@@ -380,7 +381,16 @@ class TicketService:
                 and self._visible_to(e, ticket.reference)
             ]
         events.sort(key=lambda e: (e.at, e.id))
-        return [{"at": e.at, "kind": e.kind, "text": CUSTOMER_TEXT[e.kind](e)} for e in events]
+        return [
+            {
+                "at": e.at,
+                "kind": e.kind,
+                "text": CUSTOMER_TEXT[e.kind](e),
+                "message": e.message,
+                "data": e.data,
+            }
+            for e in events
+        ]
 
     @staticmethod
     def _visible_to(event: TicketEvent, reference: str | None) -> bool:
@@ -419,10 +429,11 @@ class TicketService:
         self.session.flush()
         return ticket
 
-    def customer_reply(self, ticket: Ticket, message: str) -> Ticket:
+    def customer_reply(self, ticket: Ticket, message: str, *, message_id: str | None = None) -> Ticket:
         """The customer answers from their status page; reopens a resolved ticket, resumes a waiting one.
 
         A reply to a ticket that was merged goes to the surviving ticket. Returns the ticket replied to.
+        `message_id`: the email's Message-ID when the reply came by email (kept to match its own replies).
         """
         origin = ticket.reference
         target = self.surviving(ticket)
@@ -431,7 +442,8 @@ class TicketService:
                 f"request {origin} is closed and cannot take replies any more; please start a new request"
             )
         text = _required("message", message)
-        self._event(target, CUSTOMER, "customer_reply", text, customer=origin)
+        extra = {"message_id": message_id} if message_id else {}
+        self._event(target, CUSTOMER, "customer_reply", text, customer=origin, **extra)
         if target.status == "resolved":
             target.status = "open"
             target.resolved_at = None

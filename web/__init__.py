@@ -76,6 +76,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web.customer import bp as customer_bp
 
     app.register_blueprint(customer_bp)
+    init_customer(app)
     init_api(app)
     init_console(app)
     _register_errors(app)
@@ -110,8 +111,12 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
+        from flask_babel import gettext
+
         return respond(
-            400, "csrf", "The form expired or was not sent from this site. Reload the page and try again."
+            400,
+            "csrf",
+            gettext("The form expired or was not sent from this site. Reload the page and try again."),
         )
 
     @app.errorhandler(HTTPException)
@@ -124,6 +129,14 @@ def _register_errors(app: Flask) -> None:
     def unexpected(exc: Exception):
         log.exception("unhandled error on %s", request.path)
         return respond(500, "internal", "Something went wrong on our side. Please try again.")
+
+
+def init_customer(app: Flask) -> None:
+    """Interface language (web/i18n.py) and the embeddable widget's CORS (web/widget.py)."""
+    from web import i18n, widget
+
+    i18n.init_app(app)
+    widget.init_app(app)
 
 
 def init_console(app: Flask) -> None:

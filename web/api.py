@@ -13,7 +13,8 @@ from flask_smorest import Api, Blueprint
 
 from kb_engine.articles import SLUG_RE, article_id, render_markdown
 from kb_engine.errors import NotFound
-from web.resources import get_searcher
+from web.i18n import search_language
+from web.resources import get_embed, get_searcher, get_tickets
 
 blp = Blueprint("api", __name__, url_prefix="/api/v1", description="Search and articles")
 
@@ -22,6 +23,15 @@ class SearchArgs(ma.Schema):
     q = ma.fields.String(required=True, metadata={"description": "The customer's problem description."})
     k = ma.fields.Integer(load_default=None, validate=ma.validate.Range(1, 50))
     lang = ma.fields.String(load_default=None, validate=ma.validate.Length(equal=2))
+    ui = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(equal=2),
+        metadata={"description": "The interface's language: preferred when the query's own is unclear."},
+    )
+    known_issues = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "Also answer the open known issue (problem) this query is about, if any."},
+    )
 
 
 class HitSchema(ma.Schema):
@@ -37,6 +47,18 @@ class HitSchema(ma.Schema):
     matched = ma.fields.String()
 
 
+class RedirectSchema(ma.Schema):
+    family = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    message = ma.fields.String(required=True)
+
+
+class KnownIssueSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    title = ma.fields.String(required=True)
+    banner = ma.fields.String(allow_none=True)
+
+
 class SearchResponseSchema(ma.Schema):
     query = ma.fields.String(required=True)
     answered = ma.fields.Boolean(required=True)
@@ -44,6 +66,10 @@ class SearchResponseSchema(ma.Schema):
     lang = ma.fields.String()
     degraded = ma.fields.Boolean()
     hits = ma.fields.List(ma.fields.Nested(HitSchema), required=True)
+    redirect = ma.fields.Nested(
+        RedirectSchema, metadata={"description": "Out of scope: where to go instead (not a ticket offer)."}
+    )
+    known_issue = ma.fields.Nested(KnownIssueSchema, allow_none=True)
 
 
 class ArticleSchema(ma.Schema):
@@ -64,10 +90,17 @@ class ArticleSchema(ma.Schema):
 @blp.arguments(SearchArgs, location="query")
 @blp.response(200, SearchResponseSchema)
 def search(args: dict[str, Any]) -> dict[str, Any]:
-    """Search public articles (same fields as `kb search --json`)."""
+    """Search public articles (same fields as `kb search --json`); never writes (suggestions, widget)."""
     k = args["k"] or current_app.config["RESULTS"]
-    response = get_searcher().search(args["q"], k=k, lang=args["lang"])
-    return response.to_dict()
+    lang = args["lang"] or (search_language(args["q"], args["ui"]) if args["ui"] else None)
+    response = get_searcher().search(args["q"], k=k, lang=lang)
+    data = response.to_dict()
+    if args["known_issues"]:
+        problem = get_tickets().active_problem_for(args["q"], get_embed())
+        data["known_issue"] = (
+            {"id": problem.id, "title": problem.title, "banner": problem.banner} if problem else None
+        )
+    return data
 
 
 @blp.route("/articles/<lang>/<slug>")

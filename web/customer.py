@@ -2,7 +2,12 @@
 
 GET pages never write: a search typed in the box is POSTed (logged, and a miss opens a ticket), then
 redirected to the GET results page (post/redirect/get), so reloading or sharing a results link changes
-nothing.
+nothing. Suggestions while typing come from the read-only `/api/v1/search` (static/suggest.js); opening a
+suggested article logs the search it came from with the article page's view beacon (a POST).
+
+"Contact support" (/contact) tries first: the description is logged as a search from the `form` channel,
+the best articles are shown, and only then the contact fields. Views and "solved" reached from there
+carry that channel (see `kb_engine.analytics.CHANNELS`): they are the form's deflections.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import secrets
 from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import format_number
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from kb_engine import analytics
@@ -18,12 +25,17 @@ from kb_engine.articles import SLUG_RE, article_id, render_markdown
 from kb_engine.db import store_errors
 from kb_engine.errors import InvalidQuery, InvalidTransition, NotFound
 from kb_engine.models import SearchLog, Ticket
+from kb_engine.searcher import SearchResponse
 from kb_engine.tickets import LIMITS, status_label
+from web.i18n import search_language
 from web.resources import get_db, get_embed, get_searcher, get_tickets, open_ticket
 
 bp = Blueprint("customer", __name__)
 
 MAX_REMEMBERED_TICKETS = 10
+CONTACT_FIELDS = ("name", "email", "phone", "availability", "details")
+# Channels whose suggestion links may log the search they came from (see article_viewed).
+SUGGESTION_CHANNELS = ("web", "form", "widget")
 
 
 def visitor_id() -> str:
@@ -55,6 +67,20 @@ def _search_log(search_id: Any) -> SearchLog | None:
     return entry
 
 
+def customer_search(query: str) -> SearchResponse:
+    """Search as a customer: public articles, in the interface's language first."""
+    return get_searcher().search(query, k=current_app.config["RESULTS"], lang=search_language(query))
+
+
+def too_long() -> str:
+    limit = current_app.config["MAX_QUERY_CHARS"]
+    return _("Please describe the problem in at most %(limit)s characters.", limit=format_number(limit))
+
+
+def known_issue_for(query: str) -> Any:
+    return get_tickets().active_problem_for(query, get_embed())
+
+
 @bp.get("/")
 def home():
     """Search page, with the known issues we are working on."""
@@ -69,12 +95,15 @@ def search_submit():
     query = request.form.get("q", "")
     if not query.strip():
         return redirect(url_for("customer.home"))
-    searcher = get_searcher()
-    response = searcher.search(query, k=current_app.config["RESULTS"])
+    try:
+        response = customer_search(query)
+    except InvalidQuery:
+        return render_template("home.html", error=too_long(), query=query[:200]), 400
     db = get_db()
     with store_errors():
         entry = analytics.log_search(db, response, channel="web", visitor=visitor_id())
-        if not response.answered:
+        # Out of scope: the customer is sent elsewhere (response.redirect); no ticket is offered.
+        if not response.answered and not response.redirect:
             ticket = open_ticket(source="search_miss", query=query, response=response, search_id=entry.id)
             remember_ticket(ticket.reference or "", ticket.token)
             session["miss_for_search"] = {"search": entry.id, "reference": ticket.reference}
@@ -89,9 +118,9 @@ def results():
     if not query.strip():
         return redirect(url_for("customer.home"))
     try:
-        response = get_searcher().search(query, k=current_app.config["RESULTS"])
-    except InvalidQuery as exc:
-        return render_template("home.html", error=exc.message, query=query[:200]), 400
+        response = customer_search(query)
+    except InvalidQuery:
+        return render_template("home.html", error=too_long(), query=query[:200]), 400
     search_id = request.args.get("s", type=int)
     miss = session.get("miss_for_search") or {}
     miss_reference = miss.get("reference") if miss.get("search") == search_id else None
@@ -100,8 +129,9 @@ def results():
         query=query,
         response=response,
         search_id=search_id,
+        channel=analytics.channel_or_default(request.args.get("ch")),
         miss_reference=miss_reference,
-        known_issue=get_tickets().active_problem_for(query, get_embed()),
+        known_issue=known_issue_for(query),
     )
 
 
@@ -119,6 +149,8 @@ def article(lang: str, slug: str):
         html=html,
         translations=searcher.translations(art),
         search_id=request.args.get("s", type=int),
+        channel=analytics.channel_or_default(request.args.get("ch")),
+        suggested_for=request.args.get("q", "")[:300],
         answer=request.args.get("answer"),
     )
 
@@ -132,12 +164,17 @@ def feedback(lang: str, slug: str):
         raise InvalidQuery("answer yes or no")
     db = get_db()
     entry = _search_log(request.form.get("s"))
+    channel = entry.channel if entry else analytics.channel_or_default(request.form.get("ch"))
     with store_errors():
         if helped == "yes":
-            analytics.record_feedback(db, art.id, "solved", search=entry, visitor=visitor_id())
+            analytics.record_feedback(
+                db, art.id, "solved", search=entry, visitor=visitor_id(), channel=channel
+            )
             db.commit()
             return redirect(url_for("customer.article", lang=lang, slug=slug, answer="yes"), code=303)
-        analytics.record_feedback(db, art.id, "not_helpful", search=entry, visitor=visitor_id())
+        analytics.record_feedback(
+            db, art.id, "not_helpful", search=entry, visitor=visitor_id(), channel=channel
+        )
         shown = entry.hits if entry else [{"id": art.id, "title": art.title, "score": 0.0}]
         ticket = open_ticket(
             source="not_helpful",
@@ -152,6 +189,18 @@ def feedback(lang: str, slug: str):
     return redirect(url_for("customer.need_help", reference=ticket.reference), code=303)
 
 
+def _contact_form() -> dict[str, str]:
+    return {k: request.form.get(k, "") for k in CONTACT_FIELDS}
+
+
+def _contact_error(form: dict[str, str]) -> str | None:
+    if not form["email"].strip() and not form["phone"].strip():
+        return _("Give an email address or a phone number so that we can reach you.")
+    if form["email"].strip() and "@" not in form["email"]:
+        return _("That email address does not look right.")
+    return None
+
+
 @bp.route("/help/<reference>", methods=["GET", "POST"])
 def need_help(reference: str):
     """'Still need help?': the customer adds contact details to their ticket and gets its reference."""
@@ -161,13 +210,9 @@ def need_help(reference: str):
     db = get_db()
     service = get_tickets()
     ticket = service.get_for_customer(reference, token)
-    form = {k: request.form.get(k, "") for k in ("name", "email", "phone", "availability", "details")}
+    form = _contact_form()
     if request.method == "POST":
-        error = None
-        if not form["email"].strip() and not form["phone"].strip():
-            error = "Give an email address or a phone number so that we can reach you."
-        elif form["email"].strip() and "@" not in form["email"]:
-            error = "That email address does not look right."
+        error = _contact_error(form)
         if error is None:
             try:
                 with store_errors():
@@ -189,6 +234,111 @@ def need_help(reference: str):
     return render_template("need_help.html", ticket=ticket, form=form, error=None)
 
 
+# -- "Contact support": the description first, the best articles, and only then the contact fields -----
+def _form_search(search_id: Any) -> SearchLog | None:
+    entry = _search_log(search_id)
+    return entry if entry is not None and entry.channel == "form" else None
+
+
+def _contact_page(entry: SearchLog | None, *, error: str | None = None, status: int = 200, **context: Any):
+    if entry is None:
+        page = render_template(
+            "contact.html", entry=None, query=context.pop("query", ""), error=error, **context
+        )
+        return page, status
+    context.pop("query", None)
+    response = customer_search(entry.query)
+    page = render_template(
+        "contact.html",
+        entry=entry,
+        query=entry.query,
+        response=response,
+        known_issue=known_issue_for(entry.query),
+        form=context.pop("form", dict.fromkeys(CONTACT_FIELDS, "")),
+        solved=context.pop("solved", None),
+        error=error,
+        **context,
+    )
+    return page, status
+
+
+@bp.get("/contact")
+def contact():
+    """'Contact support': describe the problem first (`?s=` then shows the best articles, then the form)."""
+    entry = _form_search(request.args.get("s"))
+    solved = None
+    if entry is not None and request.args.get("solved"):
+        try:
+            solved = get_searcher().article(request.args["solved"])
+        except NotFound:
+            solved = None
+    return _contact_page(entry, query=request.args.get("q", "")[:2000], solved=solved)
+
+
+@bp.post("/contact")
+def contact_describe():
+    """Log the description as a search from the contact form, then show the best articles for it."""
+    query = request.form.get("q", "")
+    if not query.strip():
+        return _contact_page(None, error=_("Describe the problem first."), status=400)
+    try:
+        response = customer_search(query)
+    except InvalidQuery:
+        return _contact_page(None, query=query[:200], error=too_long(), status=400)
+    db = get_db()
+    with store_errors():
+        entry = analytics.log_search(db, response, channel="form", visitor=visitor_id())
+        db.commit()
+    return redirect(url_for("customer.contact", s=entry.id), code=303)
+
+
+@bp.post("/contact/solved")
+def contact_solved():
+    """'This solved it' on an article the contact form suggested: a deflection, no ticket."""
+    entry = _form_search(request.form.get("s"))
+    if entry is None:
+        return redirect(url_for("customer.contact"), code=303)
+    art = get_searcher().article(str(request.form.get("article", ""))[:120])
+    db = get_db()
+    with store_errors():
+        analytics.record_feedback(db, art.id, "solved", search=entry, visitor=visitor_id(), channel="form")
+        db.commit()
+    return redirect(url_for("customer.contact", s=entry.id, solved=art.id), code=303)
+
+
+@bp.post("/contact/send")
+def contact_send():
+    """None of the articles helped: open a ticket with the description, what was shown and the contact."""
+    entry = _form_search(request.form.get("s"))
+    if entry is None:
+        return redirect(url_for("customer.contact"), code=303)
+    form = _contact_form()
+    error = _contact_error(form)
+    if error is not None:
+        return _contact_page(entry, form=form, error=error, status=400)
+    db = get_db()
+    try:
+        with store_errors():
+            ticket = open_ticket(
+                source="contact_form",
+                query=entry.query,
+                response=customer_search(entry.query),
+                search_id=entry.id,
+                contact_name=form["name"],
+                contact_email=form["email"],
+                contact_phone=form["phone"],
+                **{k: form[k] for k in ("availability", "details")},
+            )
+            db.commit()
+    except InvalidQuery as exc:
+        db.rollback()
+        return _contact_page(entry, form=form, error=exc.message, status=400)
+    remember_ticket(ticket.reference or "", ticket.token)
+    return redirect(
+        url_for("customer.ticket_status", reference=ticket.reference, t=ticket.token, created=1), code=303
+    )
+
+
 def _customer_ticket(reference: str, token: str) -> Ticket:
     try:
         return get_tickets().get_for_customer(reference, token)
@@ -204,7 +354,8 @@ def _status_page(ticket: Ticket, token: str, *, error: str | None = None, reply:
         ticket=ticket,
         token=token,
         survivor=survivor if survivor.id != ticket.id else None,
-        status=status_label(survivor.status),
+        status=survivor.status,
+        status_text=status_label(survivor.status),
         history=service.customer_history(ticket),
         can_reply=survivor.status != "closed",
         error=error,
@@ -242,7 +393,11 @@ def ticket_reply(reference: str):
 
 @bp.post("/events/view")
 def article_viewed():
-    """Beacon sent by the article page's script: counts a view (POST, so GETs stay read-only)."""
+    """Beacon sent by the article page's script: counts a view (POST, so GETs stay read-only).
+
+    A view of an article opened from a suggestion (`q`, no search yet) first logs that search under the
+    suggestion's channel; the answer carries its id so that "solved" on the page is linked to it.
+    """
     data = request.get_json(silent=True) or {}
     art_id = str(data.get("article", ""))[:120]
     try:
@@ -250,10 +405,20 @@ def article_viewed():
     except NotFound:
         return jsonify({"ok": False}), 404
     db = get_db()
+    entry = _search_log(data.get("s"))
+    channel = entry.channel if entry else analytics.channel_or_default(data.get("ch"))
+    query = str(data.get("q") or "")[:300]
     with store_errors():
-        analytics.record_feedback(db, art.id, "view", search=_search_log(data.get("s")), visitor=visitor_id())
+        if entry is None and query.strip() and channel in SUGGESTION_CHANNELS:
+            try:
+                response = customer_search(query)
+            except InvalidQuery:
+                response = None
+            if response is not None:
+                entry = analytics.log_search(db, response, channel=channel, visitor=visitor_id())
+        analytics.record_feedback(db, art.id, "view", search=entry, visitor=visitor_id(), channel=channel)
         db.commit()
-    return jsonify({"ok": True})
+    return jsonify({"ok": True, "s": entry.id if entry else None})
 
 
 @bp.get("/healthz")
