@@ -464,6 +464,7 @@ def build_reply(
         reply["In-Reply-To"] = mail.message_id
         reply["References"] = " ".join([*mail.references[-10:], mail.message_id])
     reply["Auto-Submitted"] = "auto-replied"  # RFC 3834: other robots must not answer it
-    reply["Content-Language"] = lang if lang in REPLY_TEXT else REPLY_LANGUAGES[0]
     reply.set_content("\n".join(lines) + "\n")
+    # After set_content, which drops every Content-* header.
+    reply["Content-Language"] = lang if lang in REPLY_TEXT else REPLY_LANGUAGES[0]
     return reply

@@ -1,0 +1,105 @@
+"""`kb mail-in` with real .eml files: a file or stdin, the reply to stdout or a file, exit codes."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from kb_engine.cli import cli
+
+MAIL = Path(__file__).resolve().parent / "data" / "mail"
+
+
+@pytest.fixture()
+def kb(runner, tmp_path: Path, index_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("KB_PUBLIC_URL", "https://help.example.com")
+    monkeypatch.setenv("KB_MAIL_FROM", "IT Support <support@example.com>")
+    monkeypatch.delenv("KB_SMTP_URL", raising=False)
+    database = f"sqlite:///{tmp_path / 'mail.sqlite3'}"
+
+    def run(*args: str, stdin: bytes | None = None):
+        return runner.invoke(
+            cli, ["mail-in", *args, "--database", database, "--index-dir", str(index_dir)], input=stdin
+        )
+
+    run.database = tmp_path / "mail.sqlite3"  # type: ignore[attr-defined]
+    return run
+
+
+def rows(path: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_mail_in_file_prints_the_reference_and_writes_the_reply(kb, tmp_path: Path) -> None:
+    reply_file = tmp_path / "reply.eml"
+    result = kb(str(MAIL / "plain.eml"), "--reply-to-file", str(reply_file))
+    assert result.exit_code == 0, result.output
+    reference, action = result.output.split()
+    assert reference.startswith("KB-") and action == "created"
+    reply = email.message_from_bytes(reply_file.read_bytes(), policy=email.policy.default)
+    assert reply["To"] == "Ana Silva <ana.silva@example.com>" and reference in reply["Subject"]
+    assert "https://help.example.com/articles/en/printer-offline?ch=email" in reply.get_content()
+    assert rows(kb.database, "SELECT source, contact_email FROM ticket") == [
+        ("email", "ana.silva@example.com")
+    ]
+
+
+def test_mail_in_reads_stdin_and_writes_the_reply_to_stdout(kb) -> None:
+    result = kb(stdin=(MAIL / "french-qp.eml").read_bytes())
+    assert result.exit_code == 0, result.output
+    reply = email.message_from_bytes(result.stdout_bytes, policy=email.policy.default)
+    assert "Nous avons bien reçu votre demande KB-" in reply.get_content()
+    assert "created" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["plain", "html-only", "french-qp", "attachment"])
+def test_mail_in_json_for_every_kind_of_message(kb, tmp_path: Path, name: str) -> None:
+    result = kb(str(MAIL / f"{name}.eml"), "--reply-to-file", str(tmp_path / "r.eml"), "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["action"] == "created" and data["reference"].startswith("KB-") and data["articles"]
+
+
+def test_mail_in_attaches_a_reply_to_its_ticket(kb, tmp_path: Path) -> None:
+    first = kb(str(MAIL / "plain.eml"), "--reply-to-file", str(tmp_path / "1.eml"))
+    second = kb(str(MAIL / "reply.eml"), "--reply-to-file", str(tmp_path / "2.eml"))
+    assert second.exit_code == 0, second.output
+    assert second.output.split() == [first.output.split()[0], "attached"]
+    assert rows(kb.database, "SELECT count(*) FROM ticket") == [(1,)]
+
+
+def test_mail_in_refuses_what_is_not_an_email_with_ex_dataerr(kb) -> None:
+    result = kb(stdin=b"hello, this is not an email")
+    assert result.exit_code == 65 and "not an email" in result.stderr
+
+
+def test_mail_in_sends_through_smtp_when_configured(kb, monkeypatch: pytest.MonkeyPatch) -> None:
+    sent = []
+
+    class FakeSMTP:
+        def __init__(self, host: str, port: int, timeout: float) -> None:
+            sent.append((host, port))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def login(self, user: str, password: str) -> None:
+            sent.append((user, password))
+
+        def send_message(self, message) -> None:
+            sent.append(message["To"])
+
+    monkeypatch.setattr("smtplib.SMTP", FakeSMTP)
+    monkeypatch.setenv("KB_SMTP_URL", "smtp://robot:s%40cret@mail.example.com:2525")
+    result = kb(str(MAIL / "plain.eml"))
+    assert result.exit_code == 0, result.output
+    assert sent == [("mail.example.com", 2525), ("robot", "s@cret"), "Ana Silva <ana.silva@example.com>"]
