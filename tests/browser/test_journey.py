@@ -41,14 +41,17 @@ def test_customer_miss_is_escalated_by_l1_and_resolved_by_l2_and_counted(live_se
 
     # An L1 agent logs in, takes the ticket from the queue and escalates it to L2.
     l1 = new_page()
+    l1.goto(f"{server.url}/console/")  # every console page needs a login
+    l1.wait_for_selector("#username")
+    shot(l1, "04-console-login")
     login(l1, server, "lena")
     row = l1.locator(f"tr[data-reference={reference}]")
     assert "Ana" not in row.inner_text()  # the queue shows the problem, not personal details
-    shot(l1, "04-console-queue")
+    shot(l1, "05-console-queue")
     row.locator("button", has_text="Take").click()
     l1.wait_for_selector("[data-field=assignee]:has-text('lena')")
     assert "ana@example.com" in l1.inner_text("main")
-    shot(l1, "05-console-ticket")
+    shot(l1, "06-console-ticket")
     l1.fill("#reason", "printer firmware, needs desktop support")
     l1.click("#escalate button[type=submit]")
     l1.wait_for_selector("[data-field=tier]:has-text('L2')")
@@ -74,4 +77,7 @@ def test_customer_miss_is_escalated_by_l1_and_resolved_by_l2_and_counted(live_se
     assert l2.inner_text("tr[data-stage=opened] td.num >> nth=0") == "1"
     assert l2.inner_text("tr[data-stage=solved] td.num >> nth=0") == "0"
     assert l2.inner_text("tr[data-tier=L2]").split()[1:] == ["0", "0", "1", "0"]  # one L2 ticket, P3
-    shot(l2, "06-dashboard")
+    shot(l2, "07-dashboard")
+    l2.goto(f"{server.url}/console/search?q=printer+offline")
+    assert l2.locator("td.score").count() > 0  # agents see the scores
+    shot(l2, "08-agent-search")
