@@ -22,7 +22,7 @@ import yaml
 from kb_engine.errors import ArticleError
 
 AUDIENCES = ("public", "internal")
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,149}$")
 LANG_RE = re.compile(r"^[a-z]{2}$")
 MAX_ARTICLE_BYTES = 2 * 1024 * 1024
 
@@ -179,21 +179,22 @@ def parse_article(path: Path, root: Path, *, languages: Iterable[str] = ("en", "
         raise ArticleError(shown, "empty body (no text after the front matter)")
 
     rel = real.relative_to(root)
-    folder = rel.parts[0] if len(rel.parts) > 1 else None
-    lang = meta.get("lang", folder)
+    known = tuple(languages)
+    # The language comes from `lang:`, else a language folder (`en/…`), else the knowledge base's first one.
+    folder = rel.parts[0].lower() if len(rel.parts) > 1 and LANG_RE.match(rel.parts[0].lower()) else None
+    lang = meta.get("lang") or folder or (known[0] if known else None)
     if lang is None:
         raise ArticleError(shown, "no language: put the file under a language folder or set `lang:`")
     lang = str(lang).strip().lower()
     if not LANG_RE.match(lang):
         raise ArticleError(shown, f"`lang` must be a two-letter code, got {lang!r}")
-    known = tuple(languages)
     if known and lang not in known:
         raise ArticleError(
             shown, f"language {lang!r} is not one of the knowledge base's ({', '.join(known)})"
         )
     slug = real.stem
     if not SLUG_RE.match(slug):
-        raise ArticleError(shown, "file name must be a slug: lowercase letters, digits, '-' or '_'")
+        raise ArticleError(shown, "file name must be a slug: letters, digits, '.', '-' or '_' (no spaces)")
     audience = str(meta.get("audience", "public")).strip().lower()
     if audience not in AUDIENCES:
         raise ArticleError(shown, f"`audience` must be public or internal, got {audience!r}")

@@ -183,3 +183,10 @@ def test_chunks_cover_title_questions_and_sections(tmp_path: Path) -> None:
 
 def test_plain_text_keeps_link_labels() -> None:
     assert plain_text("**Bold** [label](x.md) `code`") == "Bold label code"
+
+
+def test_language_defaults_when_the_folder_is_not_a_language(tmp_path: Path) -> None:
+    """An outside knowledge base laid out by topic still indexes: the first KB language is assumed."""
+    article = parse_article(write(tmp_path, "faq/Q-001.md", GOOD), tmp_path)
+    assert article.id == "en/Q-001" and article.lang == "en"
+    assert parse_article(write(tmp_path, "top.md", GOOD), tmp_path).lang == "en"
