@@ -90,7 +90,7 @@ def _feedback_counts() -> dict[str, dict[str, int]]:
 
 @bp.get("/articles")
 @author_required
-def articles():
+def articles() -> str:
     """Per-article feedback: views, "solved" and "did not help" counts."""
     counts = _feedback_counts()
     searcher = get_searcher()
