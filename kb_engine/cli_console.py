@@ -100,6 +100,14 @@ def users_list(ctx: Context, as_json: bool) -> None:
     click.echo(f"{len(rows)} accounts")
 
 
+def _set_active(ctx: Context, username: str, active: bool) -> None:
+    from kb_engine.users import set_active
+
+    with db_session(ctx) as session:
+        user = set_active(session, username, active)
+        click.echo(f"{'enabled' if active else 'disabled'} {user.username}")
+
+
 @users.command("disable")
 @click.argument("username")
 @pass_ctx
@@ -108,11 +116,7 @@ def users_disable(ctx: Context, username: str) -> None:
 
     Example: kb users disable ana
     """
-    from kb_engine.users import set_active
-
-    with db_session(ctx) as session:
-        user = set_active(session, username, False)
-        click.echo(f"disabled {user.username}")
+    _set_active(ctx, username, False)
 
 
 @users.command("enable")
@@ -123,11 +127,7 @@ def users_enable(ctx: Context, username: str) -> None:
 
     Example: kb users enable ana
     """
-    from kb_engine.users import set_active
-
-    with db_session(ctx) as session:
-        user = set_active(session, username, True)
-        click.echo(f"enabled {user.username}")
+    _set_active(ctx, username, True)
 
 
 @users.command("password")
