@@ -188,7 +188,10 @@ def build_index(
         # Out-of-scope families are indexed as hidden pseudo-articles (never shown, see kb_engine.scope).
         articles = real_articles + scope_articles(scope, scope_hash)
         fingerprint = _fingerprint(
-            hashes, glossary_hash, model, {"vector_kind": vector_kind, "scope": scope_hash, "learned": learned_hash}
+            hashes,
+            glossary_hash,
+            model,
+            {"vector_kind": vector_kind, "scope": scope_hash, "learned": learned_hash},
         )
 
         builds = index_dir / BUILDS

@@ -53,7 +53,9 @@ def load_learned(articles_dir: Path) -> tuple[dict[str, list[str]], str]:
         raise ArticleError(LEARNED_FILE, "not valid UTF-8") from exc
 
 
-def apply_learned(articles: Sequence[Article], learned: dict[str, list[str]]) -> tuple[list[Article], list[Problem]]:
+def apply_learned(
+    articles: Sequence[Article], learned: dict[str, list[str]]
+) -> tuple[list[Article], list[Problem]]:
     """Articles with their approved questions appended; ids that match no article become problems."""
     by_id = {a.id: a for a in articles}
     problems = [
@@ -64,7 +66,9 @@ def apply_learned(articles: Sequence[Article], learned: dict[str, list[str]]) ->
     out = []
     for article in articles:
         extra = [q for q in learned.get(article.id, []) if q not in article.questions]
-        out.append(dataclasses.replace(article, questions=article.questions + tuple(extra)) if extra else article)
+        out.append(
+            dataclasses.replace(article, questions=article.questions + tuple(extra)) if extra else article
+        )
     return out, problems
 
 

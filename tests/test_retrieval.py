@@ -85,7 +85,9 @@ def test_approved_question_is_indexed(tmp_path: Path, embedder) -> None:
     assert approve(articles, "en/printer-offline", query)
     assert not approve(articles, "en/printer-offline", query)  # once only
     assert load_learned(articles)[0] == {"en/printer-offline": [query]}
-    report = build_index(articles, tmp_path / "i", model=MODEL, embedder_factory=lambda: embedder, progress=False)
+    report = build_index(
+        articles, tmp_path / "i", model=MODEL, embedder_factory=lambda: embedder, progress=False
+    )
     assert not report.problems
     hit = Searcher(tmp_path / "i", model=MODEL, embedder=embedder).search(query).hits[0]
     assert hit.id == "en/printer-offline" and hit.matched == "question"
@@ -98,7 +100,9 @@ def test_learned_file_naming_a_missing_article_is_reported(tmp_path: Path, fake_
     assert [p.path for p in report.problems] == [LEARNED_FILE]
 
 
-def test_calibrate_writes_threshold_and_curve_to_the_manifest(runner, tmp_path: Path, embedder, embedding_cache) -> None:
+def test_calibrate_writes_threshold_and_curve_to_the_manifest(
+    runner, tmp_path: Path, embedder, embedding_cache
+) -> None:
     articles = copy_sample(tmp_path / "a")
     index = tmp_path / "i"
     build_index(articles, index, model=MODEL, embedder_factory=lambda: embedder, cache_path=embedding_cache)
@@ -116,7 +120,8 @@ def test_calibrate_writes_threshold_and_curve_to_the_manifest(runner, tmp_path: 
     labelled = tmp_path / "labelled.tsv"
     labelled.write_text("\n".join(rows) + "\n", encoding="utf-8")
     result = runner.invoke(
-        cli, ["--model", MODEL, "calibrate", str(labelled), "--index-dir", str(index), "--no-feedback", "--json"]
+        cli,
+        ["--model", MODEL, "calibrate", str(labelled), "--index-dir", str(index), "--no-feedback", "--json"],
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
