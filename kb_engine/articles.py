@@ -242,6 +242,20 @@ def _display_path(path: Path, root: Path) -> str:
         return str(path)
 
 
+def read_kb_file(articles_dir: Path, name: str) -> tuple[str, str] | None:
+    """Text and sha256 of one of the authors' data files beside the articles (glossary, out-of-scope list,
+    learned questions); None when the file does not exist. ArticleError when it is not UTF-8."""
+    path = Path(articles_dir) / name
+    if not path.is_file():
+        return None
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ArticleError(name, "not valid UTF-8") from exc
+    return text, hashlib.sha256(raw).hexdigest()
+
+
 def iter_article_files(root: Path) -> list[Path]:
     """Every `*.md` file below root (not following symlinked folders), sorted."""
     found = [

@@ -7,13 +7,13 @@ words; the terms are added to the query, never substituted for it.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from kb_engine.articles import read_kb_file
 from kb_engine.errors import ArticleError
 from kb_engine.lexical import fold
 
@@ -76,12 +76,7 @@ def parse_glossary(text: str, shown: str = GLOSSARY_FILE) -> Glossary:
 
 def load_glossary(articles_dir: Path) -> tuple[Glossary, str]:
     """The glossary of an articles folder and its content hash (empty glossary if there is none)."""
-    path = Path(articles_dir) / GLOSSARY_FILE
-    if not path.is_file():
+    found = read_kb_file(articles_dir, GLOSSARY_FILE)
+    if found is None:
         return Glossary(), ""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ArticleError(GLOSSARY_FILE, "not valid UTF-8") from exc
-    return parse_glossary(text), hashlib.sha256(raw).hexdigest()
+    return parse_glossary(found[0]), found[1]

@@ -14,13 +14,12 @@ customer who words it that way finds the article directly.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 
-from kb_engine.articles import Article, Problem
+from kb_engine.articles import Article, Problem, read_kb_file
 from kb_engine.errors import ArticleError
 
 LEARNED_FILE = "learned-questions.yml"
@@ -43,14 +42,10 @@ def parse_learned(text: str) -> dict[str, list[str]]:
 
 def load_learned(articles_dir: Path) -> tuple[dict[str, list[str]], str]:
     """Approved questions per article id, and the file's hash (empty when there is no file)."""
-    path = Path(articles_dir) / LEARNED_FILE
-    if not path.is_file():
+    found = read_kb_file(articles_dir, LEARNED_FILE)
+    if found is None:
         return {}, ""
-    raw = path.read_bytes()
-    try:
-        return parse_learned(raw.decode("utf-8")), hashlib.sha256(raw).hexdigest()
-    except UnicodeDecodeError as exc:
-        raise ArticleError(LEARNED_FILE, "not valid UTF-8") from exc
+    return parse_learned(found[0]), found[1]
 
 
 def apply_learned(

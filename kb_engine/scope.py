@@ -7,14 +7,13 @@ handled by HR: …") instead of being shown an unrelated IT article.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from kb_engine.articles import Article
+from kb_engine.articles import Article, read_kb_file
 from kb_engine.errors import ArticleError
 
 SCOPE_FILE = "out-of-scope.yml"
@@ -93,15 +92,10 @@ def parse_scope(text: str) -> Scope:
 
 def load_scope(articles_dir: Path) -> tuple[Scope, str]:
     """The out-of-scope families of an articles folder and the file's hash (empty if there is none)."""
-    path = Path(articles_dir) / SCOPE_FILE
-    if not path.is_file():
+    found = read_kb_file(articles_dir, SCOPE_FILE)
+    if found is None:
         return Scope(), ""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ArticleError(SCOPE_FILE, "not valid UTF-8") from exc
-    return parse_scope(text), hashlib.sha256(raw).hexdigest()
+    return parse_scope(found[0]), found[1]
 
 
 def scope_articles(scope: Scope, sha256: str) -> list[Article]:
