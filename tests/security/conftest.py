@@ -9,16 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SHIPPED
-
-
-@pytest.fixture()
-def app_config(app_config: dict[str, object], tmp_path: Path, articles_dir: Path) -> dict[str, object]:
-    """A private copy of the sample articles (authors' drafts are written there)."""
-    articles = tmp_path / "articles"
-    shutil.copytree(articles_dir, articles)
-    for name in ("routing.yml", "canned-replies.yml"):
-        shutil.copy(SHIPPED / name, articles / name)
-    return {**app_config, "ARTICLES_DIR": str(articles)}
+from tests.console.conftest import app_config  # noqa: F401 - the shipped routing, private articles
 
 
 def db_path(app) -> str:
@@ -46,3 +37,68 @@ def make_ticket(app, **fields) -> tuple[str, str]:
         ticket = service.create(**fields)
         session.commit()
         return str(ticket.reference), str(ticket.token)
+
+
+HOSTILE_TITLE = '<script>alert("title")</script><img src=x onerror=alert(2)>'
+HOSTILE_BODY = """Printer offline? <script>alert(1)</script> Try this first.
+
+<img src=x onerror="alert(3)"> <svg/onload=alert(4)> <iframe src="javascript:alert(5)"></iframe>
+
+[click me](javascript:alert(6)) <a href="jav&#x09;ascript:alert(7)">also</a>
+
+<style>body{background:url(javascript:alert(8))}</style>
+"""
+
+
+def write_hostile_article(articles: Path) -> None:
+    import yaml
+
+    front = {
+        "title": HOSTILE_TITLE,
+        "lang": "en",
+        "category": "printing",
+        "tags": ["<b onmouseover=alert(9)>printer</b>", "xss"],
+        "audience": "public",
+        "questions": ["printer offline <script>alert(10)</script>"],
+        "updated": "2026-11-24",
+    }
+    text = "---\n" + yaml.safe_dump(front, allow_unicode=True) + "---\n\n" + HOSTILE_BODY
+    (articles / "en" / "hostile-printer.md").write_text(text, encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def hostile_index(tmp_path_factory: pytest.TempPathFactory, articles_dir: Path) -> tuple[Path, Path]:
+    """(articles, index): the sample articles plus one hostile article, indexed with the hashing model."""
+    from indexer.build import build_index
+    from kb_engine.embedding import HashingEmbedder
+
+    articles = tmp_path_factory.mktemp("hostile-articles")
+    shutil.copytree(articles_dir, articles, dirs_exist_ok=True)
+    for name in ("routing.yml", "canned-replies.yml"):
+        shutil.copy(SHIPPED / name, articles / name)
+    write_hostile_article(articles)
+    index = tmp_path_factory.mktemp("hostile-index")
+    report = build_index(articles, index, model="hashing", embedder_factory=HashingEmbedder, progress=False)
+    assert not report.problems, report.problems
+    return articles, index
+
+
+@pytest.fixture()
+def hostile_app(tmp_path: Path, hostile_index: tuple[Path, Path]):
+    """An app (hashing model: fast) serving the hostile article."""
+    from web import create_app
+
+    articles, index = hostile_index
+    application = create_app(
+        {
+            "ARTICLES_DIR": str(articles),
+            "INDEX_DIR": str(index),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'tickets.sqlite3'}",
+            "INSTANCE_DIR": str(tmp_path / "instance"),
+            "MODEL": "hashing",
+            "SESSION_COOKIE_SECURE": False,
+            "TESTING": True,
+        }
+    )
+    yield application
+    application.extensions["kb_engine"].dispose()
