@@ -381,3 +381,9 @@ for _command in CONSOLE_COMMANDS:
 from kb_engine.cli_mail import mail_in  # noqa: E402 - last: it imports the group's Context
 
 cli.add_command(mail_in)
+
+
+from kb_engine.cli_bench import COMMANDS as _BENCH_COMMANDS  # noqa: E402 - last: it imports the group's Context
+
+for _command in _BENCH_COMMANDS:
+    cli.add_command(_command)

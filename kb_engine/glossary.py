@@ -23,14 +23,16 @@ GLOSSARY_FILE = "glossary.yml"
 @dataclass
 class Glossary:
     entries: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    _patterns: dict[str, list[tuple[re.Pattern[str], list[str]]]] = field(default_factory=dict, repr=False)
+    _patterns: dict[str, list[tuple[str, re.Pattern[str], list[str]]]] = field(
+        default_factory=dict, repr=False
+    )
 
     def __post_init__(self) -> None:
         for lang, mapping in self.entries.items():
             # Longest keys first so "mot de passe" is seen before "mot".
             keys = sorted(mapping, key=len, reverse=True)
             self._patterns[lang] = [
-                (re.compile(rf"(?<!\w){re.escape(fold(k))}(?!\w)"), mapping[k]) for k in keys
+                (fold(k), re.compile(rf"(?<!\w){re.escape(fold(k))}(?!\w)"), mapping[k]) for k in keys
             ]
 
     def expand(self, query: str) -> dict[str, list[str]]:
@@ -39,8 +41,9 @@ class Glossary:
         out: dict[str, list[str]] = {}
         for lang, patterns in self._patterns.items():
             found: list[str] = []
-            for pattern, terms in patterns:
-                if pattern.search(folded):
+            for key, pattern, terms in patterns:
+                # The substring test is a cheap necessary condition (a query matches few of the keys).
+                if key in folded and pattern.search(folded):
                     found.extend(t for t in terms if t not in found)
             if found:
                 out[lang] = found

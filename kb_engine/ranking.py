@@ -73,18 +73,41 @@ class RankingParams:
         return self.w_lex.get(lang, self.w_lex.get("default", 0.0))
 
 
+def _field_bias(params: RankingParams) -> np.ndarray:
+    return np.array([params.field_bias.get(kind, 0.0) for kind in KINDS], dtype=np.float32)
+
+
+def chunk_segments(chunk_rows: np.ndarray) -> np.ndarray | None:
+    """Start of each article's run of chunks, when the chunk table is in article order (as the indexer
+    writes it); None otherwise. Lets `article_dense_scores` take a grouped max instead of a sort."""
+    if chunk_rows.size == 0 or (chunk_rows.size > 1 and bool(np.any(chunk_rows[1:] < chunk_rows[:-1]))):
+        return None
+    return np.flatnonzero(np.concatenate(([True], chunk_rows[1:] != chunk_rows[:-1])))
+
+
 def article_dense_scores(
     chunk_scores: np.ndarray,
     chunk_rows: np.ndarray,
     chunk_kinds: np.ndarray,
     n_articles: int,
     params: RankingParams,
+    segments: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per article: best (chunk score + field bias), and the index of that best chunk (-1 if none scored)."""
-    bias = np.array([params.field_bias.get(kind, 0.0) for kind in KINDS], dtype=np.float32)
-    adjusted = chunk_scores + bias[chunk_kinds]
+    """Per article: best (chunk score + field bias), and the index of that best chunk (-1 if none scored).
+
+    Ties between an article's chunks go to the last one. `segments` (from `chunk_segments`) makes this a
+    grouped max, linear in the number of chunks; without it the chunks are sorted.
+    """
+    adjusted = chunk_scores + _field_bias(params)[chunk_kinds]
     best = np.full(n_articles, -1.0, dtype=np.float32)
     best_chunk = np.full(n_articles, -1, dtype=np.int64)
+    if segments is not None and adjusted.size:
+        top = np.maximum.reduceat(adjusted, segments)
+        best[chunk_rows[segments]] = top
+        sizes = np.diff(np.append(segments, adjusted.size))
+        reached = np.flatnonzero(adjusted == np.repeat(top, sizes))
+        best_chunk[chunk_rows[reached]] = reached  # ascending: the last chunk reaching the max wins
+        return best, best_chunk
     order = np.argsort(adjusted, kind="stable")  # ascending, so the last write per article is its best
     best[chunk_rows[order]] = adjusted[order]
     best_chunk[chunk_rows[order]] = order
@@ -106,6 +129,68 @@ class Group:
     best_row: int  # the translation that scored best
 
 
+class ArticleGroups:
+    """The translation groups of an index's articles, worked out once so that ranking a query is a few
+    array operations (a customer-facing search ranks every article of the knowledge base)."""
+
+    def __init__(self, slugs: Sequence[str], langs: Sequence[str]) -> None:
+        names = sorted(set(slugs))
+        number = {slug: i for i, slug in enumerate(names)}
+        self.names = names
+        self.slug_ids = np.array([number[s] for s in slugs], dtype=np.int64)  # in slug order
+        self.langs = np.array(list(langs), dtype=object)
+        self._shown: dict[tuple[bytes, str], tuple[np.ndarray, np.ndarray]] = {}
+
+    def _shown_rows(self, allowed: np.ndarray, query_lang: str) -> tuple[np.ndarray, np.ndarray]:
+        """Row shown per slug id (-1: no allowed row): its first allowed translation in the query's
+        language, else its first allowed row; and whether that row is in another language."""
+        key = (np.packbits(allowed).tobytes(), query_lang)
+        cached = self._shown.get(key)
+        if cached is None:
+            rows = np.flatnonzero(allowed)
+            shown = np.full(len(self.names), -1, dtype=np.int64)
+            in_lang = rows[self.langs[rows] == query_lang]
+            # Reversed assignment: the first row of each slug is written last and wins.
+            shown[self.slug_ids[rows[::-1]]] = rows[::-1]
+            shown[self.slug_ids[in_lang[::-1]]] = in_lang[::-1]
+            other = np.zeros(len(self.names), dtype=bool)
+            present = shown >= 0
+            other[present] = self.langs[shown[present]] != query_lang
+            cached = (shown, other)
+            if len(self._shown) < 16:  # a few (audience, language) pairs in practice
+                self._shown[key] = cached
+        return cached
+
+    def rank(
+        self,
+        scores: np.ndarray,
+        allowed: np.ndarray,
+        query_lang: str,
+        params: RankingParams,
+        limit: int | None = None,
+    ) -> list[Group]:
+        """Groups best first (see `group_translations`); only the first `limit` when given."""
+        rows = np.flatnonzero(allowed)
+        if rows.size == 0:
+            return []
+        ids = self.slug_ids[rows]
+        # Best translation per slug: highest score, the first row among equal scores.
+        order = np.lexsort((rows, -scores[rows], ids))
+        first = np.concatenate(([True], ids[order][1:] != ids[order][:-1]))
+        best = rows[order[first]]
+        best_ids = self.slug_ids[best]
+        shown, other = self._shown_rows(allowed, query_lang)
+        other_best = other[best_ids]
+        group_scores = scores[best].astype(np.float64) - np.where(other_best, params.other_lang_penalty, 0.0)
+        ranking = np.lexsort((best_ids, -group_scores))
+        if limit is not None:
+            ranking = ranking[:limit]
+        return [
+            Group(self.names[i], int(shown[i]), float(group_scores[j]), bool(other_best[j]), int(best[j]))
+            for j, i in zip(ranking.tolist(), best_ids[ranking].tolist(), strict=True)
+        ]
+
+
 def group_translations(
     scores: np.ndarray,
     slugs: Sequence[str],
@@ -116,6 +201,10 @@ def group_translations(
 ) -> list[Group]:
     """Collapse translations into groups, best first.
 
+    A group scores as its best allowed translation (the first row among equal scores), less
+    `other_lang_penalty` when the row shown is not in the query's language; it shows its first allowed
+    translation in the query's language, else its first allowed row. Equal scores rank by slug.
+
     Args:
         scores: fused score per article row.
         slugs, langs: per article row.
@@ -123,22 +212,9 @@ def group_translations(
         query_lang: detected language of the query.
         params: ranking parameters.
     """
-    best_row: dict[str, int] = {}
-    shown: dict[str, int] = {}
-    for row in np.flatnonzero(allowed).tolist():
-        slug = slugs[row]
-        if slug not in best_row or scores[row] > scores[best_row[slug]]:
-            best_row[slug] = row
-        current = shown.get(slug)
-        if current is None or (langs[row] == query_lang and langs[current] != query_lang):
-            shown[slug] = row
-    groups = []
-    for slug, row in best_row.items():
-        other = langs[shown[slug]] != query_lang
-        score = float(scores[row]) - (params.other_lang_penalty if other else 0.0)
-        groups.append(Group(slug, shown[slug], score, other, row))
-    groups.sort(key=lambda g: (-g.score, g.slug))
-    return groups
+    return ArticleGroups(slugs, langs).rank(
+        np.asarray(scores), np.asarray(allowed, dtype=bool), query_lang, params
+    )
 
 
 def confidence_features(

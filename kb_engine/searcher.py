@@ -8,6 +8,7 @@ server can still answer lexically when the model cannot be loaded (degraded mode
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -33,16 +34,18 @@ from kb_engine.index_files import check_manifest, current_build, read_manifest
 from kb_engine.language import detect_language
 from kb_engine.lexical import LexicalIndex
 from kb_engine.ranking import (
+    ArticleGroups,
     Group,
     RankingParams,
     article_dense_scores,
+    chunk_segments,
     confidence,
     confidence_features,
     fused_scores,
-    group_translations,
     lexical_z,
 )
 from kb_engine.scope import SCOPE_AUDIENCE, SCOPE_PREFIX
+from kb_engine.threads import limit_blas
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +150,9 @@ class Searcher:
         self._embedder_error: str | None = None
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[Any, ...], SearchResponse] = OrderedDict()
+        self._cache_lock = threading.Lock()  # worker threads share the cache
         self._cache_size = cache_size
+        limit_blas(1)  # single-vector products: one BLAS thread is fastest and leaves the cores to others
         self._load(current_build(self.index_dir))
 
     # -- loading -----------------------------------------------------------------------------------------
@@ -187,7 +192,12 @@ class Searcher:
             log.error("vector index unreadable, serving lexical results only: %s", exc)
             self.vectors_ok = False
             self._matrix = None
-        self._cache.clear()
+        # Worked out once per build, so that a query does no per-article Python work.
+        self.segments = chunk_segments(self.chunk_rows)
+        self.groups = ArticleGroups(self.slugs, self.langs)
+        self.scope_rows = np.flatnonzero(self.scope_mask)
+        with self._cache_lock:
+            self._cache.clear()
 
     @staticmethod
     def _flat_matrix(index: faiss.Index) -> np.ndarray | None:
@@ -195,7 +205,9 @@ class Searcher:
         if not isinstance(index, faiss.IndexFlat) or index.ntotal == 0:
             return None
         xb = faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d)
-        return np.asarray(xb).reshape(index.ntotal, index.d)
+        matrix = np.asarray(xb).reshape(index.ntotal, index.d)
+        matrix.flags.writeable = False  # the pages are a shared read-only mapping of vectors.faiss
+        return matrix
 
     def reload_if_changed(self) -> bool:
         """Switch to a newer published build, if any; True when it switched. Never leaves a half state."""
@@ -278,16 +290,23 @@ class Searcher:
         k = max(1, min(int(k), 50))
         key = (text.lower(), k, include_internal, lang, self.build_id)
         if use_cache:
-            cached = self._cache.get(key)
+            t0 = time.perf_counter()
+            with self._cache_lock:
+                cached = self._cache.get(key)
+                if cached is not None:
+                    self._cache.move_to_end(key)
             if cached is not None:
-                self._cache.move_to_end(key)
-                return cached
+                # A copy: the cached answer keeps its own query text and timings.
+                return dataclasses.replace(
+                    cached, query=query, timings={"cache_ms": (time.perf_counter() - t0) * 1000}
+                )
         response = self._search(text, k=k, include_internal=include_internal, lang=lang)
         response.query = query
-        if use_cache:
-            self._cache[key] = response
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        if use_cache and key[-1] == self.build_id:  # not an answer from a build switched away meanwhile
+            with self._cache_lock:
+                self._cache[key] = response
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
         return response
 
     def signals(self, text: str, lang_hint: str | None = None) -> dict[str, Any]:
@@ -329,21 +348,29 @@ class Searcher:
         n = len(self.articles)
         if signals["chunk_scores"] is None:
             return np.zeros(n, dtype=np.float32), np.full(n, -1, dtype=np.int64)
-        return article_dense_scores(signals["chunk_scores"], self.chunk_rows, self.chunk_kinds, n, params)
+        return article_dense_scores(
+            signals["chunk_scores"], self.chunk_rows, self.chunk_kinds, n, params, self.segments
+        )
 
     def _chunk_scores(self, qvec: np.ndarray) -> np.ndarray:
         if self._matrix is not None:
             return (self._matrix @ qvec[0]).astype(np.float32)
-        scores, ids = vector_index.search(self.index, qvec, 1000)
+        scores, ids = vector_index.search(self.index, qvec, vector_index.HNSW_CANDIDATES)
         out = np.full(self.chunk_rows.size, float(scores[0][-1]) - 0.01, dtype=np.float32)
         valid = ids[0] >= 0
         out[ids[0][valid]] = scores[0][valid]
         return out
 
     def rank(
-        self, signals: dict[str, Any], *, include_internal: bool, params: RankingParams | None = None
+        self,
+        signals: dict[str, Any],
+        *,
+        include_internal: bool,
+        params: RankingParams | None = None,
+        limit: int | None = None,
     ) -> Ranked:
-        """Groups (best first), the confidence and what it is based on, from a query's signals."""
+        """Groups (best first; the first `limit`, at least 2, if given), the confidence and what it is
+        based on, from a query's signals."""
         params = params or self.params
         dense, best_chunk = self.dense_scores(signals, params)
         lex_z = lexical_z(signals["bm25"], params)
@@ -353,12 +380,13 @@ class Searcher:
         else:
             fused = fused_scores(dense, lex_z, signals["lang"], params)
         allowed = self.all_mask if include_internal else self.public_mask
-        groups = group_translations(fused, self.slugs, self.langs, allowed, signals["lang"], params)
+        limit = None if limit is None else max(2, limit)  # the confidence looks at the first two
+        groups = self.groups.rank(fused, allowed, signals["lang"], params, limit)
         ranked = Ranked(groups, 0.0, best_chunk)
         if not groups:
             return ranked
-        if self.scope_mask.any():
-            scope_rows = np.flatnonzero(self.scope_mask)
+        if self.scope_rows.size:
+            scope_rows = self.scope_rows
             best = int(scope_rows[np.argmax(fused[scope_rows])])
             ranked.negative = float(fused[best]) - groups[0].score
             ranked.scope_row = best
@@ -375,7 +403,7 @@ class Searcher:
             return SearchResponse(query=text, answered=False, confidence=0.0, lang=lang or self.languages[0])
         signals = self.signals(text, lang)
         t0 = time.perf_counter()
-        ranked = self.rank(signals, include_internal=include_internal)
+        ranked = self.rank(signals, include_internal=include_internal, limit=k)
         hits = [self._hit(g, ranked.best_chunk) for g in ranked.groups[:k]]
         threshold = self.params.threshold
         if hits and hits[0].category in self.params.category_thresholds:

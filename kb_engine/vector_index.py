@@ -15,7 +15,11 @@ import numpy as np
 HNSW_THRESHOLD = 50_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 128
+# Measured by `kb bench` on 100k synthetic chunks shaped like the model's: recall@10 against flat 0.985 at
+# 256, 0.991 at 384.
+HNSW_EF_SEARCH = 384
+# Chunks an HNSW search returns to the searcher (the others score just below the last of them).
+HNSW_CANDIDATES = 1000
 
 
 def build(vectors: np.ndarray, *, kind: str = "auto") -> faiss.Index:
@@ -34,6 +38,7 @@ def build(vectors: np.ndarray, *, kind: str = "auto") -> faiss.Index:
     elif kind == "hnsw":
         index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
     else:
         raise ValueError(f"unknown vector index kind {kind!r}")
     if len(vectors):

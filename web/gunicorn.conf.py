@@ -1,0 +1,67 @@
+"""Production server settings: `gunicorn -c web/gunicorn.conf.py 'web:create_app()'`.
+
+Sized for a small CPU box (2 cores): one worker process per core, a few threads each (a request spends
+part of its time in I/O and in torch/FAISS/numpy code that releases the GIL), and one native thread per
+worker for torch, BLAS and FAISS so that the workers do not fight for the cores. The app is not preloaded:
+each worker loads the embedding model after the fork (torch does not survive a fork well), while the index
+files are memory-mapped read-only, so the workers share those pages instead of each holding a copy. Each
+worker answers one warm-up query before it takes traffic, so no customer waits for the model to load.
+
+Every value can be overridden on the command line or with `GUNICORN_CMD_ARGS`, and `KB_WEB_WORKERS` /
+`KB_WEB_THREADS` set the two counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from kb_engine.threads import thread_env
+
+# Read by native libraries when they load: set before any worker imports numpy or torch.
+thread_env(1)
+os.environ.setdefault("KB_MODEL_THREADS", "1")
+
+bind = os.environ.get("KB_WEB_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("KB_WEB_WORKERS") or max(1, os.cpu_count() or 1))
+worker_class = "gthread"
+threads = int(os.environ.get("KB_WEB_THREADS") or 4)
+preload_app = False  # the model loads after fork, in each worker
+keepalive = 5
+timeout = 60
+graceful_timeout = 20
+max_requests = 0  # the searcher and the model are the expensive part of a worker: keep them
+accesslog = None
+# gunicorn's runtime control socket has one default path per user: several servers on one machine (or a
+# test starting two) would share it. Nothing here uses it.
+control_socket_disable = True
+errorlog = "-"
+loglevel = "info"
+
+log = logging.getLogger("kb_engine.gunicorn")
+
+
+def post_fork(server, worker):  # noqa: ARG001 - gunicorn's hook signature
+    """One native thread per worker for BLAS and FAISS, whatever the libraries would pick by themselves
+    (torch gets KB_MODEL_THREADS=1 when the worker loads the model)."""
+    from kb_engine.threads import limit_all
+
+    limit_all(1)
+
+
+def post_worker_init(worker):
+    """Load the index and the model and answer one query before taking traffic (first query is warm)."""
+    app = worker.wsgi
+    started = time.perf_counter()
+    try:
+        with app.app_context():
+            from web.resources import get_searcher
+
+            searcher = get_searcher()
+            searcher.search("password reset warm-up", use_cache=False)
+        worker.log.info(
+            "worker %s warm in %.1fs (build %s)", worker.pid, time.perf_counter() - started, searcher.build_id
+        )
+    except Exception as exc:  # noqa: BLE001 - a worker without an index still serves pages and /healthz
+        worker.log.warning("worker %s not warmed: %s", worker.pid, exc)
