@@ -84,6 +84,26 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SECRET_KEY", "", "Flask secret key. Empty: a random key kept in `instance/secret_key`."),
     Setting("INSTANCE_DIR", "instance", "Folder for the instance file, secret key and SQLite database."),
     Setting("SESSION_COOKIE_SECURE", True, "Send the session cookie over HTTPS only.", _bool),
+    Setting("SESSION_IDLE_MINUTES", 30, "A staff session unused for this long ends (log in again).", int),
+    Setting("SESSION_MAX_HOURS", 12, "A staff session ends this long after its login, however busy.", int),
+    Setting(
+        "LOGIN_MAX_FAILURES",
+        5,
+        "Failed logins of one account within `KB_LOGIN_WINDOW_SECONDS` before it is refused (429) a while.",
+        int,
+    ),
+    Setting(
+        "LOGIN_MAX_FAILURES_PER_ADDRESS",
+        20,
+        "Failed logins from one client address (any account) within the window before it is refused.",
+        int,
+    ),
+    Setting(
+        "LOGIN_WINDOW_SECONDS",
+        900,
+        "Window of the login limits; counted in the database, across workers.",
+        int,
+    ),
     Setting("PUBLIC_URL", "http://127.0.0.1:5000", "Base URL used in links sent to customers (emails, API)."),
     Setting(
         "CORS_ORIGINS",

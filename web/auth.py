@@ -4,6 +4,9 @@
 - Logging in starts a new session (the old one, and its CSRF token, are dropped).
 - The session carries `<user id>:<session_version>`: logging out, disabling the account or changing its
   password bumps the version, so every copy of an old session cookie stops working at once.
+- Failed logins are limited per account and per client address (`kb_engine.throttle`, counted in the
+  database, so across worker processes): over the limit the form answers 429 without checking the password.
+- A session ends after `SESSION_IDLE_MINUTES` without a request and `SESSION_MAX_HOURS` after its login.
 - Views declare who may use them with `staff_required`, `agent_required`, `author_required` or
   `admin_required`; ticket actions also call `require_tier(ticket)` (a lower tier cannot act above it).
 """
@@ -11,19 +14,22 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
+from kb_engine.db import store_errors
 from kb_engine.errors import Forbidden
 from kb_engine.models import User
+from kb_engine.throttle import LoginThrottle
 from kb_engine.users import (
     AUTHOR_ROLES,
     MAX_PASSWORD_CHARS,
@@ -164,23 +170,76 @@ def login():
     error = None
     if form.validate_on_submit():
         db = get_db()
-        user = authenticate(db, form.username.data or "", form.password.data or "")
+        username = form.username.data or ""
+        address = request.remote_addr or "unknown"
+        throttle = login_throttle()
+        with store_errors():
+            wait = throttle.retry_after(username, address)
+        if wait:
+            log.warning("login refused (too many failures) for %r from %s", username[:80], address)
+            minutes = max(1, (wait + 59) // 60)
+            error = f"Too many failed logins. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
+            page = render_template("console/login.html", form=form, error=error)
+            return page, 429, {"Retry-After": str(wait)}
+        user = authenticate(db, username, form.password.data or "")
         if user is not None:
-            db.commit()  # a rehashed password
+            with store_errors():
+                throttle.succeeded(username)
+                db.commit()  # a rehashed password, the cleared failures
             target = safe_next(form.next.data)
             session.clear()  # a new session: nothing from before the login survives
             console_user = ConsoleUser(
                 user.id, user.username, user.role, True, int(user.session_version or 0)
             )
             login_user(console_user)
+            session["login_at"] = session["seen_at"] = int(time.time())
             log.info("login: %s (%s)", user.username, user.role)
             return redirect(target or home_for(console_user), code=303)
-        log.info("failed login for %r from %s", (form.username.data or "")[:80], request.remote_addr)
+        with store_errors():
+            throttle.failed(username, address)
+            db.commit()
+        log.info("failed login for %r from %s", username[:80], address)
         error = "Wrong username or password."
     elif request.method == "POST":
         error = "Give your username and password."
     status = 401 if error else 200
     return render_template("console/login.html", form=form, error=error), status
+
+
+def login_throttle() -> LoginThrottle:
+    config = current_app.config
+    return LoginThrottle(
+        get_db(),
+        per_account=config["LOGIN_MAX_FAILURES"],
+        per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+        window_seconds=config["LOGIN_WINDOW_SECONDS"],
+    )
+
+
+def session_expired(now: float) -> bool:
+    """Whether the logged-in session has been idle too long or is older than the absolute limit."""
+    config = current_app.config
+    login_at, seen_at = session.get("login_at"), session.get("seen_at")
+    if not isinstance(login_at, int) or not isinstance(seen_at, int):
+        return True  # a staff session always carries both: anything else is not ours
+    return (
+        now - seen_at > config["SESSION_IDLE_MINUTES"] * 60
+        or now - login_at > config["SESSION_MAX_HOURS"] * 3600
+    )
+
+
+def enforce_session_timeouts() -> None:
+    """End an expired staff session before any view sees it; otherwise note that it was used."""
+    if "_user_id" not in session:
+        return
+    now = int(time.time())
+    if session_expired(now):
+        log.info("staff session expired")
+        logout_user()
+        session.clear()
+        return
+    if now - int(session["seen_at"]) >= 30:  # rewrite the cookie at most every 30 s
+        session["seen_at"] = now
 
 
 @bp.post("/logout")
@@ -199,4 +258,5 @@ def logout():
 
 def init_auth(app: Flask) -> None:
     login_manager.init_app(app)
+    app.before_request(enforce_session_timeouts)
     app.register_blueprint(bp)
