@@ -23,7 +23,7 @@ from markupsafe import Markup
 from kb_engine import analytics
 from kb_engine.articles import SLUG_RE, article_id, render_markdown
 from kb_engine.db import store_errors
-from kb_engine.errors import InvalidQuery, InvalidTransition, NotFound
+from kb_engine.errors import InvalidQuery, InvalidTransition, NotFound, StoreUnavailable
 from kb_engine.models import SearchLog, Ticket
 from kb_engine.searcher import SearchResponse
 from kb_engine.tickets import LIMITS, status_label
@@ -212,7 +212,7 @@ def need_help(reference: str):
     ticket = service.get_for_customer(reference, token)
     form = _contact_form()
     if request.method == "POST":
-        error = _contact_error(form)
+        error, status = _contact_error(form), 400
         if error is None:
             try:
                 with store_errors():
@@ -225,12 +225,13 @@ def need_help(reference: str):
                         details=form["details"],
                     )
                     db.commit()
-            except InvalidQuery as exc:
+            except (InvalidQuery, StoreUnavailable) as exc:
                 db.rollback()
-                error = exc.message
+                error, status = exc.message, exc.status
         if error is None:
             return redirect(url_for("customer.ticket_status", reference=reference, t=token), code=303)
-        return render_template("need_help.html", ticket=ticket, form=form, error=error), 400
+        # A busy or full database (503) keeps what the customer typed, like any other refusal.
+        return render_template("need_help.html", ticket=ticket, form=form, error=error), status
     return render_template("need_help.html", ticket=ticket, form=form, error=None)
 
 
@@ -330,9 +331,9 @@ def contact_send():
                 **{k: form[k] for k in ("availability", "details")},
             )
             db.commit()
-    except InvalidQuery as exc:
+    except (InvalidQuery, StoreUnavailable) as exc:  # 503: the form keeps what the customer typed
         db.rollback()
-        return _contact_page(entry, form=form, error=exc.message, status=400)
+        return _contact_page(entry, form=form, error=exc.message, status=exc.status)
     remember_ticket(ticket.reference or "", ticket.token)
     return redirect(
         url_for("customer.ticket_status", reference=ticket.reference, t=ticket.token, created=1), code=303
@@ -383,7 +384,7 @@ def ticket_reply(reference: str):
         with store_errors():
             get_tickets().customer_reply(ticket, message)
             db.commit()
-    except (InvalidQuery, InvalidTransition) as exc:
+    except (InvalidQuery, InvalidTransition, StoreUnavailable) as exc:
         db.rollback()
         return _status_page(
             ticket, token, error=exc.message, reply=message[: LIMITS["message"]], status=exc.status
