@@ -1,0 +1,52 @@
+"""Reliability fixtures: a small index built with the fast hashing model, copied per test when damaged."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def hashing_index(tmp_path_factory: pytest.TempPathFactory, articles_dir: Path) -> Path:
+    from indexer.build import build_index
+    from kb_engine.embedding import HashingEmbedder
+
+    out = tmp_path_factory.mktemp("hashing-index")
+    report = build_index(articles_dir, out, model="hashing", embedder_factory=HashingEmbedder, progress=False)
+    assert not report.problems, report.problems
+    return out
+
+
+@pytest.fixture()
+def own_index(tmp_path: Path, hashing_index: Path) -> Path:
+    """A private copy of the hashing index, free to damage."""
+    copy = tmp_path / "index"
+    shutil.copytree(hashing_index, copy, symlinks=True)
+    return copy
+
+
+def make_app(tmp_path: Path, articles_dir: Path, index: Path, **extra: object):
+    from web import create_app
+
+    return create_app(
+        {
+            "ARTICLES_DIR": str(articles_dir),
+            "INDEX_DIR": str(index),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'tickets.sqlite3'}",
+            "INSTANCE_DIR": str(tmp_path / "instance"),
+            "MODEL": "hashing",
+            "SESSION_COOKIE_SECURE": False,
+            "TESTING": True,
+            **extra,
+        }
+    )
+
+
+@pytest.fixture()
+def hashing_app(tmp_path: Path, articles_dir: Path, own_index: Path) -> Iterator[object]:
+    application = make_app(tmp_path, articles_dir, own_index)
+    yield application
+    application.extensions["kb_engine"].dispose()
