@@ -50,6 +50,8 @@ from kb_engine.threads import limit_blas
 log = logging.getLogger(__name__)
 
 SNIPPET_CHARS = 240
+# Bullets and step numbers left in a flattened passage ("- Check the cable. 2. Restart"): snippet noise.
+_LIST_MARKER = re.compile(r"(?<!\S)(?:[-*+]|\d{1,2}\.)\s+(?=\S)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -439,6 +441,7 @@ class Searcher:
         if not passage:
             first = np.flatnonzero(self.chunk_rows == group.row)
             passage = self.chunk_passages[first[0]] if first.size else ""
+        passage = _LIST_MARKER.sub("", passage).strip()
         snippet = (
             passage if len(passage) <= SNIPPET_CHARS else passage[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
         )

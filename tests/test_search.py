@@ -132,3 +132,10 @@ def test_cli_search_human_output(runner, index_dir: Path) -> None:
     )
     assert result.exit_code == 0
     assert "1. VPN will not connect (en/vpn-cannot-connect)" in result.output
+
+
+def test_snippets_have_no_list_markers(searcher: Searcher) -> None:
+    for query in ("printer offline", "paper jam", "vpn will not connect", "mot de passe oublié"):
+        for hit in searcher.search(query, k=5).hits:
+            assert hit.snippet and not hit.snippet.startswith(("- ", "* ", "1. ")), hit.snippet
+            assert " - " not in hit.snippet and " 2. " not in hit.snippet, hit.snippet
