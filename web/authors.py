@@ -18,6 +18,7 @@ from kb_engine.db import store_errors
 from kb_engine.errors import InvalidQuery, KBError, NotFound
 from kb_engine.gaps import find_gaps, suggest_title, write_draft
 from kb_engine.models import Feedback
+from kb_engine.preview import preview_article
 from web.auth import author_required, login_required_for_blueprint, staff
 from web.resources import get_db, get_searcher
 
@@ -143,6 +144,16 @@ def article_feedback(lang: str, slug: str):
         queries=ordered,
         user=staff(),
     )
+
+
+@bp.get("/preview/<lang>/<slug>")
+@author_required
+def preview(lang: str, slug: str):
+    """An article file as it is on disk: rendered, how its questions rank it, logged searches, neighbours."""
+    if not SLUG_RE.match(slug) or lang not in current_app.config["LANGUAGES"]:
+        abort(404)
+    result = preview_article(get_searcher(), Path(current_app.config["ARTICLES_DIR"]), lang, slug, get_db())
+    return render_template("console/preview.html", preview=result, user=staff())
 
 
 @bp.get("/questions")

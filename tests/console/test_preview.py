@@ -1,0 +1,35 @@
+"""The authors' preview of an article file before it is published."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import login_staff
+
+
+def test_author_previews_a_file_with_question_ranks_and_neighbours(app, client) -> None:
+    login_staff(app, client, "ana", "author")
+    page = client.get("/authors/preview/en/password-reset")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "<h2>Reset a forgotten password</h2>" in html
+    assert "How its questions find it" in html and "Nearest articles" in html
+    assert "en/account-locked" in html  # the article it is most easily confused with
+    assert html.count('<td class="num">1</td>') >= 3  # most of its questions rank it first
+
+
+def test_preview_shows_why_a_broken_file_cannot_be_published(app, client) -> None:
+    articles = Path(app.config["ARTICLES_DIR"])
+    (articles / "en" / "draft-x.md").write_text("---\ntitle: [broken\n---\nbody\n", encoding="utf-8")
+    try:
+        login_staff(app, client, "ana", "author")
+        html = client.get("/authors/preview/en/draft-x").get_data(as_text=True)
+        assert "cannot be published" in html and "invalid YAML" in html
+    finally:
+        (articles / "en" / "draft-x.md").unlink()
+
+
+def test_preview_is_for_authors_only(app, client) -> None:
+    assert client.get("/authors/preview/en/password-reset").status_code in {302, 303, 401}
+    login_staff(app, client, "bob", "agent-L1")
+    assert client.get("/authors/preview/en/password-reset").status_code == 403
