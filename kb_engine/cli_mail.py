@@ -86,6 +86,7 @@ def mail_in(
     ignored). The reply goes to --reply-to-file, to KB_SMTP_URL when set, or else to stdout (with the
     reference on stderr), ready for `sendmail -t`.
 
+    \b
     Example: kb mail-in message.eml --reply-to-file reply.eml
     Example (mail server alias): support: "|/srv/kb/.venv/bin/kb mail-in"
     """

@@ -17,6 +17,7 @@ from flask import Flask, g, request, session
 from flask_babel import Babel, format_date
 
 from kb_engine.language import detect_language
+from web.resources import get_searcher
 
 # Languages the interface is translated into; the first is the default.
 UI_LANGUAGES: dict[str, str] = {"en": "English", "fr": "Français"}
@@ -44,8 +45,6 @@ def ui_lang() -> str:
 def search_language(query: str, interface: str | None = None) -> str | None:
     """The language to search `query` in: None (let the searcher detect it) unless that is unclear,
     then the interface's language, so that its translation of an article comes first."""
-    from web.resources import get_searcher
-
     languages = get_searcher().languages
     interface = interface or ui_lang()
     if interface not in languages:
