@@ -42,6 +42,19 @@ loglevel = "info"
 log = logging.getLogger("kb_engine.gunicorn")
 
 
+def on_starting(server):  # noqa: ARG001 - gunicorn's hook signature
+    """Bring the database schema up to date once, in the master, before any worker starts (workers that
+    start together would otherwise all migrate a new SQLite file at once)."""
+    from kb_engine.config import load_settings
+    from kb_engine.db import make_engine, upgrade
+
+    engine = make_engine(load_settings()["DATABASE_URL"])
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
 def post_fork(server, worker):  # noqa: ARG001 - gunicorn's hook signature
     """One native thread per worker for BLAS and FAISS, whatever the libraries would pick by themselves
     (torch gets KB_MODEL_THREADS=1 when the worker loads the model)."""
