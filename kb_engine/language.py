@@ -31,6 +31,9 @@ def _detector(languages: tuple[str, ...]):
     return LanguageDetectorBuilder.from_languages(*langs).with_preloaded_language_models().build()
 
 
+MAX_DETECT_CHARS = 4000
+
+
 def detect_language(
     text: str,
     languages: Sequence[str] = ("en", "fr"),
@@ -47,6 +50,8 @@ def detect_language(
     known = tuple(code for code in languages if code in _LINGUA)
     if len(known) < 2:
         return (languages[0] if languages else "en"), 1.0
+    # Detection time grows with the text: a huge query (refused later for its length) must not tie a worker.
+    text = text[:MAX_DETECT_CHARS]
     lowered = text.lower()
     scores = {code: 0.0 for code in known}
     for value in _detector(known).compute_language_confidence_values(text):
