@@ -169,6 +169,7 @@ def main() -> int:
     parser.add_argument("--sustained-seconds", type=float, default=30)
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--clients-seconds", type=float, default=60)
+    parser.add_argument("--sustained-threads", type=int, default=64)
     parser.add_argument("--p99-ms", type=float, default=150)
     args = parser.parse_args()
     url = urllib.parse.urlsplit(args.url)
@@ -178,7 +179,9 @@ def main() -> int:
     paths = load_paths()
     closed_loop(host, port, paths, 4, 3, "warm-up")
     peak = closed_loop(host, port, paths, args.peak_clients, args.peak_seconds, "peak")
-    sustained = open_loop(host, port, paths, max(1.0, float(peak["rate"]) / 2), args.sustained_seconds)
+    sustained = open_loop(
+        host, port, paths, max(1.0, float(peak["rate"]) / 2), args.sustained_seconds, args.sustained_threads
+    )
     many = closed_loop(host, port, paths, args.clients, args.clients_seconds, f"{args.clients}-clients")
     ok = (
         sustained["errors"] == 0
