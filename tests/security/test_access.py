@@ -31,6 +31,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "authors.draft": AUTHOR_ROLES,
     "authors.articles": AUTHOR_ROLES,
     "authors.article_feedback": AUTHOR_ROLES,
+    "authors.preview": AUTHOR_ROLES,
     "authors.questions": AUTHOR_ROLES,
     "authors.decide": AUTHOR_ROLES,
 }
