@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -156,3 +158,49 @@ def login_staff(app, client, username: str, role: str = "agent-L1", password: st
     )
     assert response.status_code == 303, response.get_data(as_text=True)
     return response
+
+
+# -- browser (shared by every test folder: one Playwright and one Chromium per session) -------------------
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium, once per test session (never a browser downloaded by playwright)."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: scripts/services.sh installs the Debian chromium package"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def new_page(browser: Any) -> Iterator[Callable[[], Any]]:
+    """Opens pages in fresh browser contexts (separate cookies: one per person in a journey)."""
+    contexts: list[Any] = []
+
+    def factory() -> Any:
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+        context.set_default_timeout(20000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield factory
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture()
+def page(new_page: Callable[[], Any]) -> Any:
+    return new_page()

@@ -3,8 +3,7 @@
 - `live_server`: the app (temp SQLite database, a temp copy of the sample articles, the session's real
   index) served by werkzeug in a thread on 127.0.0.1 and a free port; `.url`, `.app`, `.articles_dir`,
   `.create_user(username, role, password)`.
-- `browser`: one Debian Chromium (`/usr/bin/chromium`, installed by scripts/services.sh) per session.
-- `page`: a fresh browser context (own cookies) and page per test; `new_page()` gives more (a second user).
+- `browser`, `page`, `new_page()`: in tests/conftest.py (one Chromium per session for every test folder).
 - `shot(page, name)`: saves a full-page screenshot to test-artifacts/<name>.png.
 - `login(page, server, username, password)`: logs a staff member in through the form.
 
@@ -13,10 +12,9 @@ Without /usr/bin/chromium the browser tests are skipped, except in CI (CI=true),
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,14 +23,8 @@ import pytest
 
 from tests.conftest import MODEL, ROOT, SHIPPED
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = ROOT / "test-artifacts"
 PASSWORD = "correct horse battery staple"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 @dataclass
@@ -84,43 +76,6 @@ def live_server(tmp_path: Path, index_dir: Path, articles_dir: Path) -> Iterator
         thread.join(timeout=10)
         server.server_close()
         app.extensions["kb_engine"].dispose()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Headless Debian Chromium, once per test session (never a browser downloaded by playwright)."""
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: scripts/services.sh installs the Debian chromium package"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture()
-def new_page(browser: Any) -> Iterator[Callable[[], Any]]:
-    """Opens pages in fresh browser contexts (separate cookies: one per person in a journey)."""
-    contexts: list[Any] = []
-
-    def factory() -> Any:
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
-        context.set_default_timeout(20000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield factory
-    for context in contexts:
-        context.close()
-
-
-@pytest.fixture()
-def page(new_page: Callable[[], Any]) -> Any:
-    return new_page()
 
 
 def shot(page: Any, name: str) -> Path:

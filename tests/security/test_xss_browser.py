@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import browser, new_page, page  # noqa: F401 - the shared browser fixtures
-
 pytestmark = pytest.mark.browser
 
 WATCH = """
@@ -37,7 +35,7 @@ def hostile_server(hostile_app) -> Iterator[str]:
         server.server_close()
 
 
-def test_hostile_article_runs_nothing_in_the_browser(page: Any, hostile_server: str) -> None:  # noqa: F811
+def test_hostile_article_runs_nothing_in_the_browser(page: Any, hostile_server: str) -> None:
     dialogs: list[str] = []
     console: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
