@@ -211,6 +211,28 @@ class Searcher:
         matrix.flags.writeable = False  # the pages are a shared read-only mapping of vectors.faiss
         return matrix
 
+    def newer(self) -> Searcher | None:
+        """A searcher for a newer published build, sharing this one's model; None when this one is current.
+
+        Servers swap whole searchers rather than reloading one in place: a search already running during
+        the switch finishes on the build it started with. Raises KBError if the new build cannot be used.
+        """
+        try:
+            build_dir = current_build(self.index_dir)
+        except KBError:
+            return None
+        if build_dir.name == self.build_id:
+            return None
+        return Searcher(
+            self.index_dir,
+            model=self.model,
+            embedder=self._embedder,
+            threads=self.threads,
+            max_query_chars=self.max_query_chars,
+            threshold=self._threshold_override,
+            cache_size=self._cache_size,
+        )
+
     def reload_if_changed(self) -> bool:
         """Switch to a newer published build, if any; True when it switched. Never leaves a half state."""
         try:

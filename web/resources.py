@@ -7,6 +7,7 @@ published a new build and switches to it without a restart. The database session
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
 from kb_engine.db import make_engine, make_session_factory, upgrade
+from kb_engine.errors import KBError
 from kb_engine.models import Ticket
 from kb_engine.routing import routing_for
 from kb_engine.searcher import Searcher, SearchResponse
@@ -23,6 +25,7 @@ from kb_engine.similarity import Embed
 from kb_engine.tickets import TicketService
 
 RELOAD_EVERY = 1.0
+log = logging.getLogger(__name__)
 
 
 class SearcherHolder:
@@ -45,9 +48,16 @@ class SearcherHolder:
                     )
                     self._checked = time.monotonic()
         now = time.monotonic()
-        if now - self._checked >= RELOAD_EVERY:
-            self._checked = now
-            self._searcher.reload_if_changed()
+        if now - self._checked >= RELOAD_EVERY and self._lock.acquire(blocking=False):
+            try:
+                self._checked = now
+                newer = self._searcher.newer()
+                if newer is not None:
+                    self._searcher = newer  # one reference swap: running searches keep their build
+            except KBError as exc:
+                log.error("new index build not served, still on %s: %s", self._searcher.build_id, exc.message)
+            finally:
+                self._lock.release()
         return self._searcher
 
 
