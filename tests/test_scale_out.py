@@ -15,21 +15,17 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 from indexer.build import build_index
 from kb_engine.bench import free_port, gunicorn_command
 from kb_engine.embedding import HashingEmbedder
 from tests.conftest import ROOT, copy_sample
-from tests.tickets.conftest import postgres_url
+from tests.tickets.conftest import fresh_postgres_schema
 
 pytestmark = pytest.mark.postgres
 
@@ -37,21 +33,8 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture(scope="module")
 def pg_schema_url() -> Iterator[str]:
     """A fresh schema on the test PostgreSQL server, as a URL both app servers use."""
-    base = postgres_url()
-    schema = f"scale_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, poolclass=NullPool)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield (
-            make_url(base)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    with fresh_postgres_schema("scale") as url:
+        yield url
 
 
 def _build(articles: Path, index_dir: Path, *, force: bool = False) -> str:

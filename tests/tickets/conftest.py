@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine
@@ -36,14 +37,12 @@ def postgres_url() -> str:
     pytest.skip(f"{PG_ENV} is not set (run the suite with scripts/test.sh to start PostgreSQL)")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """A SQLAlchemy URL of an empty database: a temp SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'tickets.sqlite3'}"
-        return
+@contextmanager
+def fresh_postgres_schema(prefix: str) -> Iterator[str]:
+    """A new, empty schema on the test PostgreSQL server, as a URL whose search_path points at it;
+    dropped (with everything in it) on exit."""
     base = postgres_url()
-    schema = f"test_{uuid.uuid4().hex[:16]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
     admin = create_engine(base, poolclass=NullPool)
     with admin.begin() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
@@ -57,6 +56,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A SQLAlchemy URL of an empty database: a temp SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tickets.sqlite3'}"
+        return
+    with fresh_postgres_schema("test") as url:
+        yield url
 
 
 @pytest.fixture()
