@@ -71,6 +71,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MODEL_THREADS", 0, "Torch threads per process for query embedding (0: one per core, at most 4).", int
     ),
+    Setting(
+        "SEARCH_CACHE_SIZE",
+        2048,
+        "Answers to repeated queries kept per server process, emptied when the index changes (0: no cache).",
+        int,
+    ),
     Setting("EMBED_BATCH_SIZE", 32, "Batch size when embedding chunks at index time.", int),
     Setting("LANGUAGES", "en,fr", "Languages of the knowledge base, first is the default.", _str_list),
     Setting("RESULTS", 5, "Number of articles returned by a search when the caller does not say.", int),

@@ -308,11 +308,13 @@ class Searcher:
             k: how many articles to return.
             include_internal: also rank internal (agent-only) articles.
             lang: the query's language if known (interface language); detected otherwise.
-            use_cache: answer repeated identical queries from the in-process cache.
+            use_cache: answer repeated identical queries from the in-process cache (of `cache_size`
+                answers; 0 turns it off).
         """
         text = clean_query(query, self.max_query_chars)
         k = max(1, min(int(k), 50))
         key = (text.lower(), k, include_internal, lang, self.build_id)
+        use_cache = use_cache and self._cache_size > 0
         if use_cache:
             t0 = time.perf_counter()
             with self._cache_lock:

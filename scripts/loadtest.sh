@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Load test: gunicorn (web/gunicorn.conf.py) on 127.0.0.1 with the bundled articles' index, then
 # scripts/loadtest.py (peak, half-peak sustained with p99 < 150 ms, 64 clients for 60 s, 0 errors).
-# About 2 minutes. Usage: scripts/loadtest.sh [loadtest.py options]; the JSON report is also written
-# to test-artifacts/loadtest.json.
+# About 2.5 minutes. Usage: scripts/loadtest.sh [--uncached] [loadtest.py options]; the JSON report is
+# also written to test-artifacts/loadtest.json (test-artifacts/loadtest-uncached.json with --uncached:
+# the server then runs without its search cache, every request is a full search).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -12,6 +13,11 @@ WORK=$(mktemp -d)
 export KB_INDEX_DIR=${KB_INDEX_DIR:-instance/index}
 export KB_DATABASE_URL="sqlite:///$WORK/load.sqlite3" KB_INSTANCE_DIR="$WORK/instance"
 export KB_WEB_BIND="127.0.0.1:$PORT"
+REPORT=test-artifacts/loadtest.json
+if [ "${1:-}" = "--uncached" ]; then
+  export KB_SEARCH_CACHE_SIZE=0
+  REPORT=test-artifacts/loadtest-uncached.json
+fi
 [ -e "$KB_INDEX_DIR/current" ] || $BIN/kb index --index-dir "$KB_INDEX_DIR"
 $BIN/gunicorn -c web/gunicorn.conf.py 'web:create_app()' >"$WORK/gunicorn.log" 2>&1 &
 SERVER=$!
@@ -23,7 +29,7 @@ done
 sleep 2  # every worker warm (post_worker_init answers one query first)
 mkdir -p test-artifacts
 set +e
-$BIN/python scripts/loadtest.py --url "http://127.0.0.1:$PORT" "$@" | tee test-artifacts/loadtest.json
+$BIN/python scripts/loadtest.py --url "http://127.0.0.1:$PORT" "$@" | tee "$REPORT"
 status=${PIPESTATUS[0]}
 set -e
 grep -ciE "error|exception" "$WORK/gunicorn.log" | xargs -I{} echo "server log lines with error/exception: {}"

@@ -140,6 +140,15 @@ def test_cache_answers_repeated_queries_with_the_callers_own_text(fake_index) ->
     assert "cache_ms" in again.timings and "cache_ms" not in first.timings
 
 
+def test_cache_size_zero_answers_every_query_afresh(fake_index) -> None:
+    _articles, index = fake_index
+    searcher = Searcher(index, model="hashing", cache_size=0)
+    first = searcher.search("printer offline")
+    again = searcher.search("printer offline")
+    assert "cache_ms" not in again.timings and again.to_dict()["hits"] == first.to_dict()["hits"]
+    assert len(searcher._cache) == 0
+
+
 def test_cache_is_dropped_when_a_new_build_is_published(fake_index) -> None:
     articles, index = fake_index
     searcher = Searcher(index, model="hashing")

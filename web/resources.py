@@ -45,6 +45,7 @@ class SearcherHolder:
                         threads=self.settings["MODEL_THREADS"],
                         max_query_chars=self.settings["MAX_QUERY_CHARS"],
                         threshold=self.settings["ANSWER_THRESHOLD"],
+                        cache_size=self.settings["SEARCH_CACHE_SIZE"],
                     )
                     self._checked = time.monotonic()
         now = time.monotonic()

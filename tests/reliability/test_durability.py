@@ -1,4 +1,4 @@
-"""Acknowledged tickets survive SIGKILL; a locked database answers 503 and the form keeps the input."""
+"""Acknowledged tickets survive SIGKILL; a locked or full database answers 503, the form keeps the input."""
 
 from __future__ import annotations
 
@@ -118,3 +118,60 @@ def test_locked_database_answers_503_and_the_form_keeps_what_was_typed(app_confi
         assert resent.status_code == 303
     finally:
         app.extensions["kb_engine"].dispose()
+
+
+def test_full_database_answers_503_and_loses_nothing(app_config) -> None:
+    """SQLite's own "database or disk is full" (SQLITE_FULL, what a full disk gives), raised by capping the
+    file at its current size: the customer gets a clear 503 and keeps the form, the tickets already stored
+    stay intact, and the same form goes through once there is room again."""
+    from sqlalchemy import event
+
+    from web import create_app
+
+    path = str(app_config["DATABASE_URL"]).removeprefix("sqlite:///")
+    app = create_app(app_config)
+    engine = app.extensions["kb_engine"]
+    client = app.test_client()
+    token = csrf_token(client)
+    before = client.post("/api/v1/tickets", json={"query": "vpn drops every hour", "email": "li@example.com"})
+    assert before.status_code == 201
+    stored_before = before.get_json()["reference"]
+    described = client.post("/contact", data={"q": "my printer is on fire", "csrf_token": token})
+    search_id = re.search(r"s=(\d+)", described.headers["Location"]).group(1)
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        assert conn.execute("PRAGMA freelist_count").fetchone() == (0,)  # no free page to grow into
+
+    def cap(dbapi_connection, _record) -> None:
+        dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
+
+    engine.dispose()
+    event.listen(engine, "connect", cap)
+    details = "third floor, room 3.14. " + "The printer smells of smoke. " * 250  # needs new pages
+    form = {"s": search_id, "name": "Ana Lopes", "email": "ana@example.com", "details": details}
+    try:
+        sent = client.post("/contact/send", data={**form, "csrf_token": token})
+        html = sent.get_data(as_text=True)
+        assert sent.status_code == 503
+        assert "full" in html and "nothing was lost" in html
+        assert 'value="Ana Lopes"' in html and "ana@example.com" in html and "room 3.14" in html
+        api = client.post(
+            "/api/v1/tickets",
+            json={"query": "printer on fire", "email": "ana@example.com", "details": details},
+        )
+        assert api.status_code == 503, api.get_json()
+        assert api.get_json()["error"]["code"] == "store_unavailable"
+        assert "full" in api.get_json()["error"]["message"]
+    finally:
+        event.remove(engine, "connect", cap)
+        engine.dispose()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert conn.execute(
+            "SELECT count(*) FROM ticket WHERE reference = ?", (stored_before,)
+        ).fetchone() == (1,)
+    # Room again: the same form goes through.
+    resent = client.post("/contact/send", data={**form, "csrf_token": token})
+    assert resent.status_code == 303
+    engine.dispose()
