@@ -50,6 +50,39 @@ def test_every_state_changing_form_needs_the_csrf_token(app, client) -> None:
     assert db_snapshot(app) == before
 
 
+def test_the_csrf_exempt_ticket_api_reads_no_cookie(app, client) -> None:
+    """The ticket API skips the CSRF token because it acts on a JSON body and a ticket token only: a
+    staff session cookie gives it no power, a cross-site form cannot post to it, and another site's page
+    cannot send it JSON (no CORS for it, so the browser's preflight fails)."""
+    reference, token = make_ticket(app, contact_email="li@example.com")
+    login_staff(app, client, "admin", role="admin")
+    posts = [r for r in routes(app, reference, methods=("POST",)) if r[0].startswith("api_tickets.")]
+    assert len(posts) >= 2
+    before = db_snapshot(app)
+    for endpoint, _method, url in posts:
+        # What a cross-site HTML form can send (urlencoded, cookie attached by the browser): refused.
+        form = client.post(url, data={"query": "x", "email": "a@example.com", "message": "hi", "t": token})
+        assert form.status_code in (400, 415, 422), (endpoint, form.status_code)
+        # JSON with the admin's cookie but no ticket token: the cookie opens nothing.
+        anonymous = client.post(url, json={"query": "", "message": "hi"})
+        assert anonymous.status_code in (400, 404, 422), (endpoint, anonymous.status_code)
+        assert "Set-Cookie" not in anonymous.headers and "Set-Cookie" not in form.headers
+        preflight = client.options(
+            url,
+            headers={
+                "Origin": "https://evil.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
+        assert "Access-Control-Allow-Origin" not in preflight.headers, endpoint
+    assert db_snapshot(app) == before
+    # The same replies, answered with and without the staff cookie, are the same: the cookie is not read.
+    with_cookie = client.get(f"/api/v1/tickets/{reference}?t={token}").get_json()
+    without = app.test_client().get(f"/api/v1/tickets/{reference}?t={token}").get_json()
+    assert with_cookie == without and with_cookie["reference"] == reference
+
+
 @pytest.mark.parametrize(
     "target",
     ["https://evil.example/", "//evil.example/", "/\\evil.example", "\\\\evil.example", "javascript:alert(1)",
