@@ -15,11 +15,16 @@ import numpy as np
 HNSW_THRESHOLD = 50_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
-# Measured by `kb bench` on 100k synthetic chunks shaped like the model's: recall@10 against flat 0.985 at
-# 256, 0.991 at 384.
-HNSW_EF_SEARCH = 384
-# Chunks an HNSW search returns to the searcher (the others score just below the last of them).
-HNSW_CANDIDATES = 1000
+# Chosen on 100k synthetic chunks shaped like the model's (kb_engine/bench.py), one thread, 300 queries:
+#   efSearch / candidates   1000 asked: 384 -> 2.08 ms p50, recall@10 vs flat 0.993
+#                           384 / 200 -> 1.73 ms, 0.993;  320 / 256 -> 1.49 ms, 0.992;  256 / 200 -> 1.26 ms,
+#                           0.990;  200 / 200 -> 1.06 ms, 0.986.  (efConstruction 160 instead of 80: 0.993 at
+#                           200 / 200 in 1.19 ms, but twice the build time, which an author waits for.)
+HNSW_EF_SEARCH = 320
+# Chunks an HNSW search returns to the searcher (the others score just below the last of them): a few
+# hundred cover the best chunks of the articles that can make the first page; asking for more than
+# efSearch makes the graph walk longer.
+HNSW_CANDIDATES = 256
 
 
 def build(vectors: np.ndarray, *, kind: str = "auto") -> faiss.Index:
