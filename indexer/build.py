@@ -27,7 +27,7 @@ from tqdm import tqdm
 from indexer.cache import EmbeddingCache, cache_key
 from kb_engine import vector_index
 from kb_engine.articles import Problem, scan_articles
-from kb_engine.chunking import chunk_article
+from kb_engine.chunking import Chunk, chunk_article
 from kb_engine.embedding import Embedder
 from kb_engine.errors import ArticleError, IndexBusy
 from kb_engine.glossary import Glossary, load_glossary
@@ -60,6 +60,8 @@ class BuildReport:
     build_id: str | None = None
     up_to_date: bool = False
     seconds: float = 0.0
+    # An HNSW graph kept from the previous build: chunks kept, added, and tombstones now in it.
+    graph_update: dict[str, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +73,7 @@ class BuildReport:
             "build_id": self.build_id,
             "up_to_date": self.up_to_date,
             "seconds": round(self.seconds, 3),
+            "graph_update": self.graph_update,
         }
 
 
@@ -228,7 +231,14 @@ def build_index(
             write_json(tmp / "articles.json", [a.to_dict() for a in articles])
             write_json(tmp / "chunks.json", [{**c.to_dict(), "row": rows[c.article_id]} for c in chunks])
             write_json(tmp / "glossary.json", glossary.to_dict())
-            index = vector_index.build(vectors.reshape(len(chunks), dimension), kind=vector_kind)
+            matrix = vectors.reshape(len(chunks), dimension)
+            index = None
+            if not force and _wants_graph(vector_kind, len(chunks)) and previous and current_id:
+                same_space = previous.get("model") == model and previous.get("dimension") == dimension
+                if same_space and previous.get("vector_index") == "hnsw":
+                    index, report.graph_update = _updated_graph(builds / current_id, chunks, matrix)
+            if index is None:
+                index = vector_index.build(matrix, kind=vector_kind)
             vector_index.save(index, tmp / "vectors.faiss")
             LexicalIndex.build(articles).save(tmp / "lexical")
             manifest = {
@@ -262,6 +272,45 @@ def build_index(
         report.build_id = build_id
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _wants_graph(vector_kind: str, n_chunks: int) -> bool:
+    return vector_kind == "hnsw" or (vector_kind == "auto" and n_chunks >= vector_index.HNSW_THRESHOLD)
+
+
+def _updated_graph(
+    previous_dir: Path, chunks: list[Chunk], vectors: np.ndarray
+) -> tuple[Any, dict[str, int] | None]:
+    """The previous build's HNSW graph re-mapped to this build's chunks (see `vector_index.update`), or
+    (None, None) when it cannot be reused or holds too many tombstones (then the graph is built anew).
+
+    A chunk's vector depends on its text only (same model): every chunk whose text the previous build
+    had keeps its vector and its place in the graph; only the others are added.
+    """
+    try:
+        old_chunks = json.loads((previous_dir / "chunks.json").read_text("utf-8"))
+        index = vector_index.load(previous_dir / "vectors.faiss", writable=True)
+        stored = vector_index.id_map(index)
+    except (OSError, ValueError, RuntimeError):
+        return None, None
+    waiting: dict[str, list[int]] = {}
+    for position in range(len(chunks) - 1, -1, -1):  # popped from the end: lowest position first
+        waiting.setdefault(chunks[position].text, []).append(position)
+    positions = np.full(stored.size, -1, dtype=np.int64)
+    for slot, old in enumerate(stored.tolist()):
+        if 0 <= old < len(old_chunks):
+            free = waiting.get(old_chunks[old]["text"])
+            if free:
+                positions[slot] = free.pop()
+    added = np.array(sorted(p for free in waiting.values() for p in free), dtype=np.int64)
+    dead = int(np.count_nonzero(positions < 0))
+    if dead > vector_index.MAX_TOMBSTONES * (stored.size + added.size):
+        return None, None
+    try:
+        index = vector_index.update(index, positions, vectors[added], added)
+    except ValueError:
+        return None, None
+    return index, {"kept": int(stored.size - dead), "added": int(added.size), "tombstones": dead}
 
 
 def _publish(index_dir: Path, build_id: str) -> None:

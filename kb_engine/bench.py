@@ -373,22 +373,26 @@ def measure_vectors(index_file: Path, queries: np.ndarray, *, threshold_kind: st
     from kb_engine.searcher import Searcher
 
     index = vector_index.load(index_file)
+    graph = vector_index.graph_of(index)
     hnsw: faiss.Index
-    if isinstance(index, faiss.IndexHNSW):
+    if graph is not None:
         hnsw = index
-        storage = faiss.downcast_index(index.storage)
-        matrix = storage.reconstruct_n(0, storage.ntotal)
+        storage = faiss.downcast_index(graph.storage)
+        matrix = storage.reconstruct_n(0, storage.ntotal)  # storage order: id_map gives chunk positions
     else:
         matrix = Searcher._flat_matrix(index)
         started = time.perf_counter()
         hnsw = vector_index.build(np.asarray(matrix), kind="hnsw")
         hnsw_build_s = time.perf_counter() - started
+    labels = vector_index.id_map(index)
+    dead = labels < 0  # tombstones of an updated graph: not chunks
     flat_ms, hnsw_ms, recall = [], [], []
     for q in queries:
         started = time.perf_counter()
         exact = matrix @ q
         flat_ms.append((time.perf_counter() - started) * 1000)
-        top = set(np.argsort(-exact, kind="stable")[:10].tolist())
+        exact[dead] = -np.inf
+        top = set(labels[np.argsort(-exact, kind="stable")[:10]].tolist())
         started = time.perf_counter()
         _, ids = vector_index.search(hnsw, q[None, :], vector_index.HNSW_CANDIDATES)
         hnsw_ms.append((time.perf_counter() - started) * 1000)
@@ -400,7 +404,7 @@ def measure_vectors(index_file: Path, queries: np.ndarray, *, threshold_kind: st
         "hnsw_recall_at_10": round(float(np.mean(recall)), 4) if recall else None,
         "hnsw_candidates": vector_index.HNSW_CANDIDATES,
     }
-    if not isinstance(index, faiss.IndexHNSW):
+    if graph is None:
         out["hnsw_build_s"] = round(hnsw_build_s, 2)
     return out
 

@@ -68,6 +68,49 @@ def test_editing_one_article_embeds_only_its_changed_chunks(tmp_path: Path, embe
     assert searcher.search("print spooler service restart", k=1).hits[0].id == "en/printer-offline"
 
 
+def test_an_edit_keeps_the_hnsw_graph_and_answers_like_a_full_rebuild(tmp_path: Path, embedder) -> None:
+    """A large KB's graph is not rebuilt for one edit: the previous graph is re-mapped, the changed chunk
+    added, the old one a tombstone; searches answer as from a graph built anew."""
+    from kb_engine import vector_index
+
+    articles = copy_sample(tmp_path / "a")
+
+    def build(index: Path, **options):
+        return build_index(
+            articles, index, model=MODEL, embedder_factory=lambda: embedder, progress=False,
+            vector_kind="hnsw", **options,
+        )  # fmt: skip
+
+    first = build(tmp_path / "i")
+    assert first.graph_update is None
+    path = articles / "en" / "printer-offline.md"
+    text = path.read_text(encoding="utf-8").replace("\ntitle: ", "\ntitle: Office ", 1)
+    path.write_text(text + "\n## Extra\nRestart the print spooler service.\n", "utf-8")
+    report = build(tmp_path / "i")
+    update = report.graph_update
+    assert update is not None and update["added"] >= 1 and update["tombstones"] >= 1
+    assert update["kept"] + update["added"] == report.chunks
+    index = vector_index.load(current_build(tmp_path / "i") / "vectors.faiss")
+    labels = vector_index.id_map(index)
+    assert sorted(labels[labels >= 0].tolist()) == list(range(report.chunks))  # every chunk, once
+    fresh = build(tmp_path / "fresh")
+    assert fresh.graph_update is None
+    updated = Searcher(tmp_path / "i", model=MODEL, embedder=embedder)
+    rebuilt = Searcher(tmp_path / "fresh", model=MODEL, embedder=embedder)
+    assert updated.search("print spooler service restart", k=1).hits[0].id == "en/printer-offline"
+    for query in ["I forgot my password", "imprimante hors ligne", "vpn keeps dropping", "écran bleu"]:
+        a, b = updated.search(query, k=5), rebuilt.search(query, k=5)
+        assert [h.id for h in a.hits] == [h.id for h in b.hits], query
+        assert a.confidence == pytest.approx(b.confidence, abs=1e-5)
+    # Most articles deleted: too many tombstones, the graph is built anew.
+    for lang in ("en", "fr"):
+        for page in sorted((articles / lang).glob("*.md"))[1:]:
+            page.unlink()
+    shrunk = build(tmp_path / "i")
+    assert shrunk.graph_update is None
+    assert vector_index.tombstones(vector_index.load(current_build(tmp_path / "i") / "vectors.faiss")) == 0
+
+
 def test_bad_files_are_skipped_and_the_rest_indexed(tmp_path: Path, fake_embedder) -> None:
     articles = copy_sample(tmp_path / "a", ("password-reset", "printer-offline"))
     (articles / "en" / "broken.md").write_text("---\ntitle: [\n---\nbody\n", encoding="utf-8")
