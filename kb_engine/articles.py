@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import posixpath
 import re
+import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from html import unescape as html_unescape
 from pathlib import Path
 from typing import Any
 
@@ -300,11 +303,36 @@ def scan_articles(root: Path, *, languages: Iterable[str] = ("en", "fr")) -> Sca
     return result
 
 
-def render_markdown(body: str, *, link_base: str = "") -> str:
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".avif")
+_IMG_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]*)(")')
+
+
+def media_path(folder: str, src: str) -> str | None:
+    """The articles-root path (posix) of an image an article in `folder` links relatively, or None when
+    `src` is not a relative image path inside the root (URL, site path, `..` above the root, not an image)."""
+    target = urllib.parse.unquote(src.split("#", 1)[0].split("?", 1)[0])
+    if not target or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target) or target.startswith(("/", "\\")):
+        return None
+    path = posixpath.normpath(posixpath.join(folder, target))
+    if path.startswith("../") or path == ".." or not path.lower().endswith(IMAGE_SUFFIXES):
+        return None
+    return path
+
+
+def article_media(article: Article) -> set[str]:
+    """Articles-root paths of the images an article shows (as `media_path` resolves them)."""
+    html = render_markdown(article.body)
+    folder = posixpath.dirname(article.path)
+    return {p for m in _IMG_SRC.finditer(html) if (p := media_path(folder, html_unescape(m.group(2))))}
+
+
+def render_markdown(body: str, *, link_base: str = "", media_base: str = "", folder: str = "") -> str:
     """Render article Markdown to sanitised HTML.
 
     Scripts, event handlers, styles and `javascript:` URLs never survive; relative links between articles
-    (`other-article.md`) are rewritten to the article page.
+    (`other-article.md`) are rewritten to the article page (`link_base`), and images linked relatively
+    from the article's `folder` (in the articles root) to `media_base`/<path in the root>, so that they
+    show on any page that renders the article.
     """
     html = markdown.markdown(body, extensions=["tables", "fenced_code", "sane_lists"], output_format="html")
     clean = nh3.clean(
@@ -321,7 +349,27 @@ def render_markdown(body: str, *, link_base: str = "") -> str:
             lambda m: f'href="{link_base}/{m.group(1)}{m.group(2) or ""}"',
             clean,
         )
+    if media_base:
+
+        def to_media(m: re.Match[str]) -> str:
+            path = media_path(folder, html_unescape(m.group(2)))
+            if path is None:
+                return m.group(0)
+            return f"{m.group(1)}{media_base}/{urllib.parse.quote(path)}{m.group(3)}"
+
+        clean = _IMG_SRC.sub(to_media, clean)
     return clean
+
+
+def render_article(article: Article, *, pages: str, media: str) -> str:
+    """An article's sanitised HTML for a page of the site: links to other articles go under `pages`
+    (`/articles`, `/console/articles`), its images under `media` (`/kb-media`, `/console/kb-media`)."""
+    return render_markdown(
+        article.body,
+        link_base=f"{pages}/{article.lang}",
+        media_base=media,
+        folder=posixpath.dirname(article.path),
+    )
 
 
 _MD_NOISE = re.compile(r"(!?\[([^\]]*)\]\([^)]*\))|[`*_>#|]+")

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from kb_engine.articles import Article, Problem, iter_article_files, scan_articles
+from kb_engine.articles import IMAGE_SUFFIXES, Article, Problem, iter_article_files, scan_articles
 from kb_engine.authoring import PLACEHOLDER
 from kb_engine.chunking import chunk_article
 from kb_engine.errors import ArticleError, KBError
@@ -39,7 +39,6 @@ DUPLICATE_SIMILARITY = 0.92
 # this much (cosine). The model is weaker in French, so smaller margins mostly flag noise there.
 QUESTION_MARGIN = 0.2
 PLACEHOLDER_RE = re.compile(rf"\b{PLACEHOLDER}\b")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".avif")
 SAFE_SCHEMES = ("http", "https", "mailto", "tel")
 
 Embed = Callable[[Sequence[str]], np.ndarray]

@@ -13,13 +13,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kb_engine.articles import Article, parse_article, plain_text, render_markdown
+from kb_engine.articles import Article, parse_article, plain_text, render_article
 from kb_engine.chunking import split_sections
 from kb_engine.errors import ArticleError, NotFound
 from kb_engine.models import SearchLog
 from kb_engine.searcher import Searcher
 
 LOGGED_LIMIT = 2000
+# Where the preview's images come from: any image of the articles folder (the file may not be indexed yet).
+PREVIEW_MEDIA = "/authors/media"
 
 
 @dataclass
@@ -54,7 +56,7 @@ def preview_article(
         preview.problem = exc.reason
         return preview
     preview.article = article
-    preview.html = render_markdown(article.body, link_base=f"/articles/{article.lang}")
+    preview.html = render_article(article, pages="/articles", media=PREVIEW_MEDIA)
     preview.questions = [{"question": q, "rank": _rank(searcher, q, slug)} for q in article.questions]
     if session is not None:
         rows = session.execute(

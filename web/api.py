@@ -11,7 +11,7 @@ import marshmallow as ma
 from flask import Flask, current_app
 from flask_smorest import Api, Blueprint
 
-from kb_engine.articles import SLUG_RE, article_id, render_markdown
+from kb_engine.articles import SLUG_RE, article_id, render_article
 from kb_engine.errors import NotFound
 from web.i18n import search_language
 from web.resources import get_embed, get_searcher, get_tickets
@@ -120,7 +120,7 @@ def article(lang: str, slug: str) -> dict[str, Any]:
         "tags": list(art.tags),
         "questions": list(art.questions),
         "updated": art.updated,
-        "html": render_markdown(art.body, link_base=f"/articles/{art.lang}"),
+        "html": render_article(art, pages="/articles", media="/kb-media"),
         "markdown": art.body,
         "translations": [t.id for t in searcher.translations(art)],
     }

@@ -20,7 +20,7 @@ from kb_engine.gaps import find_gaps, suggest_title, write_draft
 from kb_engine.models import Feedback
 from kb_engine.preview import preview_article
 from web.auth import author_required, login_required_for_blueprint, staff
-from web.resources import get_db, get_searcher
+from web.resources import get_db, get_searcher, send_media
 
 bp = Blueprint("authors", __name__, url_prefix="/authors")
 login_required_for_blueprint(bp)
@@ -144,6 +144,13 @@ def article_feedback(lang: str, slug: str):
         queries=ordered,
         user=staff(),
     )
+
+
+@bp.get("/media/<path:name>")
+@author_required
+def media(name: str):
+    """Any image of the articles folder, for the preview of files not indexed yet."""
+    return send_media(name, shown=None)
 
 
 @bp.get("/preview/<lang>/<slug>")

@@ -14,7 +14,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from markupsafe import Markup
 from sqlalchemy import select
 
-from kb_engine.articles import SLUG_RE, article_id, render_markdown
+from kb_engine.articles import SLUG_RE, article_id, render_article
 from kb_engine.canned import FILENAME as CANNED_FILE
 from kb_engine.canned import load_canned, replies_for
 from kb_engine.customers import earlier_searches, earlier_tickets
@@ -24,7 +24,7 @@ from kb_engine.models import Ticket
 from kb_engine.tickets import ACTIVE, STATUSES, TIERS, TicketService
 from kb_engine.users import get_user, tiers_for
 from web.auth import agent_required, login_required_for_blueprint, require_tier, staff, staff_required
-from web.resources import get_db, get_embed, get_searcher, get_tickets
+from web.resources import get_db, get_embed, get_searcher, get_tickets, send_media, shown_media
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 login_required_for_blueprint(bp)
@@ -312,7 +312,7 @@ def article(lang: str, slug: str):
         abort(404)
     searcher = get_searcher()
     art = searcher.article(article_id(lang, slug), include_internal=True)
-    html = Markup(render_markdown(art.body, link_base=f"/console/articles/{art.lang}"))  # noqa: S704 - sanitised by nh3
+    html = Markup(render_article(art, pages="/console/articles", media="/console/kb-media"))  # noqa: S704 - sanitised by nh3
     return render_template(
         "console/article.html",
         article=art,
@@ -320,6 +320,13 @@ def article(lang: str, slug: str):
         translations=searcher.translations(art, include_internal=True),
         user=staff(),
     )
+
+
+@bp.get("/kb-media/<path:name>")
+@staff_required
+def media(name: str):
+    """An image any article shows, internal ones included."""
+    return send_media(name, shown=shown_media(internal=True))
 
 
 @bp.get("/canned")

@@ -21,14 +21,14 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from kb_engine import analytics
-from kb_engine.articles import SLUG_RE, article_id, render_markdown
+from kb_engine.articles import SLUG_RE, article_id, render_article
 from kb_engine.db import store_errors
 from kb_engine.errors import InvalidQuery, InvalidTransition, NotFound, StoreUnavailable
 from kb_engine.models import SearchLog, Ticket
 from kb_engine.searcher import SearchResponse
 from kb_engine.tickets import LIMITS, status_label
 from web.i18n import search_language
-from web.resources import get_db, get_embed, get_searcher, get_tickets, open_ticket
+from web.resources import get_db, get_embed, get_searcher, get_tickets, open_ticket, send_media, shown_media
 
 bp = Blueprint("customer", __name__)
 
@@ -142,7 +142,7 @@ def article(lang: str, slug: str):
         abort(404)
     searcher = get_searcher()
     art = searcher.article(article_id(lang, slug))
-    html = Markup(render_markdown(art.body, link_base=f"/articles/{art.lang}"))  # noqa: S704 - sanitised by nh3
+    html = Markup(render_article(art, pages="/articles", media="/kb-media"))  # noqa: S704 - sanitised by nh3
     return render_template(
         "article.html",
         article=art,
@@ -153,6 +153,12 @@ def article(lang: str, slug: str):
         suggested_for=request.args.get("q", "")[:300],
         answer=request.args.get("answer"),
     )
+
+
+@bp.get("/kb-media/<path:name>")
+def media(name: str):
+    """An image a public article shows (a file of the articles folder)."""
+    return send_media(name, shown=shown_media(internal=False))
 
 
 @bp.post("/articles/<lang>/<slug>/feedback")

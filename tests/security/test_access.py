@@ -23,6 +23,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "console.search": ROLES,
     "console.article": ROLES,
     "console.canned": ROLES,
+    "console.media": ROLES,
     "dashboard.page": ROLES,
     "dashboard.as_json": ROLES,
     "dashboard.as_csv": ROLES,
@@ -32,6 +33,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "authors.articles": AUTHOR_ROLES,
     "authors.article_feedback": AUTHOR_ROLES,
     "authors.preview": AUTHOR_ROLES,
+    "authors.media": AUTHOR_ROLES,
     "authors.questions": AUTHOR_ROLES,
     "authors.decide": AUTHOR_ROLES,
 }
@@ -46,6 +48,7 @@ def _values(reference: str) -> dict[str, object]:
         "decision": "approve",
         "candidate_id": 1,
         "filename": "app.js",
+        "name": "en/img/none.png",
     }
 
 
