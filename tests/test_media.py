@@ -13,6 +13,7 @@ import pytest
 
 from indexer.build import build_index
 from kb_engine.embedding import HashingEmbedder
+from tests.apps import served_app
 from tests.conftest import copy_sample, login_staff
 
 
@@ -44,8 +45,6 @@ The spare toner is in the stock room. ![Stock room](img/stock-room.png)
 
 @pytest.fixture()
 def media_app(tmp_path: Path) -> Iterator[Any]:
-    from web import create_app
-
     articles = copy_sample(tmp_path / "articles")
     (articles / "en" / "img").mkdir()
     (articles / "en" / "img" / "tray.png").write_bytes(png(40, 20))
@@ -67,19 +66,8 @@ def media_app(tmp_path: Path) -> Iterator[Any]:
     (articles / "en" / "toner-stock.md").write_text(INTERNAL, "utf-8")
     index = tmp_path / "index"
     build_index(articles, index, model="hashing", embedder_factory=HashingEmbedder, progress=False)
-    app = create_app(
-        {
-            "INDEX_DIR": str(index),
-            "ARTICLES_DIR": str(articles),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-            "INSTANCE_DIR": str(tmp_path / "instance"),
-            "MODEL": "hashing",
-            "SESSION_COOKIE_SECURE": False,
-            "TESTING": True,
-        }
-    )
-    yield app
-    app.extensions["kb_engine"].dispose()
+    with served_app(tmp_path, articles, index) as app:
+        yield app
 
 
 def test_article_images_are_served_from_the_articles_folder(media_app) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.apps import served_app
 from tests.conftest import MODEL, ROOT, SHIPPED
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -49,33 +50,21 @@ def live_server(tmp_path: Path, index_dir: Path, articles_dir: Path) -> Iterator
     """The app served on 127.0.0.1 (a free port) in a thread, on a fresh database and articles copy."""
     from werkzeug.serving import make_server
 
-    from web import create_app
-
     articles = tmp_path / "articles"
     shutil.copytree(articles_dir, articles)
     for name in ("routing.yml", "canned-replies.yml"):
         if (SHIPPED / name).exists():
             shutil.copy(SHIPPED / name, articles / name)
-    app = create_app(
-        {
-            "INDEX_DIR": str(index_dir),
-            "ARTICLES_DIR": str(articles),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'live.sqlite3'}",
-            "INSTANCE_DIR": str(tmp_path / "instance"),
-            "MODEL": MODEL,
-            "SESSION_COOKIE_SECURE": False,  # plain http on loopback
-        }
-    )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, articles)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        app.extensions["kb_engine"].dispose()
+    with served_app(tmp_path, articles, index_dir, model=MODEL, testing=False) as app:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+        thread.start()
+        try:
+            yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, articles)
+        finally:
+            server.shutdown()
+            thread.join(timeout=10)
+            server.server_close()
 
 
 def shot(page: Any, name: str) -> Path:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.apps import served_app
 from tests.conftest import SHIPPED
 from tests.console.conftest import app_config  # noqa: F401 - the shipped routing, private articles
 
@@ -86,19 +87,6 @@ def hostile_index(tmp_path_factory: pytest.TempPathFactory, articles_dir: Path) 
 @pytest.fixture()
 def hostile_app(tmp_path: Path, hostile_index: tuple[Path, Path]):
     """An app (hashing model: fast) serving the hostile article."""
-    from web import create_app
-
     articles, index = hostile_index
-    application = create_app(
-        {
-            "ARTICLES_DIR": str(articles),
-            "INDEX_DIR": str(index),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'tickets.sqlite3'}",
-            "INSTANCE_DIR": str(tmp_path / "instance"),
-            "MODEL": "hashing",
-            "SESSION_COOKIE_SECURE": False,
-            "TESTING": True,
-        }
-    )
-    yield application
-    application.extensions["kb_engine"].dispose()
+    with served_app(tmp_path, articles, index) as application:
+        yield application

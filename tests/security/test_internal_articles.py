@@ -12,6 +12,7 @@ import pytest
 
 from kb_engine.articles import scan_articles
 from kb_engine.evaluation import EvalQuery, load_queries
+from tests.apps import served_app
 from tests.conftest import ROOT, SHIPPED, login_staff
 
 INTERNAL = [a for a in scan_articles(SHIPPED).articles if a.audience == "internal"]
@@ -31,23 +32,10 @@ def shipped_hashing_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture()
 def shipped_app(tmp_path: Path, shipped_hashing_index: Path):
-    from web import create_app
-
     articles = tmp_path / "articles"
     shutil.copytree(SHIPPED, articles)
-    app = create_app(
-        {
-            "ARTICLES_DIR": str(articles),
-            "INDEX_DIR": str(shipped_hashing_index),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'tickets.sqlite3'}",
-            "INSTANCE_DIR": str(tmp_path / "instance"),
-            "MODEL": "hashing",
-            "SESSION_COOKIE_SECURE": False,
-            "TESTING": True,
-        }
-    )
-    yield app
-    app.extensions["kb_engine"].dispose()
+    with served_app(tmp_path, articles, shipped_hashing_index) as app:
+        yield app
 
 
 def leaks(text: str) -> list[str]:
