@@ -2,10 +2,12 @@
 
 Errors make `kb lint` exit 1 (CI fails): files that cannot be parsed or indexed, links to articles or files
 that do not exist, images that do not exist, `TODO` placeholders left from the `kb new` template, a broken
-glossary or routing file. Warnings are reported and do not fail CI (unless `--strict`): no or few
+glossary, routing, out-of-scope, learned-questions or canned-replies file, approved questions for an
+article that does not exist. Warnings are reported and do not fail CI (unless `--strict`): no or few
 `questions`, a missing translation, translations that disagree on category or audience, stale or missing
-`updated` dates, remote images, and the two semantic checks, which need the embedding model:
-near-duplicate articles and `questions` that another article matches better than their own.
+`updated` dates, remote images, a canned reply missing a language, and the two semantic checks, which need
+the embedding model: near-duplicate articles and `questions` that another article matches better than
+their own.
 """
 
 from __future__ import annotations
@@ -22,11 +24,15 @@ import numpy as np
 
 from kb_engine.articles import IMAGE_SUFFIXES, Article, Problem, iter_article_files, scan_articles
 from kb_engine.authoring import PLACEHOLDER
+from kb_engine.canned import FILENAME as CANNED_FILE
+from kb_engine.canned import load_canned
 from kb_engine.chunking import chunk_article
 from kb_engine.errors import ArticleError, KBError
 from kb_engine.glossary import load_glossary
+from kb_engine.learned import apply_learned, load_learned
 from kb_engine.routing import FILENAME as ROUTING_FILE
 from kb_engine.routing import load_routing
+from kb_engine.scope import load_scope
 
 STALE_DAYS = 365
 MIN_QUESTIONS = 3
@@ -93,11 +99,8 @@ def lint_articles(
     files = iter_article_files(root) if root.is_dir() else []
     result.checked = len(files)
     result.problems.extend(scan.problems)
-    try:
-        load_glossary(root)
-    except ArticleError as exc:
-        result.problems.append(Problem(exc.path, exc.reason))
     articles = scan.articles
+    _check_support_files(root, articles, languages, result)
     by_id = {a.id: a for a in articles}
     present = set(by_id) | {f"{p.parent.name}/{p.stem}" for p in files}
     routes = _routing_categories(root, result)
@@ -123,6 +126,36 @@ def lint_articles(
 
 
 # -- reading ------------------------------------------------------------------------------------------------
+def _check_support_files(
+    root: Path, articles: Sequence[Article], languages: Sequence[str], result: LintResult
+) -> None:
+    """The glossary, out-of-scope, learned-questions and canned-replies files parse, and point at what
+    exists (the routing file is read by `_routing_categories`)."""
+    for load in (load_glossary, load_scope):
+        try:
+            load(root)
+        except ArticleError as exc:
+            result.problems.append(Problem(exc.path, exc.reason))
+    try:
+        learned, _ = load_learned(root)
+    except ArticleError as exc:
+        result.problems.append(Problem(exc.path, exc.reason))
+    else:
+        result.problems.extend(apply_learned(articles, learned)[1])
+    if root.is_dir():
+        try:
+            replies = load_canned(root / CANNED_FILE)
+        except (KBError, UnicodeDecodeError) as exc:
+            result.problems.append(Problem(CANNED_FILE, str(getattr(exc, "message", exc))))
+            replies = {}
+        for reply_id, versions in replies.items():
+            missing = [lang for lang in languages if lang not in versions]
+            if missing:
+                result.warnings.append(
+                    Problem(CANNED_FILE, f"{reply_id}: no {', '.join(missing)} version (agents get another)")
+                )
+
+
 @dataclass
 class _Source:
     """An article's Markdown body with code masked out, and the file line its first line is on."""

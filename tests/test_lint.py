@@ -138,6 +138,36 @@ def test_a_broken_routing_file_is_an_error(tmp_path: Path) -> None:
     assert "L9" in result.problems[0].reason
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("out-of-scope.yml", "hr:\n  title: Payroll\n  examples: [not, a, mapping]\n", "examples"),
+        ("out-of-scope.yml", "hr: [\n", "invalid YAML"),
+        ("learned-questions.yml", "en/no-such-page:\n  - my thing broke\n", "not an article"),
+        ("canned-replies.yml", "greeting:\n  en: {title: Hello}\n", "needs a `text`"),
+        ("canned-replies.yml", "greeting: [\n", "not valid YAML"),
+    ],
+)
+def test_broken_support_files_are_errors(tmp_path: Path, name: str, text: str, expected: str) -> None:
+    both(tmp_path, "page")
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    result = lint_articles(tmp_path, today=TODAY)
+    assert [p.path for p in result.problems] == [name], result.problems
+    assert expected in result.problems[0].reason
+
+
+def test_shipped_support_files_lint_clean_and_a_missing_canned_language_warns(tmp_path: Path) -> None:
+    result = lint_articles(SHIPPED, today=TODAY)
+    assert not result.problems
+    both(tmp_path, "page")
+    (tmp_path / "canned-replies.yml").write_text(
+        "greeting:\n  en:\n    title: Hello\n    text: Hello, how can we help?\n", encoding="utf-8"
+    )
+    result = lint_articles(tmp_path, today=TODAY)
+    assert not result.problems
+    assert any(w.path == "canned-replies.yml" and "no fr version" in w.reason for w in result.warnings)
+
+
 def test_cli_exit_code_is_for_errors_and_strict_makes_warnings_fail(tmp_path: Path, runner) -> None:
     article(tmp_path, "en/only-english.md")
     base = ["lint", "--no-semantic", "--articles", str(tmp_path)]
