@@ -81,9 +81,9 @@ def store_errors() -> Iterator[None]:
     except OperationalError as exc:
         text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
         if "locked" in text or "busy" in text:
-            reason = "the ticket database is busy (locked by another writer)"
+            key, reason = "store_busy", "the ticket database is busy (locked by another writer)"
         elif "full" in text or "disk" in text:
-            reason = "the ticket database is full"
+            key, reason = "store_full", "the ticket database is full"
         else:
-            reason = "the ticket database is unavailable"
-        raise StoreUnavailable(f"{reason}; nothing was lost, please try again in a moment") from exc
+            key, reason = "store_down", "the ticket database is unavailable"
+        raise StoreUnavailable(f"{reason}; nothing was lost, please try again in a moment", key=key) from exc

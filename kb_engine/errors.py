@@ -9,9 +9,13 @@ class KBError(Exception):
     status: int = 500
     code: str = "error"
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, key: str | None = None, **params: object):
+        """`key` and `params` name the message for a translated interface (see web/i18n.py `error_text`);
+        `message` is the English text for logs, the CLI and the API."""
         super().__init__(message)
         self.message = message
+        self.key = key
+        self.params = params
         if status is not None:
             self.status = status
 

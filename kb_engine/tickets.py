@@ -100,14 +100,20 @@ def _check_length(field: str, value: str | None) -> str | None:
     value = value.strip()
     limit = LIMITS.get(field)
     if limit is not None and len(value) > limit:
-        raise InvalidQuery(f"{field.replace('_', ' ')} is {len(value)} characters long; the limit is {limit}")
+        raise InvalidQuery(
+            f"{field.replace('_', ' ')} is {len(value)} characters long; the limit is {limit}",
+            key="too_long",
+            field=field,
+            length=len(value),
+            limit=limit,
+        )
     return value or None
 
 
 def _required(field: str, value: str | None) -> str:
     checked = _check_length(field, value)
     if not checked:
-        raise InvalidQuery(f"give a {field.replace('_', ' ')}")
+        raise InvalidQuery(f"give a {field.replace('_', ' ')}", key="required", field=field)
     return checked
 
 
@@ -439,7 +445,9 @@ class TicketService:
         target = self.surviving(ticket)
         if target.status == "closed":
             raise InvalidTransition(
-                f"request {origin} is closed and cannot take replies any more; please start a new request"
+                f"request {origin} is closed and cannot take replies any more; please start a new request",
+                key="closed",
+                reference=origin,
             )
         text = _required("message", message)
         extra = {"message_id": message_id} if message_id else {}

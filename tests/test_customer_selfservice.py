@@ -3,6 +3,7 @@ issues on the form, the widget's CORS, the interface in French and English."""
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -75,6 +76,35 @@ def test_article_opened_from_the_contact_form_counts_its_view_and_solved_as_form
         ("view", "form", search_id),
         ("solved", "form", search_id),
     ]
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("en", "The details field is 10,001 characters long; the limit is 10,000."),
+        ("fr", "Le champ « détails » fait 10\u202f001 caractères ; la limite est de 10\u202f000."),
+    ],
+)
+def test_form_errors_are_in_the_interface_language(client, lang: str, expected: str) -> None:
+    client.get(f"/?lang={lang}")
+    location = describe(client, "my printer says offline").headers["Location"]
+    search_id = int(location.split("s=")[1])
+    token = csrf_token(client, location)
+    form = {"csrf_token": token, "s": search_id, "email": "ana@example.com", "details": "x" * 10_001}
+    bad = client.post("/contact/send", data=form)
+    assert bad.status_code == 400
+    assert expected in html.unescape(bad.get_data(as_text=True))
+
+
+def test_database_errors_are_in_the_interface_language(app) -> None:
+    from kb_engine.errors import StoreUnavailable
+    from web.i18n import error_text
+
+    busy = StoreUnavailable("the ticket database is busy", key="store_busy")
+    with app.test_request_context("/", headers={"Accept-Language": "fr"}):
+        assert error_text(busy).startswith("La base des demandes est occupée ; rien n'a été perdu")
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert error_text(busy).startswith("The ticket database is busy; nothing was lost")
 
 
 def test_none_helped_sends_a_ticket_with_the_description_and_what_was_shown(client, app) -> None:
@@ -250,7 +280,12 @@ def test_interface_language_puts_its_translation_first_when_the_query_is_ambiguo
 
 
 def _template_messages() -> set[str]:
-    method_map = [("customer.py", "python"), ("__init__.py", "python"), ("templates/*.html", "jinja2")]
+    method_map = [
+        ("customer.py", "python"),
+        ("__init__.py", "python"),
+        ("i18n.py", "python"),
+        ("templates/*.html", "jinja2"),
+    ]
     return {
         message if isinstance(message, str) else message[0]
         for _file, _line, message, _comments, _context in extract_from_dir(str(WEB), method_map)

@@ -107,7 +107,11 @@ def _register_errors(app: Flask) -> None:
     def kb_error(exc: KBError):
         if exc.status >= 500:
             log.warning("%s: %s", type(exc).__name__, exc.message)
-        return respond(exc.status, exc.code, exc.message)
+        if wants_json():
+            return respond(exc.status, exc.code, exc.message)
+        from web.i18n import error_text
+
+        return respond(exc.status, exc.code, error_text(exc))
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):

@@ -27,7 +27,7 @@ from kb_engine.errors import InvalidQuery, InvalidTransition, NotFound, StoreUna
 from kb_engine.models import SearchLog, Ticket
 from kb_engine.searcher import SearchResponse
 from kb_engine.tickets import LIMITS, status_label
-from web.i18n import search_language
+from web.i18n import error_text, search_language
 from web.resources import get_db, get_embed, get_searcher, get_tickets, open_ticket, send_media, shown_media
 
 bp = Blueprint("customer", __name__)
@@ -233,7 +233,7 @@ def need_help(reference: str):
                     db.commit()
             except (InvalidQuery, StoreUnavailable) as exc:
                 db.rollback()
-                error, status = exc.message, exc.status
+                error, status = error_text(exc), exc.status
         if error is None:
             return redirect(url_for("customer.ticket_status", reference=reference, t=token), code=303)
         # A busy or full database (503) keeps what the customer typed, like any other refusal.
@@ -339,7 +339,7 @@ def contact_send():
             db.commit()
     except (InvalidQuery, StoreUnavailable) as exc:  # 503: the form keeps what the customer typed
         db.rollback()
-        return _contact_page(entry, form=form, error=exc.message, status=exc.status)
+        return _contact_page(entry, form=form, error=error_text(exc), status=exc.status)
     remember_ticket(ticket.reference or "", ticket.token)
     return redirect(
         url_for("customer.ticket_status", reference=ticket.reference, t=ticket.token, created=1), code=303
@@ -393,7 +393,7 @@ def ticket_reply(reference: str):
     except (InvalidQuery, InvalidTransition, StoreUnavailable) as exc:
         db.rollback()
         return _status_page(
-            ticket, token, error=exc.message, reply=message[: LIMITS["message"]], status=exc.status
+            ticket, token, error=error_text(exc), reply=message[: LIMITS["message"]], status=exc.status
         )
     return redirect(url_for("customer.ticket_status", reference=reference, t=token, sent=1), code=303)
 

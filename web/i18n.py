@@ -14,8 +14,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, g, request, session
-from flask_babel import Babel, format_date
+from flask_babel import Babel, format_date, format_number
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
+from kb_engine.errors import KBError
 from kb_engine.language import detect_language
 from web.resources import get_searcher
 
@@ -68,6 +71,45 @@ def localised_date(value: Any) -> str:
         return format_date(dt.date.fromisoformat(str(value)), "long")
     except ValueError:
         return str(value)
+
+
+# Ticket fields as customers know them (kb_engine.tickets.LIMITS names).
+FIELD_LABELS = {
+    "query": _l("description"),
+    "contact_name": _l("name"),
+    "contact_email": _l("email address"),
+    "contact_phone": _l("phone number"),
+    "availability": _l("availability"),
+    "details": _l("details"),
+    "message": _l("message"),
+}
+
+
+def error_text(exc: KBError) -> str:
+    """An error of the engine in the customer's interface language (the English `message` otherwise)."""
+    params = exc.params
+    field = str(FIELD_LABELS.get(str(params.get("field")), params.get("field", "")))
+    if exc.key == "too_long":
+        return _(
+            "The %(field)s field is %(length)s characters long; the limit is %(limit)s.",
+            field=field,
+            length=format_number(params["length"]),
+            limit=format_number(params["limit"]),
+        )
+    if exc.key == "required":
+        return _("Please fill in the %(field)s field.", field=field)
+    if exc.key == "closed":
+        return _(
+            "Request %(reference)s is closed and cannot take replies any more; please start a new request.",
+            reference=params["reference"],
+        )
+    if exc.key == "store_busy":
+        return _("The ticket database is busy; nothing was lost, please try again in a moment.")
+    if exc.key == "store_full":
+        return _("The ticket database is full; nothing was lost, please try again in a moment.")
+    if exc.key == "store_down":
+        return _("The ticket database is unavailable; nothing was lost, please try again in a moment.")
+    return exc.message
 
 
 def init_app(app: Flask) -> None:
