@@ -23,7 +23,6 @@ from kb_engine.cli import Context, open_searcher
 from kb_engine.db import make_engine, make_session_factory, store_errors, upgrade
 from kb_engine.errors import ConfigError, StoreUnavailable
 from kb_engine.mail_intake import IntakeResult, MailError, intake, parse_message
-from kb_engine.routing import routing_for
 from kb_engine.tickets import TicketService
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
@@ -107,7 +106,7 @@ def mail_in(
         with store_errors():
             upgrade(engine)
             with make_session_factory(engine)() as session:
-                service = TicketService(session, routing=routing_for(Path(settings["ARTICLES_DIR"])))
+                service = TicketService.from_settings(session, settings)
                 result = intake(
                     session,
                     service,

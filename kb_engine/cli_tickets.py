@@ -12,7 +12,6 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import click
@@ -20,7 +19,6 @@ import click
 from kb_engine.cli import Context
 from kb_engine.db import make_engine, make_session_factory, store_errors, upgrade
 from kb_engine.models import Problem, Ticket
-from kb_engine.routing import routing_for
 from kb_engine.similarity import Embed
 from kb_engine.tickets import SOURCES, STATUSES, TIERS, TicketService, problem_to_dict
 
@@ -51,7 +49,7 @@ def ticket_service(ctx: Context) -> Iterator[TicketService]:
         with store_errors():
             upgrade(engine)
             with make_session_factory(engine)() as session:
-                yield TicketService(session, routing=routing_for(Path(settings["ARTICLES_DIR"])))
+                yield TicketService.from_settings(session, settings)
                 session.commit()
     finally:
         engine.dispose()

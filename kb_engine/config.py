@@ -110,6 +110,20 @@ SETTINGS: tuple[Setting, ...] = (
         "Window of the login limits; counted in the database, across workers.",
         int,
     ),
+    Setting(
+        "TICKET_SIMILARITY",
+        0.6,
+        "Cosine similarity from which two tickets are about the same thing (similar tickets, grouped misses, "
+        "problems, the known-issue banner).",
+        float,
+    ),
+    Setting(
+        "PROBLEM_MIN_TICKETS",
+        3,
+        "Tickets about the same thing within `KB_PROBLEM_WINDOW_MINUTES` that make a proposed problem.",
+        int,
+    ),
+    Setting("PROBLEM_WINDOW_MINUTES", 120, "Window in which similar tickets count towards a problem.", int),
     Setting("PUBLIC_URL", "http://127.0.0.1:5000", "Base URL used in links sent to customers (emails, API)."),
     Setting(
         "CORS_ORIGINS",

@@ -23,8 +23,9 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -33,7 +34,7 @@ from sqlalchemy.orm import Session, selectinload
 from kb_engine import priority as priority_rule
 from kb_engine.errors import InvalidQuery, InvalidTransition, NotFound
 from kb_engine.models import Problem, Ticket, TicketContact, TicketEvent, utcnow
-from kb_engine.routing import Routing
+from kb_engine.routing import Routing, routing_for
 from kb_engine.similarity import SAME_THING, Embed, embed_texts, leader_groups, normalise, similarities
 
 SOURCES = ("search_miss", "not_helpful", "contact_form", "agent", "api", "email")
@@ -175,6 +176,16 @@ class QueueEntry:
         }
 
 
+@dataclass(frozen=True)
+class IncidentRules:
+    """Tickets at least `similarity` alike (cosine of their embedded texts) are about the same thing;
+    `min_tickets` of them within `window` make a proposed problem."""
+
+    similarity: float = SAME_THING
+    window: dt.timedelta = PROBLEM_WINDOW
+    min_tickets: int = PROBLEM_MIN_TICKETS
+
+
 class TicketService:
     """Creates and changes tickets inside the caller's session (the caller commits).
 
@@ -182,6 +193,8 @@ class TicketService:
         session: the SQLAlchemy session to work in.
         routing: category → tier and team for new tickets and escalations (default: all L1, no team).
         clock: the time source (naive UTC), so tests can age tickets.
+        rules: when tickets are about the same thing, and when they make a problem (default: the
+            constants above; `from_settings` takes the `KB_TICKET_SIMILARITY`, `KB_PROBLEM_*` settings).
     """
 
     def __init__(
@@ -190,10 +203,35 @@ class TicketService:
         *,
         routing: Routing | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
+        rules: IncidentRules | None = None,
     ) -> None:
         self.session = session
         self.routing = routing or Routing()
         self.clock = clock
+        self.rules = rules or IncidentRules()
+
+    @classmethod
+    def from_settings(cls, session: Session, settings: Mapping[str, Any]) -> TicketService:
+        """A service routed by the articles folder's routing.yml, with the settings' incident rules."""
+        return cls(
+            session,
+            routing=routing_for(Path(settings["ARTICLES_DIR"])),
+            rules=IncidentRules(
+                similarity=float(settings["TICKET_SIMILARITY"]),
+                window=dt.timedelta(minutes=int(settings["PROBLEM_WINDOW_MINUTES"])),
+                min_tickets=int(settings["PROBLEM_MIN_TICKETS"]),
+            ),
+        )
+
+    def _rules(
+        self, window: dt.timedelta | None, min_tickets: int | None, threshold: float | None
+    ) -> tuple[dt.timedelta, int, float]:
+        rules = self.rules
+        return (
+            rules.window if window is None else window,
+            rules.min_tickets if min_tickets is None else min_tickets,
+            rules.similarity if threshold is None else threshold,
+        )
 
     # -- history ---------------------------------------------------------------------------------------
     def _event(
@@ -792,7 +830,7 @@ class TicketService:
         )
 
     def find_similar(
-        self, ticket: Ticket, embed: Embed, *, limit: int = 5, threshold: float = SAME_THING
+        self, ticket: Ticket, embed: Embed, *, limit: int = 5, threshold: float | None = None
     ) -> list[tuple[Ticket, float]]:
         """Open tickets whose query means the same as this one's, most similar first (merge candidates).
 
@@ -807,6 +845,7 @@ class TicketService:
             return []
         sims = similarities(embed, ticket.query, [t.query for t in others])
         ranked = sorted(zip(others, sims.tolist(), strict=True), key=lambda pair: -pair[1])
+        threshold = self.rules.similarity if threshold is None else threshold
         return [(t, round(s, 4)) for t, s in ranked if s >= threshold][:limit]
 
     def _problem_texts(self, problem: Problem) -> list[str]:
@@ -840,15 +879,17 @@ class TicketService:
         ticket: Ticket,
         embed: Embed,
         *,
-        window: dt.timedelta = PROBLEM_WINDOW,
-        min_tickets: int = PROBLEM_MIN_TICKETS,
-        threshold: float = SAME_THING,
+        window: dt.timedelta | None = None,
+        min_tickets: int | None = None,
+        threshold: float | None = None,
     ) -> Problem | None:
         """Attach a new ticket to the proposed or open problem it matches, or propose a new problem.
 
         A problem is proposed when at least `min_tickets` tickets (this one included) about the same
         thing arrived within `window` of it; agents then confirm or reject it. Returns the problem, if any.
+        (`window`, `min_tickets`, `threshold`: the service's rules unless given.)
         """
+        window, min_tickets, threshold = self._rules(window, min_tickets, threshold)
         if ticket.problem is not None or ticket.merged_into_id is not None or not ticket.query.strip():
             return ticket.problem
         current = list(self.session.scalars(select(Problem).where(Problem.status.in_(("proposed", "open")))))
@@ -898,11 +939,12 @@ class TicketService:
         self,
         embed: Embed,
         *,
-        window: dt.timedelta = PROBLEM_WINDOW,
-        min_tickets: int = PROBLEM_MIN_TICKETS,
-        threshold: float = SAME_THING,
+        window: dt.timedelta | None = None,
+        min_tickets: int | None = None,
+        threshold: float | None = None,
     ) -> list[Problem]:
         """Look at every ticket of the last `window` not yet linked; returns the problems proposed now."""
+        window, min_tickets, threshold = self._rules(window, min_tickets, threshold)
         existing = set(self.session.scalars(select(Problem.id)))
         candidates = self.session.scalars(
             select(Ticket)
@@ -990,12 +1032,13 @@ class TicketService:
         return problem
 
     def active_problem_for(
-        self, query: str, embed: Embed | None, *, threshold: float = SAME_THING
+        self, query: str, embed: Embed | None, *, threshold: float | None = None
     ) -> Problem | None:
         """The open (confirmed) problem a customer's query is about, for the "known issue" banner."""
         if embed is None or not query.strip():
             return None
         problems = self.problems(("open",))
+        threshold = self.rules.similarity if threshold is None else threshold
         return self._best_problem(query, problems, embed, threshold) if problems else None
 
     # -- queue -----------------------------------------------------------------------------------------
@@ -1008,7 +1051,7 @@ class TicketService:
         team: str | None = None,
         assignee: str | None = None,
         limit: int | None = None,
-        threshold: float = SAME_THING,
+        threshold: float | None = None,
         now: dt.datetime | None = None,
     ) -> list[QueueEntry]:
         """The agents' queue, highest priority first, then oldest first.
@@ -1037,6 +1080,7 @@ class TicketService:
             for t in tickets
             if not self._anonymous_miss(t)
         ]
+        threshold = self.rules.similarity if threshold is None else threshold
         for group in self._group(anonymous, embed, threshold):
             if len(group) == 1:
                 entries.append(QueueEntry("ticket", self.priority_of(group[0], now), group))

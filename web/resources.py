@@ -20,7 +20,6 @@ from kb_engine.articles import IMAGE_SUFFIXES, article_media
 from kb_engine.db import make_engine, make_session_factory, upgrade
 from kb_engine.errors import KBError
 from kb_engine.models import Ticket
-from kb_engine.routing import routing_for
 from kb_engine.scope import SCOPE_AUDIENCE
 from kb_engine.searcher import Searcher, SearchResponse
 from kb_engine.similarity import Embed
@@ -137,7 +136,7 @@ def get_db() -> Session:
 
 def get_tickets() -> TicketService:
     """The ticket service on this request's session, routed by the articles folder's routing.yml."""
-    return TicketService(get_db(), routing=routing_for(Path(current_app.config["ARTICLES_DIR"])))
+    return TicketService.from_settings(get_db(), current_app.config)
 
 
 def open_ticket(*, response: SearchResponse | None = None, **fields: Any) -> Ticket:

@@ -138,6 +138,31 @@ def test_misses_typed_in_the_search_box_propose_a_problem(client, session) -> No
     assert sorted(t.query for t in problems[0].tickets) == sorted(PAYROLL)
 
 
+def test_problem_rules_are_settings(app_config, session) -> None:
+    """Two similar misses are not a problem by default (3 needed), but are with KB_PROBLEM_MIN_TICKETS=2;
+    with a similarity threshold no pair of texts reaches, nothing groups at all."""
+    from web import create_app
+
+    def misses(config: dict[str, object], queries: tuple[str, ...]) -> None:
+        app = create_app(config)
+        try:
+            client = app.test_client()
+            for query in queries:
+                client.post("/search", data={"q": query, "csrf_token": csrf_token(client)})
+        finally:
+            app.extensions["kb_engine"].dispose()
+
+    misses(app_config, PAYROLL[:2])
+    assert session.scalars(select(Problem)).all() == []
+    misses({**app_config, "PROBLEM_MIN_TICKETS": 2, "TICKET_SIMILARITY": 1.01}, PAYROLL[2:])
+    session.expire_all()
+    assert session.scalars(select(Problem)).all() == []
+    misses({**app_config, "PROBLEM_MIN_TICKETS": 2}, ("the payroll app is down, 502 bad gateway",))
+    session.expire_all()
+    problems = session.scalars(select(Problem)).all()
+    assert len(problems) == 1 and len(problems[0].tickets) >= 2
+
+
 def test_api_opens_a_ticket_that_its_token_follows_and_replies_to(client, session) -> None:
     created = client.post(
         "/api/v1/tickets",
