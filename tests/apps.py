@@ -31,3 +31,18 @@ def served_app(
         yield app
     finally:
         app.extensions["kb_engine"].dispose()
+
+
+def app_ticket(app: Any, **fields: Any) -> tuple[str, str]:
+    """A ticket created through the service the app uses (its routing and rules; source `agent` and a
+    printer query unless given), committed; returns (reference, token)."""
+    from kb_engine.db import make_session_factory
+    from kb_engine.tickets import TicketService
+
+    with make_session_factory(app.extensions["kb_engine"])() as session:
+        service = TicketService.from_settings(session, app.config)
+        fields.setdefault("source", "agent")
+        fields.setdefault("query", "my printer is offline")
+        ticket = service.create(**fields)
+        session.commit()
+        return str(ticket.reference), str(ticket.token)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.apps import app_ticket
 from tests.conftest import SHIPPED
 
 
@@ -22,18 +23,7 @@ def app_config(app_config: dict[str, object], tmp_path: Path, articles_dir: Path
 
 def open_ticket(app, **fields):
     """A ticket created through the service, as the web app would; returns its reference."""
-    from kb_engine.db import make_session_factory
-    from kb_engine.routing import load_routing
-    from kb_engine.tickets import TicketService
-
-    with make_session_factory(app.extensions["kb_engine"])() as session:
-        service = TicketService(
-            session, routing=load_routing(Path(app.config["ARTICLES_DIR"]) / "routing.yml")
-        )
-        fields.setdefault("source", "agent")
-        ticket = service.create(**fields)
-        session.commit()
-        return ticket.reference
+    return app_ticket(app, **fields)[0]
 
 
 def ticket_row(app, reference: str):

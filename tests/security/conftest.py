@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.apps import served_app
+from tests.apps import app_ticket, served_app
 from tests.conftest import SHIPPED
 from tests.console.conftest import app_config  # noqa: F401 - the shipped routing, private articles
 
@@ -25,19 +25,7 @@ def db_snapshot(app) -> list[str]:
 
 def make_ticket(app, **fields) -> tuple[str, str]:
     """A ticket created through the service, as the web app would; returns (reference, token)."""
-    from kb_engine.db import make_session_factory
-    from kb_engine.routing import load_routing
-    from kb_engine.tickets import TicketService
-
-    with make_session_factory(app.extensions["kb_engine"])() as session:
-        service = TicketService(
-            session, routing=load_routing(Path(app.config["ARTICLES_DIR"]) / "routing.yml")
-        )
-        fields.setdefault("source", "agent")
-        fields.setdefault("query", "my printer is offline")
-        ticket = service.create(**fields)
-        session.commit()
-        return str(ticket.reference), str(ticket.token)
+    return app_ticket(app, **fields)
 
 
 HOSTILE_TITLE = '<script>alert("title")</script><img src=x onerror=alert(2)>'
