@@ -16,6 +16,7 @@ import secrets
 from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import format_number
 from flask_babel import gettext as _
 from markupsafe import Markup
@@ -72,6 +73,17 @@ def customer_search(query: str) -> SearchResponse:
     return get_searcher().search(query, k=current_app.config["RESULTS"], lang=search_language(query))
 
 
+def box_search(query: str) -> SearchResponse | ResponseReturnValue:
+    """The search box's query searched, or the page to show instead: home for an empty query, home with
+    the error (400) for a too long one."""
+    if not query.strip():
+        return redirect(url_for("customer.home"))
+    try:
+        return customer_search(query)
+    except InvalidQuery:
+        return render_template("home.html", error=too_long(), query=query[:200]), 400
+
+
 def too_long() -> str:
     limit = current_app.config["MAX_QUERY_CHARS"]
     return _("Please describe the problem in at most %(limit)s characters.", limit=format_number(limit))
@@ -93,12 +105,9 @@ def home():
 def search_submit():
     """Log a customer's search; a miss opens an anonymous ticket. Then show the results."""
     query = request.form.get("q", "")
-    if not query.strip():
-        return redirect(url_for("customer.home"))
-    try:
-        response = customer_search(query)
-    except InvalidQuery:
-        return render_template("home.html", error=too_long(), query=query[:200]), 400
+    response = box_search(query)
+    if not isinstance(response, SearchResponse):
+        return response
     db = get_db()
     with store_errors():
         entry = analytics.log_search(db, response, channel="web", visitor=visitor_id())
@@ -115,12 +124,9 @@ def search_submit():
 def results():
     """Results page (read-only)."""
     query = request.args.get("q", "")
-    if not query.strip():
-        return redirect(url_for("customer.home"))
-    try:
-        response = customer_search(query)
-    except InvalidQuery:
-        return render_template("home.html", error=too_long(), query=query[:200]), 400
+    response = box_search(query)
+    if not isinstance(response, SearchResponse):
+        return response
     search_id = request.args.get("s", type=int)
     miss = session.get("miss_for_search") or {}
     miss_reference = miss.get("reference") if miss.get("search") == search_id else None
