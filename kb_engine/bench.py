@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import http.client
+import importlib.metadata
 import json
 import math
 import os
@@ -84,9 +85,15 @@ def machine() -> dict[str, Any]:
             if line.startswith("MemTotal"):
                 ram_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
     versions = {}
-    for name in ("torch", "faiss", "bm25s", "sentence_transformers"):
-        with contextlib.suppress(Exception):
-            versions[name] = __import__(name).__version__
+    for name, package in (
+        ("torch", "torch"),
+        ("faiss", "faiss-cpu"),
+        ("bm25s", "bm25s"),
+        ("sentence_transformers", "sentence-transformers"),
+        ("onnxruntime", "onnxruntime"),
+    ):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[name] = importlib.metadata.version(package)  # without importing torch here
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -274,7 +281,6 @@ class TimedQueryEmbedder:
 def _build_worker(args: dict[str, Any]) -> None:
     """Child process: build cold, re-build unchanged, re-build after one article changed; print JSON."""
     from indexer.build import build_index
-    from kb_engine.embedding import load_embedder
 
     articles, index_dir = Path(args["articles"]), Path(args["index_dir"])
     model = args["model"]
@@ -283,7 +289,7 @@ def _build_worker(args: dict[str, Any]) -> None:
 
     def factory() -> Embedder:
         if "e" not in loaded:
-            loaded["e"] = SyntheticEmbedder() if synthetic else load_embedder(model, threads=args["threads"])
+            loaded["e"] = SyntheticEmbedder() if synthetic else _real_embedder(args)
         return loaded["e"]
 
     def build() -> tuple[float, Any]:
@@ -333,8 +339,26 @@ def _child(function: str, args: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def run_build(articles: Path, index_dir: Path, model: str, threads: int) -> dict[str, Any]:
-    args = {"articles": str(articles), "index_dir": str(index_dir), "model": model, "threads": threads}
+def _real_embedder(args: dict[str, Any]) -> Embedder:
+    """The model of a child's arguments (model, threads, runtime, model_cache), as the server loads it."""
+    from kb_engine.embedding import load_embedder
+
+    cache = args.get("model_cache")
+    return load_embedder(
+        args["model"],
+        threads=args["threads"],
+        runtime=args.get("runtime", "auto"),
+        cache_dir=Path(cache) if cache else None,
+    )
+
+
+def _model_args(options: BenchOptions) -> dict[str, Any]:
+    cache = options.model_cache
+    return {"threads": options.threads, "runtime": options.runtime, "model_cache": cache and str(cache)}
+
+
+def run_build(articles: Path, index_dir: Path, model: str, model_args: dict[str, Any]) -> dict[str, Any]:
+    args = {"articles": str(articles), "index_dir": str(index_dir), "model": model, **model_args}
     return _child("_build_worker", args)
 
 
@@ -414,7 +438,14 @@ def _first_query_worker(args: dict[str, Any]) -> None:
     started = time.perf_counter()
     from kb_engine.searcher import Searcher
 
-    searcher = Searcher(Path(args["index_dir"]), model=args["model"], threads=args["threads"])
+    cache = args.get("model_cache")
+    searcher = Searcher(
+        Path(args["index_dir"]),
+        model=args["model"],
+        threads=args["threads"],
+        runtime=args.get("runtime", "auto"),
+        model_cache=Path(cache) if cache else None,
+    )
     opened = time.perf_counter()
     searcher.search(args["query"], use_cache=False)
     first = time.perf_counter()
@@ -428,12 +459,12 @@ def _first_query_worker(args: dict[str, Any]) -> None:
     print(json.dumps({k: round(v, 3) for k, v in timings.items()}))
 
 
-def first_query(index_dir: Path, model: str, threads: int, query: str) -> dict[str, Any]:
+def first_query(index_dir: Path, model: str, model_args: dict[str, Any], query: str) -> dict[str, Any]:
     """A fresh process: time to open the index, then the first query (the model loads on it)."""
     try:
         return _child(
             "_first_query_worker",
-            {"index_dir": str(index_dir), "model": model, "threads": threads, "query": query},
+            {"index_dir": str(index_dir), "model": model, "query": query, **model_args},
         )
     except RuntimeError as exc:
         return {"error": str(exc)[-500:]}
@@ -494,11 +525,14 @@ def gunicorn_command(port: int) -> list[str]:
 
 
 @contextlib.contextmanager
-def production_server(index_dir: Path, workdir: Path, model: str, workers: int) -> Iterator[tuple[int, int]]:
+def production_server(
+    index_dir: Path, workdir: Path, model: str, workers: int, model_env: dict[str, str] | None = None
+) -> Iterator[tuple[int, int]]:
     """gunicorn with web/gunicorn.conf.py on a free loopback port; yields (port, master pid)."""
     port = free_port()
     env = {
         **os.environ,
+        **(model_env or {}),
         "KB_INDEX_DIR": str(index_dir),
         "KB_MODEL": model,
         "KB_INSTANCE_DIR": str(workdir / "instance"),
@@ -618,12 +652,23 @@ def process_memory(master: int) -> list[dict[str, float]]:
 
 
 def measure_http(
-    index_dir: Path, workdir: Path, model: str, queries: Sequence[str], *, quick: bool
+    index_dir: Path,
+    workdir: Path,
+    model: str,
+    queries: Sequence[str],
+    *,
+    quick: bool,
+    model_args: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     workers = max(1, os.cpu_count() or 1)
     seconds, budget = (3.0, 150) if quick else (15.0, 1500)
     distinct = list(dict.fromkeys(queries))
-    with production_server(index_dir, workdir, model, workers) as (port, master):
+    model_env = {}
+    if model_args:
+        model_env["KB_MODEL_RUNTIME"] = model_args["runtime"]
+        if model_args.get("model_cache"):
+            model_env["KB_MODEL_CACHE_DIR"] = model_args["model_cache"]
+    with production_server(index_dir, workdir, model, workers, model_env) as (port, master):
         ready_s = wait_ready(port, workers, workdir / "gunicorn.log")
         levels = []
         for n, clients in enumerate(HTTP_LEVELS):
@@ -653,6 +698,8 @@ class BenchOptions:
     quick: bool = False
     model: str = "all-MiniLM-L6-v2"
     threads: int = 1
+    runtime: str = "auto"
+    model_cache: Path | None = None  # where the ONNX export is kept (None: torch only)
     articles_dir: Path = ROOT / "articles"
     queries_files: tuple[Path, ...] = (ROOT / "eval" / "queries.tsv", ROOT / "eval" / "holdout.tsv")
     workdir: Path | None = None
@@ -673,7 +720,7 @@ def shipped_queries(paths: Sequence[Path]) -> list[str]:
 def run_bench(options: BenchOptions, say: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
     """Run every measurement for every size; the report is a JSON-ready dict (see `format_report`)."""
     from kb_engine import vector_index
-    from kb_engine.embedding import load_embedder
+    from kb_engine.embedding import runtime_of
     from kb_engine.index_files import current_build
     from kb_engine.searcher import Searcher
     from kb_engine.threads import limit_all
@@ -681,14 +728,20 @@ def run_bench(options: BenchOptions, say: Callable[[str], None] = lambda _m: Non
     limit_all(options.threads)
     report: dict[str, Any] = {
         "machine": machine(),
-        "options": {"sizes": options.sizes, "quick": options.quick, "model": options.model},
+        "options": {
+            "sizes": options.sizes,
+            "quick": options.quick,
+            "model": options.model,
+            "runtime": options.runtime,
+        },
         "sizes": [],
     }
     work = Path(options.workdir or tempfile.mkdtemp(prefix="kb-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     n_queries = 60 if options.quick else 400
     say(f"loading the query model {options.model}")
-    real = load_embedder(options.model, threads=options.threads)
+    model_args = _model_args(options)
+    real = _real_embedder({"model": options.model, **model_args})
     try:
         for size in options.sizes:
             say(f"[{size}] preparing")
@@ -706,11 +759,12 @@ def run_bench(options: BenchOptions, say: Callable[[str], None] = lambda _m: Non
                 model, embedder_note = SYNTHETIC_MODEL, "synthetic"
             index_dir = folder / "index"
             say(f"[{size}] building the index (cold, unchanged, one article edited)")
-            build = run_build(articles, index_dir, model, options.threads)
+            build = run_build(articles, index_dir, model, model_args)
             build_dir = current_build(index_dir)
             row: dict[str, Any] = {
                 "size": size,
                 "embedder": embedder_note,
+                "query_runtime": runtime_of(real),
                 "articles": build["articles"],
                 "chunks": build["chunks"],
                 "vector_index": json.loads((build_dir / "manifest.json").read_text())["vector_index"],
@@ -742,12 +796,14 @@ def run_bench(options: BenchOptions, say: Callable[[str], None] = lambda _m: Non
             row["bm25"] = measure_bm25([a for a in searcher.articles if a.is_public], sample)
             if size == "shipped":
                 say(f"[{size}] first query in a fresh process")
-                row["first_query"] = first_query(index_dir, model, options.threads, sample[0])
+                row["first_query"] = first_query(index_dir, model, model_args, sample[0])
                 say(f"[{size}] edit -> live with the watcher running")
                 row["edit_to_live_s"] = _edit_to_live(articles, index_dir, model, real)
                 if options.http:
                     say(f"[{size}] HTTP load against gunicorn on 127.0.0.1")
-                    row["http"] = measure_http(index_dir, folder, model, queries, quick=options.quick)
+                    row["http"] = measure_http(
+                        index_dir, folder, model, queries, quick=options.quick, model_args=model_args
+                    )
             report["sizes"].append(row)
     finally:
         if options.workdir is None:
@@ -786,7 +842,8 @@ def format_report(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = [
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; Python {m['python']}, torch "
-        f"{m.get('torch', '?')}, faiss {m.get('faiss', '?')}; load average {m['load_average'][0]} before, "
+        f"{m.get('torch', '?')}, onnxruntime {m.get('onnxruntime', '?')}, faiss {m.get('faiss', '?')}; "
+        f"load average {m['load_average'][0]} before, "
         f"{m.get('load_average_after', ['?'])[0]} after.",
         "",
         "| | " + " | ".join(r["size"] for r in report["sizes"]) + " |",
@@ -805,6 +862,7 @@ def format_report(report: dict[str, Any]) -> str:
 
     row("articles / chunks", lambda r: f"{r['articles']} / {r['chunks']}")
     row("chunk vectors (query embedding: always the real model)", lambda r: r["embedder"])
+    row("query embedding runtime", lambda r: r.get("query_runtime"))
     row("vector index served", lambda r: r["vector_index"])
     row("build, cold (s)", lambda r: r["build"]["cold_s"])
     row("chunks embedded per s", lambda r: r["build"]["chunks_per_s"])

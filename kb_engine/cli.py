@@ -79,14 +79,14 @@ def index_cmd(
     Example: kb index --articles articles/ --index-dir instance/index
     """
     from indexer.build import build_index
-    from kb_engine.embedding import load_embedder
+    from kb_engine.embedding import embedder_from_settings
 
     settings = ctx.settings(ARTICLES_DIR=articles_dir, INDEX_DIR=index_dir)
     report = build_index(
         Path(settings["ARTICLES_DIR"]),
         Path(settings["INDEX_DIR"]),
         model=settings["MODEL"],
-        embedder_factory=lambda: load_embedder(settings["MODEL"], threads=settings["MODEL_THREADS"]),
+        embedder_factory=lambda: embedder_from_settings(settings),
         languages=tuple(settings["LANGUAGES"]),
         batch_size=settings["EMBED_BATCH_SIZE"],
         progress=not quiet and not as_json,
@@ -106,12 +106,15 @@ def index_cmd(
 
 
 def open_searcher(settings: dict[str, Any]):
+    from kb_engine.embedding import model_cache_dir
     from kb_engine.searcher import Searcher
 
     return Searcher(
         Path(settings["INDEX_DIR"]),
         model=settings["MODEL"],
         threads=settings["MODEL_THREADS"],
+        runtime=settings["MODEL_RUNTIME"],
+        model_cache=model_cache_dir(settings),
         max_query_chars=settings["MAX_QUERY_CHARS"],
         threshold=settings["ANSWER_THRESHOLD"],
     )
@@ -205,13 +208,13 @@ def serve_cmd(ctx: Context, host: str, port: int, debug: bool, watch: bool) -> N
 def build_articles(settings: dict[str, Any], articles_dir: Path, index_dir: Path, *, progress: bool) -> Any:
     """One incremental build of articles_dir into index_dir with the configured model (a BuildReport)."""
     from indexer.build import build_index
-    from kb_engine.embedding import load_embedder
+    from kb_engine.embedding import embedder_from_settings
 
     return build_index(
         articles_dir,
         index_dir,
         model=settings["MODEL"],
-        embedder_factory=lambda: load_embedder(settings["MODEL"], threads=settings["MODEL_THREADS"]),
+        embedder_factory=lambda: embedder_from_settings(settings),
         languages=tuple(settings["LANGUAGES"]),
         batch_size=settings["EMBED_BATCH_SIZE"],
         progress=progress,
@@ -254,10 +257,12 @@ def eval_cmd(
     Example: kb eval eval/queries.tsv
     Example: kb eval ../shared/bench/covidfaq/queries.tsv --articles ../shared/bench/covidfaq/articles
     """
+    from kb_engine.embedding import model_cache_dir
     from kb_engine.evaluation import evaluate, format_table, load_queries
 
     settings = ctx.settings(INDEX_DIR=index_dir)
     if articles_dir is not None:
+        settings["MODEL_CACHE_DIR"] = str(model_cache_dir(settings))  # one ONNX export for every index
         settings["INDEX_DIR"] = index_for_articles(settings, articles_dir, progress=not as_json)
     queries = queries or Path("eval/queries.tsv")
     searcher = open_searcher(settings)

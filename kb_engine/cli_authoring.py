@@ -89,7 +89,7 @@ def model_installed(name: str) -> bool:
 def cached_embed(settings: dict[str, Any], index_dir: Path, *, progress: bool):
     """Chunk texts -> vectors through index_dir's embedding cache (what `kb index` embedded is reused)."""
     from indexer.build import embed_texts
-    from kb_engine.embedding import load_embedder
+    from kb_engine.embedding import embedder_from_settings
 
     def embed(texts: Sequence[str]) -> np.ndarray:
         index_dir.mkdir(parents=True, exist_ok=True)
@@ -97,7 +97,7 @@ def cached_embed(settings: dict[str, Any], index_dir: Path, *, progress: bool):
             list(texts),
             index_dir / "cache.sqlite3",
             settings["MODEL"],
-            lambda: load_embedder(settings["MODEL"], threads=settings["MODEL_THREADS"]),
+            lambda: embedder_from_settings(settings),
             settings["EMBED_BATCH_SIZE"],
             progress,
         )
@@ -360,7 +360,7 @@ def diff_cmd(
     Example: kb diff main
     Example: kb diff HEAD --queries eval/holdout.tsv --json
     """
-    from kb_engine.embedding import load_embedder
+    from kb_engine.embedding import embedder_from_settings
     from kb_engine.evaluation import SignalCache, engine_outcomes, load_queries
     from kb_engine.impact import article_changes, eval_impact, export_articles, logged_impact, logged_queries
 
@@ -370,7 +370,7 @@ def diff_cmd(
     index_dir = Path(settings["INSTANCE_DIR"]) / "diff-indexes" / key
     _seed_cache(index_dir, Path(settings["INDEX_DIR"]))
     progress, calibration = not as_json, served_calibration(settings)
-    embedder = QueryMemo(load_embedder(settings["MODEL"], threads=settings["MODEL_THREADS"]))
+    embedder = QueryMemo(embedder_from_settings(settings))
     with tempfile.TemporaryDirectory(prefix="kb-diff-") as tmp:
         old = export_articles(articles, ref, Path(tmp))
         before = _searcher(settings, old, index_dir, embedder, calibration, progress=progress)

@@ -53,6 +53,7 @@ def bench_cmd(
     Example: kb bench --quick
     """
     from kb_engine.bench import BenchOptions, format_report, run_bench
+    from kb_engine.embedding import model_cache_dir
 
     settings = ctx.settings()
     chosen = _sizes(sizes) if sizes else (["1k"] if quick else list(_ALL_SIZES))
@@ -62,6 +63,8 @@ def bench_cmd(
         quick=quick,
         model=settings["MODEL"],
         threads=max(1, settings["MODEL_THREADS"] or 1),
+        runtime=settings["MODEL_RUNTIME"],
+        model_cache=model_cache_dir(settings),
         articles_dir=Path(settings["ARTICLES_DIR"]),
         workdir=workdir,
     )

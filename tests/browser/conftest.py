@@ -50,12 +50,16 @@ def live_server(tmp_path: Path, index_dir: Path, articles_dir: Path) -> Iterator
     """The app served on 127.0.0.1 (a free port) in a thread, on a fresh database and articles copy."""
     from werkzeug.serving import make_server
 
+    from web.resources import get_searcher
+
     articles = tmp_path / "articles"
     shutil.copytree(articles_dir, articles)
     for name in ("routing.yml", "canned-replies.yml"):
         if (SHIPPED / name).exists():
             shutil.copy(SHIPPED / name, articles / name)
     with served_app(tmp_path, articles, index_dir, model=MODEL, testing=False) as app:
+        with app.app_context():  # as gunicorn's workers do: the model is loaded before the first visitor
+            get_searcher().search("warm-up", use_cache=False)
         server = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
         thread.start()

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from indexer.build import build_index
+from kb_engine.config import defaults
 from tests.conftest import copy_sample
 from web import resources
 
@@ -29,9 +30,8 @@ def test_searches_never_fail_while_builds_are_published(tmp_path: Path, fake_emb
     first = publish()
     monkeypatch.setattr(resources, "RELOAD_EVERY", 0.0)  # look for a new build on every request
     holder = resources.SearcherHolder(
-        {"INDEX_DIR": str(index), "MODEL": "hashing", "MODEL_THREADS": 1, "MAX_QUERY_CHARS": 2000,
-         "ANSWER_THRESHOLD": None}
-    )  # fmt: skip
+        {**defaults(), "INDEX_DIR": str(index), "MODEL": "hashing", "MODEL_THREADS": 1}
+    )
     errors: list[BaseException] = []
     seen: set[str] = set()
     stop = threading.Event()

@@ -22,8 +22,8 @@ def eml(name: str) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def searcher(index_dir: Path) -> Searcher:
-    return Searcher(index_dir, model=MODEL)
+def searcher(index_dir: Path, model_cache: Path) -> Searcher:
+    return Searcher(index_dir, model=MODEL, model_cache=model_cache)
 
 
 @pytest.fixture()
