@@ -373,6 +373,7 @@ def render_article(article: Article, *, pages: str, media: str) -> str:
 
 
 _MD_NOISE = re.compile(r"(!?\[([^\]]*)\]\([^)]*\))|[`*_>#|]+")
+_MD_NOISE_CHAR = re.compile(r"[\[`*_>#|]")  # a character _MD_NOISE can match starts with one of these
 
 
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$", re.MULTILINE)
@@ -380,6 +381,7 @@ _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$", r
 
 def plain_text(markdown_text: str) -> str:
     """Markdown to readable plain text (for snippets and embedding): links keep their label."""
-    text = _TABLE_RULE.sub(" ", markdown_text)
-    text = _MD_NOISE.sub(lambda m: m.group(2) or " " if m.group(1) else " ", text)
+    text = _TABLE_RULE.sub(" ", markdown_text) if "---" in markdown_text else markdown_text
+    if _MD_NOISE_CHAR.search(text):  # most sections of plain prose have nothing to strip
+        text = _MD_NOISE.sub(lambda m: m.group(2) or " " if m.group(1) else " ", text)
     return re.sub(r"\s+", " ", text).strip()

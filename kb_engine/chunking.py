@@ -63,7 +63,7 @@ def split_sections(body: str) -> list[tuple[str, str]]:
         heading_path = " > ".join(t for _, t in stack)
         pos = match.end()
     sections.append((heading_path, body[pos:]))
-    return [(h, plain_text(t)) for h, t in sections if plain_text(t)]
+    return [(h, text) for h, t in sections if (text := plain_text(t))]
 
 
 def _windows(words: list[str]) -> list[str]:

@@ -41,6 +41,9 @@ _ELISION = re.compile(r"^(?:l|d|j|qu|n|s|c|m|t|jusqu|lorsqu|puisqu|quoiqu)['’]
 _WORD = re.compile(r"[\w'’]+", re.UNICODE)
 _APOSTROPHE = re.compile(r"['’]")
 TYPO_WEIGHT = 0.7
+# Per-analyzer memo of surface word -> kept words and word -> stem: an index build meets the same few
+# thousand words millions of times. Bounded (queries bring new words forever): full, it stops growing.
+MEMO_MAX = 200_000
 
 
 def fold(text: str) -> str:
@@ -65,22 +68,40 @@ class Analyzer:
         self._stemmer = Stemmer.Stemmer(name) if name else None
         stop = set(_STOPWORDS.get(lang, ())) | _EXTRA_STOPWORDS.get(lang, set())
         self.stopwords = {fold(w) for w in stop}
+        self._kept: dict[str, tuple[str, ...]] = {}
+        self._stems: dict[str, str] = {}
 
     def words(self, text: str) -> list[str]:
         """Surface words, elisions removed, lowercased (accents kept for the stemmer)."""
-        out = []
+        out: list[str] = []
+        kept = self._kept
         for raw in _WORD.findall(text.lower()):
-            parts = _APOSTROPHE.split(_ELISION.sub("", raw)) if ("'" in raw or "’" in raw) else (raw,)
-            for word in parts:
-                word = word.strip("_")
-                if word and (len(word) > 1 or word.isdigit()) and fold(word) not in self.stopwords:
-                    out.append(word)
+            parts = kept.get(raw)
+            if parts is None:
+                parts = self._keep(raw)
+                if len(kept) < MEMO_MAX:
+                    kept[raw] = parts
+            out.extend(parts)
         return out
 
+    def _keep(self, raw: str) -> tuple[str, ...]:
+        parts = _APOSTROPHE.split(_ELISION.sub("", raw)) if ("'" in raw or "’" in raw) else (raw,)
+        out = []
+        for word in parts:
+            word = word.strip("_")
+            if word and (len(word) > 1 or word.isdigit()) and fold(word) not in self.stopwords:
+                out.append(word)
+        return tuple(out)
+
     def stem(self, word: str) -> str:
-        # Fold first: customers type without accents, and "oublie" must stem like "oublié".
-        folded = fold(word)
-        return self._stemmer.stemWord(folded) if self._stemmer else folded
+        stem = self._stems.get(word)
+        if stem is None:
+            # Fold first: customers type without accents, and "oublie" must stem like "oublié".
+            folded = fold(word)
+            stem = self._stemmer.stemWord(folded) if self._stemmer else folded
+            if len(self._stems) < MEMO_MAX:
+                self._stems[word] = stem
+        return stem
 
     def terms(self, text: str) -> list[str]:
         return [self.stem(w) for w in self.words(text)]
@@ -156,8 +177,8 @@ class LexicalIndex:
             for row in rows:
                 words = an.words(article_text(articles[row]))
                 stems = [an.stem(w) for w in words]
-                for word, stem in zip(words, stems, strict=True):
-                    vocab.setdefault(fold(word), stem)
+                for word in dict.fromkeys(words):  # a word's stem depends on its folded form only
+                    vocab.setdefault(fold(word), an.stem(word))
                 corpus.append(stems or [""])
             retriever = bm25s.BM25()
             retriever.index(corpus, show_progress=False)

@@ -112,6 +112,19 @@ def test_typo_correction_finds_what_a_full_vocabulary_scan_finds(index_dir: Path
             assert lexical._correct(lang, word, limit) == (None if full is None else full[0])
 
 
+def test_analyzer_memo_is_bounded_and_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kb_engine import lexical
+
+    monkeypatch.setattr(lexical, "MEMO_MAX", 5)
+    memo, fresh = lexical.Analyzer("fr"), lexical.Analyzer("fr")
+    text = "L'imprimante du 3e étage n'imprime plus ; j'ai redémarré l'imprimante et le PC, rien à faire."
+    words = [w for raw in lexical._WORD.findall(text.lower()) for w in fresh._keep(raw)]
+    assert "étage" in words and "imprime" in words and "du" not in words  # elisions, stopwords gone
+    for _ in range(3):
+        assert memo.terms(text) == [fresh._stemmer.stemWord(fold(w)) for w in words]
+    assert len(memo._kept) <= 5 and len(memo._stems) <= 5
+
+
 @pytest.mark.model
 def test_single_query_fast_path_is_bit_identical_to_sentence_transformers(embedder) -> None:
     for text in ["I forgot my password", "imprimante hors ligne", "", "x " * 400]:
