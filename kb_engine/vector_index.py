@@ -1,8 +1,8 @@
 """Approximate-nearest-neighbour backend: FAISS over L2-normalised vectors (inner product = cosine).
 
 Small indexes are exact (flat). Above `HNSW_THRESHOLD` vectors an HNSW graph answers in well under the
-flat scan's time; the benchmark measures its recall against flat. Flat files are memory-mapped read-only
-so that server workers share the pages instead of each holding a copy.
+flat scan's time; the benchmark measures its recall against flat. Index files (flat or HNSW) are
+memory-mapped read-only so that server workers share the pages instead of each holding a copy.
 
 Search results are chunk positions (rows of the build's chunks.json); -1 means no chunk. A flat index
 holds the chunks in that order. An HNSW graph is wrapped in an id map, so that a re-index after a few
@@ -14,6 +14,7 @@ When tombstones pass `MAX_TOMBSTONES` of the graph, the indexer builds it anew.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import faiss
@@ -118,11 +119,11 @@ def save(index: faiss.Index, path: Path) -> None:
 def load(path: Path, *, writable: bool = False) -> faiss.Index:
     """Read an index file, memory-mapped read-only (pages shared between processes) unless `writable`
     (a private copy that `update` can change)."""
-    try:
-        if writable:
-            raise RuntimeError("a private copy was asked for")
-        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
-    except RuntimeError:
+    index = None
+    if not writable:
+        with contextlib.suppress(RuntimeError):  # an index type faiss cannot map: read it whole
+            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+    if index is None:
         index = faiss.read_index(str(path))
     graph = graph_of(index)
     if graph is not None:
