@@ -98,9 +98,11 @@ def index_cmd(
     for problem in report.problems:
         click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
     state = "up to date" if report.up_to_date else f"built {report.build_id}"
+    graph = report.graph_update
+    kept = f"HNSW graph kept ({graph['added']} added, {graph['tombstones']} tombstones), " if graph else ""
     click.echo(
         f"{state}: {report.articles} articles, {report.chunks} chunks "
-        f"({report.embedded} embedded, {report.cached} from cache), "
+        f"({report.embedded} embedded, {report.cached} from cache), {kept}"
         f"{len(report.problems)} skipped, {report.seconds:.1f}s"
     )
 
