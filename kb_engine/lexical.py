@@ -68,21 +68,29 @@ class Analyzer:
         self._stemmer = Stemmer.Stemmer(name) if name else None
         stop = set(_STOPWORDS.get(lang, ())) | _EXTRA_STOPWORDS.get(lang, set())
         self.stopwords = {fold(w) for w in stop}
-        self._kept: dict[str, tuple[str, ...]] = {}
+        # raw token -> (kept words, their stems)
+        self._kept: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._stems: dict[str, str] = {}
+
+    def analyse(self, text: str) -> tuple[list[str], list[str]]:
+        """(words, terms) of a text: `words` and their stems, in one pass."""
+        words: list[str] = []
+        stems: list[str] = []
+        kept = self._kept
+        for raw in _WORD.findall(text.lower()):
+            entry = kept.get(raw)
+            if entry is None:
+                parts = self._keep(raw)
+                entry = (parts, tuple(self.stem(w) for w in parts))
+                if len(kept) < MEMO_MAX:
+                    kept[raw] = entry
+            words.extend(entry[0])
+            stems.extend(entry[1])
+        return words, stems
 
     def words(self, text: str) -> list[str]:
         """Surface words, elisions removed, lowercased (accents kept for the stemmer)."""
-        out: list[str] = []
-        kept = self._kept
-        for raw in _WORD.findall(text.lower()):
-            parts = kept.get(raw)
-            if parts is None:
-                parts = self._keep(raw)
-                if len(kept) < MEMO_MAX:
-                    kept[raw] = parts
-            out.extend(parts)
-        return out
+        return self.analyse(text)[0]
 
     def _keep(self, raw: str) -> tuple[str, ...]:
         parts = _APOSTROPHE.split(_ELISION.sub("", raw)) if ("'" in raw or "’" in raw) else (raw,)
@@ -104,7 +112,7 @@ class Analyzer:
         return stem
 
     def terms(self, text: str) -> list[str]:
-        return [self.stem(w) for w in self.words(text)]
+        return self.analyse(text)[1]
 
 
 @lru_cache(maxsize=8)
@@ -175,8 +183,7 @@ class LexicalIndex:
             corpus: list[list[str]] = []
             vocab: dict[str, str] = {}
             for row in rows:
-                words = an.words(article_text(articles[row]))
-                stems = [an.stem(w) for w in words]
+                words, stems = an.analyse(article_text(articles[row]))
                 for word in dict.fromkeys(words):  # a word's stem depends on its folded form only
                     vocab.setdefault(fold(word), an.stem(word))
                 corpus.append(stems or [""])
