@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import faiss
 import numpy as np
 from tqdm import tqdm
 
@@ -214,14 +215,27 @@ def build_index(
 
         chunks = [chunk for article in articles for chunk in chunk_article(article)]
         report.chunks = len(chunks)
-        vectors, dimension, report.embedded, report.cached = embed_texts(
-            [c.text for c in chunks],
-            cache_path or index_dir / "cache.sqlite3",
-            model,
-            embedder_factory,
-            batch_size,
-            progress,
-        )
+        cache_file = cache_path or index_dir / "cache.sqlite3"
+        # A KB large enough for HNSW keeps its graph: only the chunks it lacks need vectors.
+        plan = None
+        keeps_graph = previous and previous.get("model") == model and previous.get("vector_index") == "hnsw"
+        if not force and keeps_graph and current_id and _wants_graph(vector_kind, len(chunks)):
+            plan = _graph_plan(builds / current_id, chunks)
+        if plan is not None:
+            old_dimension = int((previous or {})["dimension"])
+            vectors, dimension, found = np.zeros((0, old_dimension), np.float32), old_dimension, 0
+            if plan.added.size:
+                texts = [chunks[i].text for i in plan.added]
+                vectors, dimension, report.embedded, found = embed_texts(
+                    texts, cache_file, model, embedder_factory, batch_size, progress
+                )
+            report.cached = len(chunks) - plan.added.size + found
+            if dimension != old_dimension:  # the model changed under the same name
+                plan = None
+        if plan is None:
+            vectors, dimension, report.embedded, report.cached = embed_texts(
+                [c.text for c in chunks], cache_file, model, embedder_factory, batch_size, progress
+            )
 
         build_id = _new_build_id()
         tmp = builds / f".tmp-{build_id}"
@@ -231,14 +245,11 @@ def build_index(
             write_json(tmp / "articles.json", [a.to_dict() for a in articles])
             write_json(tmp / "chunks.json", [{**c.to_dict(), "row": rows[c.article_id]} for c in chunks])
             write_json(tmp / "glossary.json", glossary.to_dict())
-            matrix = vectors.reshape(len(chunks), dimension)
-            index = None
-            if not force and _wants_graph(vector_kind, len(chunks)) and previous and current_id:
-                same_space = previous.get("model") == model and previous.get("dimension") == dimension
-                if same_space and previous.get("vector_index") == "hnsw":
-                    index, report.graph_update = _updated_graph(builds / current_id, chunks, matrix)
-            if index is None:
-                index = vector_index.build(matrix, kind=vector_kind)
+            if plan is not None:
+                index = vector_index.update(plan.index, plan.positions, vectors, plan.added)
+                report.graph_update = plan.summary()
+            else:
+                index = vector_index.build(vectors.reshape(len(chunks), dimension), kind=vector_kind)
             vector_index.save(index, tmp / "vectors.faiss")
             LexicalIndex.build(articles).save(tmp / "lexical")
             manifest = {
@@ -278,11 +289,22 @@ def _wants_graph(vector_kind: str, n_chunks: int) -> bool:
     return vector_kind == "hnsw" or (vector_kind == "auto" and n_chunks >= vector_index.HNSW_THRESHOLD)
 
 
-def _updated_graph(
-    previous_dir: Path, chunks: list[Chunk], vectors: np.ndarray
-) -> tuple[Any, dict[str, int] | None]:
-    """The previous build's HNSW graph re-mapped to this build's chunks (see `vector_index.update`), or
-    (None, None) when it cannot be reused or holds too many tombstones (then the graph is built anew).
+@dataclass
+class GraphPlan:
+    """How the previous build's HNSW graph maps to this build's chunks (see `vector_index.update`)."""
+
+    index: Any  # the previous graph, a private writable copy
+    positions: np.ndarray  # per stored vector: its chunk's new position, or -1 (tombstone)
+    added: np.ndarray  # positions of the chunks the graph lacks, ascending
+
+    def summary(self) -> dict[str, int]:
+        dead = int(np.count_nonzero(self.positions < 0))
+        return {"kept": int(self.positions.size - dead), "added": int(self.added.size), "tombstones": dead}
+
+
+def _graph_plan(previous_dir: Path, chunks: list[Chunk]) -> GraphPlan | None:
+    """The previous build's HNSW graph re-mapped to this build's chunks, or None when it cannot be reused
+    (another format, unreadable) or would hold too many tombstones (then the graph is built anew).
 
     A chunk's vector depends on its text only (same model): every chunk whose text the previous build
     had keeps its vector and its place in the graph; only the others are added.
@@ -292,7 +314,9 @@ def _updated_graph(
         index = vector_index.load(previous_dir / "vectors.faiss", writable=True)
         stored = vector_index.id_map(index)
     except (OSError, ValueError, RuntimeError):
-        return None, None
+        return None
+    if not isinstance(index, faiss.IndexIDMap) or vector_index.graph_of(index) is None:
+        return None
     waiting: dict[str, list[int]] = {}
     for position in range(len(chunks) - 1, -1, -1):  # popped from the end: lowest position first
         waiting.setdefault(chunks[position].text, []).append(position)
@@ -305,12 +329,8 @@ def _updated_graph(
     added = np.array(sorted(p for free in waiting.values() for p in free), dtype=np.int64)
     dead = int(np.count_nonzero(positions < 0))
     if dead > vector_index.MAX_TOMBSTONES * (stored.size + added.size):
-        return None, None
-    try:
-        index = vector_index.update(index, positions, vectors[added], added)
-    except ValueError:
-        return None, None
-    return index, {"kept": int(stored.size - dead), "added": int(added.size), "tombstones": dead}
+        return None
+    return GraphPlan(index, positions, added)
 
 
 def _publish(index_dir: Path, build_id: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from kb_engine.articles import Article, plain_text
 
@@ -75,6 +76,12 @@ def _windows(words: list[str]) -> list[str]:
 
 def chunk_article(article: Article) -> list[Chunk]:
     """All chunks of one article: title, then each question, then each section window."""
+    return list(_chunks(article))
+
+
+# Articles are immutable values: a long-lived indexer (`kb watch`) re-chunks only the ones that changed.
+@lru_cache(maxsize=20_000)
+def _chunks(article: Article) -> tuple[Chunk, ...]:
     sections = split_sections(article.body)
     lead = sections[0][1] if sections else ""
     chunks = [Chunk(article.id, "title", article.title, "", lead)]
@@ -83,4 +90,4 @@ def chunk_article(article: Article) -> list[Chunk]:
         for window in _windows(text.split()):
             context = f"{article.title}. {heading}." if heading else f"{article.title}."
             chunks.append(Chunk(article.id, "section", f"{context} {window}", heading, window))
-    return chunks
+    return tuple(chunks)

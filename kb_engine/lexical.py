@@ -120,6 +120,14 @@ def analyzer(lang: str) -> Analyzer:
     return Analyzer(lang)
 
 
+# Articles are immutable values: a long-lived indexer (`kb watch`) re-analyses only the ones that changed.
+@lru_cache(maxsize=20_000)
+def article_terms(article: Article) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(words, terms) of what BM25 sees of an article (`article_text`)."""
+    words, stems = analyzer(article.lang).analyse(article_text(article))
+    return tuple(words), tuple(stems)
+
+
 def article_text(article: Article) -> str:
     """What BM25 sees of an article: title (twice: it is the strongest field), questions, tags, body."""
     parts = [
@@ -179,14 +187,13 @@ class LexicalIndex:
             by_lang.setdefault(article.lang, []).append(row)
         langs = {}
         for lang, rows in sorted(by_lang.items()):
-            an = analyzer(lang)
             corpus: list[list[str]] = []
             vocab: dict[str, str] = {}
             for row in rows:
-                words, stems = an.analyse(article_text(articles[row]))
-                for word in dict.fromkeys(words):  # a word's stem depends on its folded form only
-                    vocab.setdefault(fold(word), an.stem(word))
-                corpus.append(stems or [""])
+                words, stems = article_terms(articles[row])
+                for word, stem in dict(zip(words, stems, strict=True)).items():
+                    vocab.setdefault(fold(word), stem)  # a word's stem depends on its folded form only
+                corpus.append(list(stems) or [""])
             retriever = bm25s.BM25()
             retriever.index(corpus, show_progress=False)
             langs[lang] = _LangIndex(retriever, rows, vocab, set(retriever.vocab_dict))

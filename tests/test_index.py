@@ -90,6 +90,8 @@ def test_an_edit_keeps_the_hnsw_graph_and_answers_like_a_full_rebuild(tmp_path: 
     update = report.graph_update
     assert update is not None and update["added"] >= 1 and update["tombstones"] >= 1
     assert update["kept"] + update["added"] == report.chunks
+    assert 1 <= report.embedded <= update["added"]  # the kept chunks' vectors are not even looked up
+    assert report.embedded + report.cached == report.chunks
     index = vector_index.load(current_build(tmp_path / "i") / "vectors.faiss")
     labels = vector_index.id_map(index)
     assert sorted(labels[labels >= 0].tolist()) == list(range(report.chunks))  # every chunk, once
@@ -102,6 +104,15 @@ def test_an_edit_keeps_the_hnsw_graph_and_answers_like_a_full_rebuild(tmp_path: 
         a, b = updated.search(query, k=5), rebuilt.search(query, k=5)
         assert [h.id for h in a.hits] == [h.id for h in b.hits], query
         assert a.confidence == pytest.approx(b.confidence, abs=1e-5)
+    # One article deleted: nothing to add, so the model is not needed at all.
+    (articles / "fr" / "printer-offline.md").unlink()
+    deleted = build_index(
+        articles, tmp_path / "i", model=MODEL, embedder_factory=no_model, progress=False, vector_kind="hnsw"
+    )
+    assert deleted.graph_update is not None and deleted.graph_update["added"] == 0
+    assert deleted.embedded == 0 and deleted.cached == deleted.chunks
+    gone = Searcher(tmp_path / "i", model=MODEL, embedder=embedder).search("imprimante hors ligne", k=5)
+    assert "fr/printer-offline" not in [h.id for h in gone.hits]
     # Most articles deleted: too many tombstones, the graph is built anew.
     for lang in ("en", "fr"):
         for page in sorted((articles / lang).glob("*.md"))[1:]:
