@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -15,11 +15,13 @@ PROCESSES = 6
 TICKETS_EACH = 20
 
 
-def test_concurrent_ticket_creation_loses_and_duplicates_no_reference(db_url, engine, session) -> None:
-    start_at = time.time() + 1.5  # every worker has imported and connected by then
+def test_concurrent_ticket_creation_loses_and_duplicates_no_reference(
+    db_url, engine, session, tmp_path: Path
+) -> None:
+    go = tmp_path / "go"
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.tickets.create_worker", db_url, str(TICKETS_EACH), str(start_at)],
+            [sys.executable, "-m", "tests.tickets.create_worker", db_url, str(TICKETS_EACH), str(go)],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -27,6 +29,9 @@ def test_concurrent_ticket_creation_loses_and_duplicates_no_reference(db_url, en
         )
         for _ in range(PROCESSES)
     ]
+    for worker in workers:  # every worker has imported and connected: start them together
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+    go.touch()
     acknowledged: list[str] = []
     spans = []
     for worker in workers:
