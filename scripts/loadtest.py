@@ -12,7 +12,6 @@ exits 1 when a target is missed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import http.client
 import json
@@ -63,6 +62,22 @@ class Client:
                     raise
         raise AssertionError("unreachable")
 
+    def ok(self, path: str) -> bool:
+        """Whether a GET of path answered 200 (a refused or broken connection is an error too)."""
+        try:
+            return self.get(path) == 200
+        except OSError:
+            return False
+
+
+def run_threads(target, count: int) -> None:
+    """`target(n)` in `count` threads at once, n = 0 .. count-1; returns when all are done."""
+    threads = [threading.Thread(target=target, args=(n,)) for n in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
 
 def percentile(values: list[float], p: float) -> float:
     if not values:
@@ -98,11 +113,7 @@ def closed_loop(host: str, port: int, paths: list[str], clients: int, seconds: f
         local, bad = [], 0
         while time.perf_counter() < stop:
             started = time.perf_counter()
-            try:
-                ok = client.get(paths[i % len(paths)]) == 200
-            except OSError:
-                ok = False
-            if ok:
+            if client.ok(paths[i % len(paths)]):
                 local.append(time.perf_counter() - started)
             else:
                 bad += 1
@@ -112,11 +123,7 @@ def closed_loop(host: str, port: int, paths: list[str], clients: int, seconds: f
             errors[0] += bad
 
     begin = time.perf_counter()
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(worker, clients)
     return summary(name, latencies, errors[0], time.perf_counter() - begin)
 
 
@@ -130,14 +137,9 @@ def warm_up(host: str, port: int, paths: list[str], clients: int) -> None:
         client = Client(host, port)
         start = n * len(paths) // clients
         for i in range(len(paths)):
-            with contextlib.suppress(OSError):  # the warm-up only fills caches; phases count errors
-                client.get(paths[(start + i) % len(paths)])
+            client.ok(paths[(start + i) % len(paths)])  # the warm-up only fills caches; phases count errors
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(worker, clients)
 
 
 def open_loop(host: str, port: int, paths: list[str], rate: float, seconds: float, threads: int = 32):
@@ -151,7 +153,7 @@ def open_loop(host: str, port: int, paths: list[str], rate: float, seconds: floa
     begin = time.perf_counter()
     next_index = [0]
 
-    def worker() -> None:
+    def worker(_n: int) -> None:
         client = Client(host, port)
         while True:
             with lock:
@@ -164,10 +166,7 @@ def open_loop(host: str, port: int, paths: list[str], rate: float, seconds: floa
             if delay > 0:
                 time.sleep(delay)
             sent = time.perf_counter()
-            try:
-                ok = client.get(paths[i % len(paths)]) == 200
-            except OSError:
-                ok = False
+            ok = client.ok(paths[i % len(paths)])
             with lock:
                 lags.append(sent - due)
                 if ok:
@@ -175,11 +174,7 @@ def open_loop(host: str, port: int, paths: list[str], rate: float, seconds: floa
                 else:
                     errors[0] += 1
 
-    pool = [threading.Thread(target=worker) for _ in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
+    run_threads(worker, threads)
     report = summary("sustained", latencies, errors[0], time.perf_counter() - begin)
     report["send_lag_p99_ms"] = round(percentile([x * 1000 for x in lags], 99), 1)
     return report
