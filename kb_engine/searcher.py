@@ -24,7 +24,7 @@ import faiss
 import numpy as np
 
 from kb_engine import vector_index
-from kb_engine.articles import Article
+from kb_engine.articles import Article, article_media
 from kb_engine.chunking import KINDS
 from kb_engine.embedding import Embedder, load_embedder, runtime_of
 from kb_engine.errors import InvalidQuery, KBError, NotFound
@@ -206,6 +206,7 @@ class Searcher:
         self.segments = chunk_segments(self.chunk_rows)
         self.groups = ArticleGroups(self.slugs, self.langs)
         self.scope_rows = np.flatnonzero(self.scope_mask)
+        self._media: dict[bool, frozenset[str]] = {}  # see media()
         with self._cache_lock:
             self._cache.clear()
 
@@ -295,6 +296,18 @@ class Searcher:
         if row is None or self.scope_mask[row] or (not include_internal and not self.articles[row].is_public):
             raise NotFound(f"no article {article_id!r}")
         return self.articles[row]
+
+    def media(self, *, include_internal: bool = False) -> frozenset[str]:
+        """Articles-root paths of the images shown by the articles `article()` gives (public ones, or
+        internal ones too); worked out on first use, once per build."""
+        found = self._media.get(include_internal)
+        if found is None:
+            allowed = self.all_mask if include_internal else self.public_mask
+            found = frozenset(
+                path for row, art in enumerate(self.articles) if allowed[row] for path in article_media(art)
+            )
+            self._media[include_internal] = found
+        return found
 
     def translations(self, article: Article, *, include_internal: bool = False) -> list[Article]:
         return [

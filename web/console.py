@@ -24,7 +24,7 @@ from kb_engine.models import Ticket
 from kb_engine.tickets import ACTIVE, STATUSES, TIERS, TicketService
 from kb_engine.users import get_user, tiers_for
 from web.auth import agent_required, login_required_for_blueprint, require_tier, staff, staff_required
-from web.resources import get_db, get_embed, get_searcher, get_tickets, send_media, shown_media
+from web.resources import get_db, get_embed, get_searcher, get_tickets, send_media
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 login_required_for_blueprint(bp)
@@ -326,7 +326,7 @@ def article(lang: str, slug: str):
 @staff_required
 def media(name: str):
     """An image any article shows, internal ones included."""
-    return send_media(name, shown=shown_media(internal=True))
+    return send_media(name, shown=get_searcher().media(include_internal=True))
 
 
 @bp.get("/canned")

@@ -29,7 +29,7 @@ from kb_engine.models import SearchLog, Ticket
 from kb_engine.searcher import SearchResponse
 from kb_engine.tickets import LIMITS, status_label
 from web.i18n import error_text, search_language
-from web.resources import get_db, get_embed, get_searcher, get_tickets, open_ticket, send_media, shown_media
+from web.resources import get_db, get_embed, get_searcher, get_tickets, open_ticket, send_media
 
 bp = Blueprint("customer", __name__)
 
@@ -164,7 +164,7 @@ def article(lang: str, slug: str):
 @bp.get("/kb-media/<path:name>")
 def media(name: str):
     """An image a public article shows (a file of the articles folder)."""
-    return send_media(name, shown=shown_media(internal=False))
+    return send_media(name, shown=get_searcher().media())
 
 
 @bp.post("/articles/<lang>/<slug>/feedback")

@@ -16,12 +16,11 @@ from typing import Any
 from flask import Flask, Response, abort, current_app, g, send_file
 from sqlalchemy.orm import Session
 
-from kb_engine.articles import IMAGE_SUFFIXES, article_media
+from kb_engine.articles import IMAGE_SUFFIXES
 from kb_engine.db import make_engine, make_session_factory, upgrade
 from kb_engine.embedding import model_cache_dir
 from kb_engine.errors import KBError
 from kb_engine.models import Ticket
-from kb_engine.scope import SCOPE_AUDIENCE
 from kb_engine.searcher import Searcher, SearchResponse
 from kb_engine.similarity import Embed
 from kb_engine.tickets import TicketService
@@ -87,31 +86,8 @@ def get_searcher() -> Searcher:
     return holder.get()
 
 
-_media: dict[tuple[str, bool], frozenset[str]] = {}
-_media_lock = threading.Lock()
 # An SVG opened on its own is a document: no script, no plug-in, nothing of this origin.
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
-
-
-def shown_media(*, internal: bool) -> frozenset[str]:
-    """Articles-root paths of the images the current build's articles show: public articles only, or
-    every article (`internal`) for staff. Worked out once per build."""
-    searcher = get_searcher()
-    key = (searcher.build_id, internal)
-    with _media_lock:
-        found = _media.get(key)
-    if found is None:
-        found = frozenset(
-            path
-            for art in searcher.articles
-            if (art.is_public or (internal and art.audience != SCOPE_AUDIENCE))
-            for path in article_media(art)
-        )
-        with _media_lock:
-            if len(_media) > 8:
-                _media.clear()
-            _media[key] = found
-    return found
 
 
 def send_media(name: str, *, shown: frozenset[str] | None) -> Response:
