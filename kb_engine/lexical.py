@@ -224,8 +224,7 @@ class LexicalIndex:
             return {}
         an = analyzer(lang)
         weights: dict[str, float] = {}
-        for word in an.words(text):
-            stem = an.stem(word)
+        for word, stem in zip(*an.analyse(text), strict=True):
             if stem in ix.terms:
                 weights[stem] = max(weights.get(stem, 0.0), 1.0)
                 continue
@@ -238,8 +237,7 @@ class LexicalIndex:
                 corrected = ix.vocab[match]
                 weights[corrected] = max(weights.get(corrected, 0.0), TYPO_WEIGHT)
         for phrase in extra:
-            for word in an.words(phrase):
-                stem = an.stem(word)
+            for stem in an.terms(phrase):
                 if stem in ix.terms:
                     weights.setdefault(stem, TYPO_WEIGHT)
         return weights
