@@ -107,11 +107,10 @@ def _register_errors(app: Flask) -> None:
     def kb_error(exc: KBError):
         if exc.status >= 500:
             log.warning("%s: %s", type(exc).__name__, exc.message)
-        if wants_json():
-            return respond(exc.status, exc.code, exc.message)
         from web.i18n import error_text
 
-        return respond(exc.status, exc.code, error_text(exc))
+        # The API keeps the English message; pages speak the interface's language.
+        return respond(exc.status, exc.code, exc.message if wants_json() else error_text(exc))
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
