@@ -26,13 +26,15 @@ import numpy as np
 from tqdm import tqdm
 
 from indexer.cache import EmbeddingCache, cache_key
-from kb_engine import vector_index
-from kb_engine.articles import Problem, scan_articles
-from kb_engine.chunking import Chunk, chunk_article
-from kb_engine.embedding import Embedder
+from kb_engine.content.articles import Problem, scan_articles
+from kb_engine.content.chunking import Chunk, chunk_article
+from kb_engine.content.glossary import Glossary, load_glossary
+from kb_engine.content.learned import apply_learned, load_learned
+from kb_engine.content.scope import Scope, load_scope, scope_articles
 from kb_engine.errors import ArticleError, IndexBusy
-from kb_engine.glossary import Glossary, load_glossary
-from kb_engine.index_files import (
+from kb_engine.search import vector_index
+from kb_engine.search.embedding import Embedder
+from kb_engine.search.index_files import (
     BUILDS,
     CURRENT,
     FORMAT_VERSION,
@@ -42,9 +44,7 @@ from kb_engine.index_files import (
     read_manifest,
     write_json,
 )
-from kb_engine.learned import apply_learned, load_learned
-from kb_engine.lexical import LexicalIndex
-from kb_engine.scope import Scope, load_scope, scope_articles
+from kb_engine.search.lexical import LexicalIndex
 
 KEEP_BUILDS = 3
 
@@ -189,7 +189,7 @@ def build_index(
         report.problems.extend(learned_problems)
         report.articles = len(real_articles)
         hashes = {a.id: a.sha256 for a in real_articles}
-        # Out-of-scope families are indexed as hidden pseudo-articles (never shown, see kb_engine.scope).
+        # Out-of-scope families are indexed as hidden pseudo-articles (never shown, see content/scope.py).
         articles = real_articles + scope_articles(scope, scope_hash)
         fingerprint = _fingerprint(
             hashes,

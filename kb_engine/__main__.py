@@ -1,3 +1,3 @@
-from kb_engine.cli import main
+from kb_engine.cli.main import main
 
 main()

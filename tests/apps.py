@@ -36,8 +36,8 @@ def served_app(
 def app_ticket(app: Any, **fields: Any) -> tuple[str, str]:
     """A ticket created through the service the app uses (its routing and rules; source `agent` and a
     printer query unless given), committed; returns (reference, token)."""
-    from kb_engine.db import make_session_factory
-    from kb_engine.tickets import TicketService
+    from kb_engine.helpdesk.db import make_session_factory
+    from kb_engine.helpdesk.tickets import TicketService
 
     with make_session_factory(app.extensions["kb_engine"])() as session:
         service = TicketService.from_settings(session, app.config)

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from indexer.build import build_index
-from kb_engine.embedding import Embedder, HashingEmbedder, load_embedder
+from kb_engine.search.embedding import Embedder, HashingEmbedder, load_embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "articles"
@@ -152,12 +152,13 @@ STAFF_PASSWORD = "correct horse battery staple"
 
 
 def login_staff(app, client, username: str, role: str = "agent-L1", password: str = STAFF_PASSWORD):
-    """Create a staff account (`kb_engine.users`) and log `client` in through the console's login form.
+    """Create a staff account (`kb_engine.helpdesk.users`) and log `client` in through the console's login
+    form.
 
     Returns the response of the login POST (a 303 to the role's start page).
     """
-    from kb_engine.db import make_session_factory
-    from kb_engine.users import create_user
+    from kb_engine.helpdesk.db import make_session_factory
+    from kb_engine.helpdesk.users import create_user
 
     with make_session_factory(app.extensions["kb_engine"])() as session:
         create_user(session, username, password, role)

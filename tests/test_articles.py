@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kb_engine.articles import parse_article, plain_text, render_markdown, scan_articles
-from kb_engine.chunking import chunk_article
-from kb_engine.cli import cli
+from kb_engine.cli.main import cli
+from kb_engine.content.articles import parse_article, plain_text, render_markdown, scan_articles
+from kb_engine.content.chunking import chunk_article
 from kb_engine.errors import ArticleError
 
 GOOD = """---

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kb_engine.articles import parse_article
-from kb_engine.authoring import MAX_SLUG_CHARS, new_article, slugify
-from kb_engine.cli import cli
+from kb_engine.authoring.new import MAX_SLUG_CHARS, new_article, slugify
+from kb_engine.cli.main import cli
+from kb_engine.content.articles import parse_article
 from kb_engine.errors import KBError
 
 

@@ -12,9 +12,9 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from kb_engine.db import make_session_factory
-from kb_engine.models import Problem
-from kb_engine.searcher import SearchResponse
+from kb_engine.helpdesk.db import make_session_factory
+from kb_engine.helpdesk.models import Problem
+from kb_engine.search.searcher import SearchResponse
 from tests.conftest import ROOT, csrf_token
 from tests.test_web import db_rows
 

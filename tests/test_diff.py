@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from indexer.build import build_index
-from kb_engine.analytics import log_search
-from kb_engine.cli import cli
-from kb_engine.db import make_engine, make_session_factory, upgrade
+from kb_engine.authoring.impact import export_articles
+from kb_engine.cli.main import cli
 from kb_engine.errors import KBError
-from kb_engine.impact import export_articles
-from kb_engine.index_files import current_build
-from kb_engine.searcher import SearchResponse
+from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
+from kb_engine.insights.analytics import log_search
+from kb_engine.search.index_files import current_build
+from kb_engine.search.searcher import SearchResponse
 
 ARTICLES = {
     "en/printer-offline.md": (

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kb_engine.cli import cli
+from kb_engine.cli.main import cli
 from kb_engine.config import SETTINGS
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")

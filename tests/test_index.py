@@ -15,8 +15,8 @@ import pytest
 
 from indexer.build import build_index, index_lock
 from kb_engine.errors import IndexBusy, IndexMismatch, IndexMissing
-from kb_engine.index_files import current_build, read_manifest
-from kb_engine.searcher import Searcher
+from kb_engine.search.index_files import current_build, read_manifest
+from kb_engine.search.searcher import Searcher
 from tests.conftest import MODEL, copy_sample
 
 
@@ -71,7 +71,7 @@ def test_editing_one_article_embeds_only_its_changed_chunks(tmp_path: Path, embe
 def test_an_edit_keeps_the_hnsw_graph_and_answers_like_a_full_rebuild(tmp_path: Path, embedder) -> None:
     """A large KB's graph is not rebuilt for one edit: the previous graph is re-mapped, the changed chunk
     added, the old one a tombstone; searches answer as from a graph built anew."""
-    from kb_engine import vector_index
+    from kb_engine.search import vector_index
 
     articles = copy_sample(tmp_path / "a")
 

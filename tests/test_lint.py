@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from indexer.build import embed_texts
-from kb_engine.cli import cli
-from kb_engine.lint import lint_articles
+from kb_engine.authoring.lint import lint_articles
+from kb_engine.cli.main import cli
 from tests.conftest import MODEL, SHIPPED, copy_sample
 
 TODAY = dt.date(2026, 11, 24)

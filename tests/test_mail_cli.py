@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kb_engine.cli import cli
+from kb_engine.cli.main import cli
 
 MAIL = Path(__file__).resolve().parent / "data" / "mail"
 

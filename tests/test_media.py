@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from indexer.build import build_index
-from kb_engine.embedding import HashingEmbedder
+from kb_engine.search.embedding import HashingEmbedder
 from tests.apps import served_app
 from tests.conftest import copy_sample, login_staff
 

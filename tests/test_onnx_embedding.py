@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 
 from indexer.cache import EmbeddingCache, cache_key
-from kb_engine import embedding
-from kb_engine.articles import scan_articles
-from kb_engine.chunking import chunk_article
 from kb_engine.config import load_settings
-from kb_engine.embedding import (
+from kb_engine.content.articles import scan_articles
+from kb_engine.content.chunking import chunk_article
+from kb_engine.errors import ConfigError
+from kb_engine.search import embedding
+from kb_engine.search.embedding import (
     Embedder,
     OnnxEmbedder,
     OnnxUnsupported,
@@ -29,10 +30,9 @@ from kb_engine.embedding import (
     resolve_model,
     runtime_of,
 )
-from kb_engine.errors import ConfigError
-from kb_engine.evaluation import evaluate, load_queries
-from kb_engine.onnx_export import MIN_COSINE
-from kb_engine.searcher import Searcher
+from kb_engine.search.evaluation import evaluate, load_queries
+from kb_engine.search.onnx_export import MIN_COSINE
+from kb_engine.search.searcher import Searcher
 from tests.conftest import MODEL, ROOT, SHIPPED
 
 pytestmark = pytest.mark.model
@@ -143,7 +143,7 @@ def test_a_later_load_reuses_the_export_without_torch(onnx, model_cache: Path, m
     again = load_uncached(MODEL, threads=1, runtime="onnx", cache_dir=model_cache)
     assert isinstance(again, OnnxEmbedder) and again.onnx_path == onnx.onnx_path
     code = (
-        "import sys; from pathlib import Path; from kb_engine.embedding import load_embedder; "
+        "import sys; from pathlib import Path; from kb_engine.search.embedding import load_embedder; "
         f"e = load_embedder({MODEL!r}, threads=1, runtime='onnx', cache_dir=Path(sys.argv[1])); "
         "e.encode_queries(['I forgot my password']); print('torch' in sys.modules)"
     )

@@ -10,18 +10,20 @@ import numpy as np
 import pytest
 
 from indexer.build import build_index
-from kb_engine.bench import SyntheticEmbedder, percentiles, write_synthetic_kb
-from kb_engine.chunking import KINDS
-from kb_engine.embedding import HashingEmbedder
-from kb_engine.lexical import LexicalIndex, fold
-from kb_engine.ranking import (
+from kb_engine.bench.measure import percentiles
+from kb_engine.bench.synthetic import SyntheticEmbedder, write_synthetic_kb
+from kb_engine.content.chunking import KINDS
+from kb_engine.content.text import fold
+from kb_engine.search.embedding import HashingEmbedder
+from kb_engine.search.lexical import LexicalIndex
+from kb_engine.search.ranking import (
     Group,
     RankingParams,
     article_dense_scores,
     chunk_segments,
     group_translations,
 )
-from kb_engine.searcher import Searcher
+from kb_engine.search.searcher import Searcher
 from tests.conftest import copy_sample
 
 
@@ -101,7 +103,7 @@ def test_typo_correction_finds_what_a_full_vocabulary_scan_finds(index_dir: Path
     from rapidfuzz import process
     from rapidfuzz.distance import Levenshtein
 
-    from kb_engine.index_files import current_build
+    from kb_engine.search.index_files import current_build
 
     lexical = LexicalIndex.load(current_build(index_dir) / "lexical")
     for lang in lexical.langs:
@@ -113,7 +115,7 @@ def test_typo_correction_finds_what_a_full_vocabulary_scan_finds(index_dir: Path
 
 
 def test_analyzer_memo_is_bounded_and_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    from kb_engine import lexical
+    from kb_engine.search import lexical
 
     monkeypatch.setattr(lexical, "MEMO_MAX", 5)
     memo, fresh = lexical.Analyzer("fr"), lexical.Analyzer("fr")
@@ -202,8 +204,8 @@ def test_synthetic_kb_is_deterministic_and_of_the_asked_size(tmp_path: Path) -> 
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.md"))
     assert files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*.md"))
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
-    from kb_engine.articles import scan_articles
-    from kb_engine.chunking import chunk_article
+    from kb_engine.content.articles import scan_articles
+    from kb_engine.content.chunking import chunk_article
 
     scan = scan_articles(tmp_path / "a")
     assert not scan.problems
@@ -225,7 +227,7 @@ def test_percentiles_use_nearest_rank() -> None:
 
 
 def test_kb_bench_quick_prints_its_table_and_writes_json(runner, tmp_path: Path) -> None:
-    from kb_engine.cli import cli
+    from kb_engine.cli.main import cli
 
     out = tmp_path / "bench.json"
     result = runner.invoke(cli, ["--model", "hashing", "bench", "--quick", "--json", str(out)])

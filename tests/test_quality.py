@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from indexer.build import build_index
-from kb_engine.cli import cli
-from kb_engine.evaluation import evaluate, load_queries
-from kb_engine.searcher import Searcher
+from kb_engine.cli.main import cli
+from kb_engine.search.evaluation import evaluate, load_queries
+from kb_engine.search.searcher import Searcher
 from tests.conftest import MODEL, ROOT
 
 BENCH = ROOT.parent / "shared" / "bench" / "covidfaq"

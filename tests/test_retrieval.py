@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from indexer.build import build_index
-from kb_engine.cli import cli
-from kb_engine.fusion import zscore
-from kb_engine.index_files import current_build, read_manifest
-from kb_engine.learned import LEARNED_FILE, approve, load_learned
-from kb_engine.lexical import analyzer
-from kb_engine.searcher import Searcher
+from kb_engine.cli.main import cli
+from kb_engine.content.learned import LEARNED_FILE, approve, load_learned
+from kb_engine.search.fusion import zscore
+from kb_engine.search.index_files import current_build, read_manifest
+from kb_engine.search.lexical import analyzer
+from kb_engine.search.searcher import Searcher
 from tests.conftest import MODEL, copy_sample
 
 

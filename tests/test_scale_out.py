@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 
 from indexer.build import build_index
-from kb_engine.bench import free_port, gunicorn_command
-from kb_engine.embedding import HashingEmbedder
+from kb_engine.bench.http import gunicorn_command
+from kb_engine.bench.measure import free_port
+from kb_engine.search.embedding import HashingEmbedder
 from tests.conftest import ROOT, copy_sample
 from tests.tickets.conftest import fresh_postgres_schema
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kb_engine.cli import cli
+from kb_engine.cli.main import cli
 from kb_engine.errors import InvalidQuery
-from kb_engine.searcher import Searcher
+from kb_engine.search.searcher import Searcher
 from tests.conftest import MODEL
 
 

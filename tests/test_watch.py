@@ -19,7 +19,7 @@ import pytest
 
 from indexer.build import build_index
 from indexer.watch import Rebuild, is_source, watch_in_background
-from kb_engine.searcher import Searcher
+from kb_engine.search.searcher import Searcher
 from tests.conftest import copy_sample
 
 DEADLINE = 20.0  # seconds a change may take to become searchable, at most

@@ -11,7 +11,7 @@ import marshmallow as ma
 from flask import Flask, current_app
 from flask_smorest import Api, Blueprint
 
-from kb_engine.articles import SLUG_RE, article_id, render_article
+from kb_engine.content.articles import SLUG_RE, article_id, render_article
 from kb_engine.errors import NotFound
 from web.i18n import search_language
 from web.resources import get_embed, get_searcher, get_tickets

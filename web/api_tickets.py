@@ -12,10 +12,10 @@ import marshmallow as ma
 from flask import current_app, url_for
 from flask_smorest import Blueprint
 
-from kb_engine.db import store_errors
 from kb_engine.errors import InvalidQuery
-from kb_engine.models import Ticket
-from kb_engine.tickets import LIMITS, status_label
+from kb_engine.helpdesk.db import store_errors
+from kb_engine.helpdesk.models import Ticket
+from kb_engine.helpdesk.tickets import LIMITS, status_label
 from web import csrf
 from web.resources import get_db, get_searcher, get_tickets, open_ticket
 

@@ -1,10 +1,11 @@
 """Staff login and logout (Flask-Login), and the access rules every console and authors' page uses.
 
-- Passwords are checked by `kb_engine.users.authenticate` (Argon2id); accounts are created with `kb users`.
+- Passwords are checked by `kb_engine.helpdesk.users.authenticate` (Argon2id); accounts are created with
+  `kb users`.
 - Logging in starts a new session (the old one, and its CSRF token, are dropped).
 - The session carries `<user id>:<session_version>`: logging out, disabling the account or changing its
   password bumps the version, so every copy of an old session cookie stops working at once.
-- Failed logins are limited per account and per client address (`kb_engine.throttle`, counted in the
+- Failed logins are limited per account and per client address (`kb_engine.helpdesk.throttle`, counted in the
   database, so across worker processes): over the limit the form answers 429 without checking the password.
 - A session ends after `SESSION_IDLE_MINUTES` without a request and `SESSION_MAX_HOURS` after its login.
 - Views declare who may use them with `staff_required`, `agent_required`, `author_required` or
@@ -26,11 +27,11 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
-from kb_engine.db import store_errors
 from kb_engine.errors import Forbidden
-from kb_engine.models import User
-from kb_engine.throttle import LoginThrottle
-from kb_engine.users import (
+from kb_engine.helpdesk.db import store_errors
+from kb_engine.helpdesk.models import User
+from kb_engine.helpdesk.throttle import LoginThrottle
+from kb_engine.helpdesk.users import (
     AUTHOR_ROLES,
     MAX_PASSWORD_CHARS,
     TICKET_ROLES,

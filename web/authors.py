@@ -12,13 +12,13 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from kb_engine import questions as learned_questions
-from kb_engine.articles import SLUG_RE, article_id
-from kb_engine.db import store_errors
+from kb_engine.authoring.preview import preview_article
+from kb_engine.content.articles import SLUG_RE, article_id
 from kb_engine.errors import InvalidQuery, KBError, NotFound
-from kb_engine.gaps import find_gaps, suggest_title, write_draft
-from kb_engine.models import Feedback
-from kb_engine.preview import preview_article
+from kb_engine.helpdesk.db import store_errors
+from kb_engine.helpdesk.models import Feedback
+from kb_engine.insights import questions as learned_questions
+from kb_engine.insights.gaps import find_gaps, suggest_title, write_draft
 from web.auth import author_required, login_required_for_blueprint, staff
 from web.resources import get_db, get_searcher, send_media
 

@@ -14,15 +14,15 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from markupsafe import Markup
 from sqlalchemy import select
 
-from kb_engine.articles import SLUG_RE, article_id, render_article
-from kb_engine.canned import FILENAME as CANNED_FILE
-from kb_engine.canned import load_canned, replies_for
-from kb_engine.customers import earlier_searches, earlier_tickets
-from kb_engine.db import store_errors
+from kb_engine.content.articles import SLUG_RE, article_id, render_article
+from kb_engine.content.canned import FILENAME as CANNED_FILE
+from kb_engine.content.canned import load_canned, replies_for
 from kb_engine.errors import InvalidQuery, KBError, NotFound
-from kb_engine.models import Ticket
-from kb_engine.tickets import ACTIVE, STATUSES, TIERS, TicketService
-from kb_engine.users import get_user, tiers_for
+from kb_engine.helpdesk.customers import earlier_searches, earlier_tickets
+from kb_engine.helpdesk.db import store_errors
+from kb_engine.helpdesk.models import Ticket
+from kb_engine.helpdesk.tickets import ACTIVE, STATUSES, TIERS, TicketService
+from kb_engine.helpdesk.users import get_user, tiers_for
 from web.auth import agent_required, login_required_for_blueprint, require_tier, staff, staff_required
 from web.resources import get_db, get_embed, get_searcher, get_tickets, send_media
 

@@ -7,7 +7,7 @@ suggested article logs the search it came from with the article page's view beac
 
 "Contact support" (/contact) tries first: the description is logged as a search from the `form` channel,
 the best articles are shown, and only then the contact fields. Views and "solved" reached from there
-carry that channel (see `kb_engine.analytics.CHANNELS`): they are the form's deflections.
+carry that channel (see `kb_engine.insights.analytics.CHANNELS`): they are the form's deflections.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from flask_babel import format_number
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from kb_engine import analytics
-from kb_engine.articles import SLUG_RE, article_id, render_article
-from kb_engine.db import store_errors
+from kb_engine.content.articles import SLUG_RE, article_id, render_article
 from kb_engine.errors import InvalidQuery, InvalidTransition, NotFound, StoreUnavailable
-from kb_engine.models import SearchLog, Ticket
-from kb_engine.searcher import SearchResponse
-from kb_engine.tickets import LIMITS, status_label
+from kb_engine.helpdesk.db import store_errors
+from kb_engine.helpdesk.models import SearchLog, Ticket
+from kb_engine.helpdesk.tickets import LIMITS, status_label
+from kb_engine.insights import analytics
+from kb_engine.search.searcher import SearchResponse
 from web.i18n import error_text, search_language
 from web.resources import get_db, get_embed, get_searcher, get_tickets, open_ticket, send_media
 

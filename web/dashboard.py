@@ -1,7 +1,7 @@
 """The support dashboard (/console/dashboard): deflection funnel, search quality, tickets; JSON and CSV.
 
-The numbers come from `kb_engine.dashboard`; the page draws its charts with the vendored Chart.js from
-the JSON in a `data-` attribute (the CSP allows no inline script).
+The numbers come from `kb_engine.insights.dashboard`; the page draws its charts with the vendored Chart.js
+from the JSON in a `data-` attribute (the CSP allows no inline script).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import io
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from kb_engine.dashboard import FUNNEL_STAGES, Period, dashboard, to_rows
 from kb_engine.errors import InvalidQuery
-from kb_engine.models import utcnow
+from kb_engine.helpdesk.models import utcnow
+from kb_engine.insights.dashboard import FUNNEL_STAGES, Period, dashboard, to_rows
 from web.auth import login_required_for_blueprint, staff, staff_required
 from web.resources import get_db
 

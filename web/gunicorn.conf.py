@@ -17,7 +17,7 @@ import logging
 import os
 import time
 
-from kb_engine.threads import thread_env
+from kb_engine.search.threads import thread_env
 
 # Read by native libraries when they load: set before any worker imports numpy or torch.
 thread_env(1)
@@ -46,7 +46,7 @@ def on_starting(server):  # noqa: ARG001 - gunicorn's hook signature
     """Bring the database schema up to date once, in the master, before any worker starts (workers that
     start together would otherwise all migrate a new SQLite file at once)."""
     from kb_engine.config import load_settings
-    from kb_engine.db import make_engine, upgrade
+    from kb_engine.helpdesk.db import make_engine, upgrade
 
     engine = make_engine(load_settings()["DATABASE_URL"])
     try:
@@ -58,7 +58,7 @@ def on_starting(server):  # noqa: ARG001 - gunicorn's hook signature
 def post_fork(server, worker):  # noqa: ARG001 - gunicorn's hook signature
     """One native thread per worker for BLAS and FAISS, whatever the libraries would pick by themselves
     (the model, on ONNX Runtime or torch, gets KB_MODEL_THREADS=1 when the worker loads it)."""
-    from kb_engine.threads import limit_all
+    from kb_engine.search.threads import limit_all
 
     limit_all(1)
 

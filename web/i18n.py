@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from kb_engine.errors import KBError
-from kb_engine.language import detect_language
+from kb_engine.search.language import detect_language
 from web.resources import get_searcher
 
 # Languages the interface is translated into; the first is the default.
@@ -73,7 +73,7 @@ def localised_date(value: Any) -> str:
         return str(value)
 
 
-# Ticket fields as customers know them (kb_engine.tickets.LIMITS names).
+# Ticket fields as customers know them (kb_engine.helpdesk.tickets.LIMITS names).
 FIELD_LABELS = {
     "query": _l("description"),
     "contact_name": _l("name"),

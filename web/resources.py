@@ -16,14 +16,14 @@ from typing import Any
 from flask import Flask, Response, abort, current_app, g, send_file
 from sqlalchemy.orm import Session
 
-from kb_engine.articles import IMAGE_SUFFIXES
-from kb_engine.db import make_engine, make_session_factory, upgrade
-from kb_engine.embedding import model_cache_dir
+from kb_engine.content.articles import IMAGE_SUFFIXES
 from kb_engine.errors import KBError
-from kb_engine.models import Ticket
-from kb_engine.searcher import Searcher, SearchResponse
-from kb_engine.similarity import Embed
-from kb_engine.tickets import TicketService
+from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
+from kb_engine.helpdesk.models import Ticket
+from kb_engine.helpdesk.similarity import Embed
+from kb_engine.helpdesk.tickets import TicketService
+from kb_engine.search.embedding import model_cache_dir
+from kb_engine.search.searcher import Searcher, SearchResponse
 
 RELOAD_EVERY = 1.0
 log = logging.getLogger(__name__)

@@ -36,8 +36,8 @@ class LiveServer:
 
     def create_user(self, username: str, role: str, password: str = PASSWORD) -> str:
         """Create an active staff account in the server's database; returns the username."""
-        from kb_engine.db import make_session_factory
-        from kb_engine.users import create_user
+        from kb_engine.helpdesk.db import make_session_factory
+        from kb_engine.helpdesk.users import create_user
 
         with make_session_factory(self.app.extensions["kb_engine"])() as session:
             create_user(session, username, password, role)

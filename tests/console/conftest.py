@@ -27,8 +27,8 @@ def open_ticket(app, **fields):
 
 
 def ticket_row(app, reference: str):
-    from kb_engine.db import make_session_factory
-    from kb_engine.tickets import TicketService
+    from kb_engine.helpdesk.db import make_session_factory
+    from kb_engine.helpdesk.tickets import TicketService
 
     with make_session_factory(app.extensions["kb_engine"])() as session:
         service = TicketService(session)

@@ -40,8 +40,8 @@ def test_login_refuses_wrong_password_and_missing_csrf(app, client) -> None:
 
 
 def test_login_redirects_only_to_this_site(app, client) -> None:
-    from kb_engine.db import make_session_factory
-    from kb_engine.users import create_user
+    from kb_engine.helpdesk.db import make_session_factory
+    from kb_engine.helpdesk.users import create_user
 
     with make_session_factory(app.extensions["kb_engine"])() as session:
         create_user(session, "ana", STAFF_PASSWORD, "agent-L1")
@@ -166,9 +166,9 @@ def test_authors_cannot_act_on_tickets(app, client) -> None:
 
 
 def test_ticket_page_shows_history_suggestions_and_filled_canned_reply(app, client) -> None:
-    from kb_engine import analytics
-    from kb_engine.db import make_session_factory
-    from kb_engine.models import SearchLog
+    from kb_engine.helpdesk.db import make_session_factory
+    from kb_engine.helpdesk.models import SearchLog
+    from kb_engine.insights import analytics
 
     with make_session_factory(app.extensions["kb_engine"])() as session:
         session.add(SearchLog(query="wifi keeps dropping", answered=False, visitor="v1"))

@@ -9,9 +9,9 @@ import io
 import pytest
 from sqlalchemy.orm import Session
 
-from kb_engine.dashboard import Period, dashboard, funnel, search_quality, tickets_summary, to_rows
-from kb_engine.db import make_engine, make_session_factory, upgrade
-from kb_engine.models import Feedback, SearchLog, Ticket
+from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
+from kb_engine.helpdesk.models import Feedback, SearchLog, Ticket
+from kb_engine.insights.dashboard import Period, dashboard, funnel, search_quality, tickets_summary, to_rows
 from tests.conftest import csrf_token, login_staff
 
 DAY = dt.datetime(2026, 3, 2, 9, 0)

@@ -12,15 +12,15 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kb_engine import analytics
-from kb_engine.articles import parse_article
-from kb_engine.cli import cli
-from kb_engine.db import make_engine, make_session_factory, upgrade
+from kb_engine.cli.main import cli
+from kb_engine.content.articles import parse_article
 from kb_engine.errors import InvalidTransition
-from kb_engine.gaps import find_gaps, suggest_title, write_draft
-from kb_engine.models import SearchLog, Ticket
-from kb_engine.questions import approve, list_candidates, reject
-from kb_engine.searcher import Searcher
+from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
+from kb_engine.helpdesk.models import SearchLog, Ticket
+from kb_engine.insights import analytics
+from kb_engine.insights.gaps import find_gaps, suggest_title, write_draft
+from kb_engine.insights.questions import approve, list_candidates, reject
+from kb_engine.search.searcher import Searcher
 from tests.conftest import MODEL, copy_sample, csrf_token, login_staff
 
 NOW = dt.datetime(2026, 3, 10, 12, 0)

@@ -7,10 +7,10 @@ import json
 import pytest
 from sqlalchemy.orm import Session
 
-from kb_engine.cli import cli
-from kb_engine.db import make_engine, make_session_factory, upgrade
+from kb_engine.cli.main import cli
 from kb_engine.errors import InvalidQuery
-from kb_engine.users import authenticate, create_user, may_act_on, set_active, tiers_for
+from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
+from kb_engine.helpdesk.users import authenticate, create_user, may_act_on, set_active, tiers_for
 
 PASSWORD = "correct horse battery staple"
 

@@ -12,7 +12,7 @@ import pytest
 @pytest.fixture(scope="session")
 def hashing_index(tmp_path_factory: pytest.TempPathFactory, articles_dir: Path) -> Path:
     from indexer.build import build_index
-    from kb_engine.embedding import HashingEmbedder
+    from kb_engine.search.embedding import HashingEmbedder
 
     out = tmp_path_factory.mktemp("hashing-index")
     report = build_index(articles_dir, out, model="hashing", embedder_factory=HashingEmbedder, progress=False)

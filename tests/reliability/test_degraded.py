@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kb_engine.index_files import current_build
+from kb_engine.search.index_files import current_build
 from tests.conftest import csrf_token
 
 
@@ -54,7 +54,7 @@ def test_model_that_cannot_load_serves_lexical_results(hashing_app, monkeypatch:
     def no_model(name: str, **_: object):
         raise OSError(f"model {name} not found on this machine")
 
-    monkeypatch.setattr("kb_engine.searcher.load_embedder", no_model)
+    monkeypatch.setattr("kb_engine.search.searcher.load_embedder", no_model)
     assert_lexical_answers(hashing_app)
     health = hashing_app.test_client().get("/healthz").get_json()
     assert health["model_loaded"] is False and "not found" in health["model_error"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kb_engine.db import make_engine
+from kb_engine.helpdesk.db import make_engine
 from tests.conftest import ROOT, csrf_token
 
 ROUNDS = 4
@@ -22,7 +22,7 @@ ROUNDS = 4
 def test_acknowledged_tickets_survive_sigkill_at_random_moments(tmp_path: Path) -> None:
     path = tmp_path / "tickets.sqlite3"
     url = f"sqlite:///{path}"
-    from kb_engine.db import upgrade
+    from kb_engine.helpdesk.db import upgrade
 
     engine = make_engine(url)
     upgrade(engine)
@@ -68,7 +68,7 @@ def test_ticket_database_pragmas(tmp_path: Path) -> None:
 @pytest.fixture()
 def quick_busy_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     """Wait 0.2 s for a lock instead of 5 s, so that the test is quick."""
-    monkeypatch.setattr("kb_engine.db.BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr("kb_engine.helpdesk.db.BUSY_TIMEOUT_MS", 200)
 
 
 @pytest.mark.usefixtures("quick_busy_timeout")

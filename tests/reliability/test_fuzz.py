@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kb_engine.articles import scan_articles
+from kb_engine.content.articles import scan_articles
 from tests.conftest import csrf_token
 
 GOOD = """---

@@ -59,7 +59,7 @@ def write_hostile_article(articles: Path) -> None:
 def hostile_index(tmp_path_factory: pytest.TempPathFactory, articles_dir: Path) -> tuple[Path, Path]:
     """(articles, index): the sample articles plus one hostile article, indexed with the hashing model."""
     from indexer.build import build_index
-    from kb_engine.embedding import HashingEmbedder
+    from kb_engine.search.embedding import HashingEmbedder
 
     articles = tmp_path_factory.mktemp("hostile-articles")
     shutil.copytree(articles_dir, articles, dirs_exist_ok=True)

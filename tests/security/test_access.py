@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from kb_engine.users import AGENT_ROLES, AUTHOR_ROLES, ROLES, TICKET_ROLES
+from kb_engine.helpdesk.users import AGENT_ROLES, AUTHOR_ROLES, ROLES, TICKET_ROLES
 from tests.conftest import csrf_token, login_staff
 from tests.security.conftest import db_snapshot, make_ticket
 

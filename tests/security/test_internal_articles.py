@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from kb_engine.articles import scan_articles
-from kb_engine.evaluation import EvalQuery, load_queries
+from kb_engine.content.articles import scan_articles
+from kb_engine.search.evaluation import EvalQuery, load_queries
 from tests.apps import served_app
 from tests.conftest import ROOT, SHIPPED, login_staff
 
@@ -22,7 +22,7 @@ INTERNAL = [a for a in scan_articles(SHIPPED).articles if a.audience == "interna
 def shipped_hashing_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The whole shipped knowledge base, indexed with the fast hashing model (visibility needs no model)."""
     from indexer.build import build_index
-    from kb_engine.embedding import HashingEmbedder
+    from kb_engine.search.embedding import HashingEmbedder
 
     out = tmp_path_factory.mktemp("shipped-hashing-index")
     report = build_index(SHIPPED, out, model="hashing", embedder_factory=HashingEmbedder, progress=False)

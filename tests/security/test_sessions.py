@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from kb_engine.db import make_session_factory
-from kb_engine.throttle import LoginThrottle
+from kb_engine.helpdesk.db import make_session_factory
+from kb_engine.helpdesk.throttle import LoginThrottle
 from tests.conftest import STAFF_PASSWORD, csrf_token, login_staff
 
 

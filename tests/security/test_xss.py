@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kb_engine.articles import render_markdown
+from kb_engine.content.articles import render_markdown
 from tests.conftest import csrf_token, login_staff
 from tests.security.conftest import make_ticket
 from tests.security.xss import PAYLOADS, executable_markup

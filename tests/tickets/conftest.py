@@ -1,8 +1,8 @@
 """Ticket-store fixtures: every test runs on a real SQLite file and on a real PostgreSQL server.
 
 PostgreSQL is the one `scripts/services.sh` starts (KB_TEST_POSTGRES_URL); each test gets a fresh schema,
-brought up by the Alembic migrations (`kb_engine.db.upgrade`). Without the variable the PostgreSQL runs
-are skipped, except in CI (CI=true), where that is a failure.
+brought up by the Alembic migrations (`kb_engine.helpdesk.db.upgrade`). Without the variable the PostgreSQL
+runs are skipped, except in CI (CI=true), where that is a failure.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from kb_engine.db import make_engine, make_session_factory, upgrade
-from kb_engine.routing import load_routing
-from kb_engine.tickets import TicketService
+from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
+from kb_engine.helpdesk.routing import load_routing
+from kb_engine.helpdesk.tickets import TicketService
 from tests.conftest import SHIPPED
 
 PG_ENV = "KB_TEST_POSTGRES_URL"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from kb_engine.db import make_engine, make_session_factory
-from kb_engine.models import Ticket
-from kb_engine.tickets import TicketService
+from kb_engine.helpdesk.db import make_engine, make_session_factory
+from kb_engine.helpdesk.models import Ticket
+from kb_engine.helpdesk.tickets import TicketService
 
 
 def wait_for_start(start: str) -> None:

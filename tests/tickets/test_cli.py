@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from kb_engine.cli import cli
-from kb_engine.db import make_session_factory
-from kb_engine.tickets import TicketService
+from kb_engine.cli.main import cli
+from kb_engine.helpdesk.db import make_session_factory
+from kb_engine.helpdesk.tickets import TicketService
 
 
 @pytest.fixture()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from kb_engine.models import Ticket, TicketEvent
+from kb_engine.helpdesk.models import Ticket, TicketEvent
 from tests.conftest import ROOT
 
 PROCESSES = 6

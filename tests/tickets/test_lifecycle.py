@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import text
 
 from kb_engine.errors import InvalidQuery, InvalidTransition
-from kb_engine.models import Ticket, TicketEvent
-from kb_engine.tickets import TicketService
+from kb_engine.helpdesk.models import Ticket, TicketEvent
+from kb_engine.helpdesk.tickets import TicketService
 
 SHOWN = [{"id": "en/vpn-cannot-connect", "title": "VPN cannot connect", "score": 0.41}]
 

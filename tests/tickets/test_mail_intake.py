@@ -8,9 +8,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from kb_engine.mail_intake import IncomingMail, find_thread, html_to_text, intake, parse_message, strip_quoted
-from kb_engine.models import SearchLog, Ticket, TicketEvent
-from kb_engine.searcher import Searcher
+from kb_engine.helpdesk.mail_intake import (
+    IncomingMail,
+    find_thread,
+    html_to_text,
+    intake,
+    parse_message,
+    strip_quoted,
+)
+from kb_engine.helpdesk.models import SearchLog, Ticket, TicketEvent
+from kb_engine.search.searcher import Searcher
 from tests.conftest import MODEL
 
 MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"
@@ -189,7 +196,7 @@ def test_html_to_text_and_strip_quoted() -> None:
 
 
 def test_unusable_messages_are_refused() -> None:
-    from kb_engine.mail_intake import MailError
+    from kb_engine.helpdesk.mail_intake import MailError
 
     with pytest.raises(MailError):
         parse_message(b"just some bytes, not an email")

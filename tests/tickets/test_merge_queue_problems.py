@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from kb_engine.errors import InvalidTransition
-from kb_engine.tickets import TicketService
+from kb_engine.helpdesk.tickets import TicketService
 
 VPN_QUERIES = (
     "The VPN is down for everyone",

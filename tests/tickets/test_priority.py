@@ -1,4 +1,4 @@
-"""The priority rule (kb_engine.priority): pure functions, no database."""
+"""The priority rule (kb_engine.helpdesk.priority): pure functions, no database."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from kb_engine.priority import TARGETS, availability_step, compute_priority, severity, volume_step
+from kb_engine.helpdesk.priority import TARGETS, availability_step, compute_priority, severity, volume_step
 
 T0 = dt.datetime(2026, 3, 2, 9, 0)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kb_engine.errors import ConfigError
-from kb_engine.routing import load_routing, parse_routing, routing_for
+from kb_engine.helpdesk.routing import load_routing, parse_routing, routing_for
 from tests.conftest import SHIPPED
 
 

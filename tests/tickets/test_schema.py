@@ -7,8 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from kb_engine.db import alembic_config, upgrade
-from kb_engine.models import Base
+from kb_engine.helpdesk.db import alembic_config, upgrade
+from kb_engine.helpdesk.models import Base
 
 
 def schema_diff(engine) -> list:

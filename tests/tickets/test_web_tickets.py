@@ -6,8 +6,8 @@ import re
 
 from sqlalchemy import func, select
 
-from kb_engine.models import Problem, Ticket, TicketEvent
-from kb_engine.tickets import TicketService
+from kb_engine.helpdesk.models import Problem, Ticket, TicketEvent
+from kb_engine.helpdesk.tickets import TicketService
 from tests.conftest import csrf_token
 
 PAYROLL = (

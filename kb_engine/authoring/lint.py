@@ -1,0 +1,403 @@
+"""`kb lint`: every problem with the articles folder, with the file, the line and the reason.
+
+Errors make `kb lint` exit 1 (CI fails): files that cannot be parsed or indexed, links to articles or files
+that do not exist, images that do not exist, `TODO` placeholders left from the `kb new` template, a broken
+glossary, routing, out-of-scope, learned-questions or canned-replies file, approved questions for an
+article that does not exist. Warnings are reported and do not fail CI (unless `--strict`): no or few
+`questions`, a missing translation, translations that disagree on category or audience, stale or missing
+`updated` dates, remote images, a canned reply missing a language, and the two semantic checks, which need
+the embedding model: near-duplicate articles and `questions` that another article matches better than
+their own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import urllib.parse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kb_engine.authoring.new import PLACEHOLDER
+from kb_engine.content.articles import IMAGE_SUFFIXES, Article, Problem, iter_article_files, scan_articles
+from kb_engine.content.canned import FILENAME as CANNED_FILE
+from kb_engine.content.canned import load_canned
+from kb_engine.content.chunking import chunk_article
+from kb_engine.content.glossary import load_glossary
+from kb_engine.content.learned import apply_learned, load_learned
+from kb_engine.content.scope import load_scope
+from kb_engine.errors import ArticleError, KBError
+from kb_engine.helpdesk.routing import FILENAME as ROUTING_FILE
+from kb_engine.helpdesk.routing import load_routing
+
+STALE_DAYS = 365
+MIN_QUESTIONS = 3
+# Both semantic thresholds were chosen on the shipped knowledge base with all-MiniLM-L6-v2.
+# Cosine similarity of two articles' mean chunk vectors (same language) from which they are reported as
+# near-duplicates: the closest distinct shipped articles (French "email not sending" / "not receiving")
+# score 0.90, a copy of an article with its intro reworded scores about 0.99.
+DUPLICATE_SIMILARITY = 0.92
+# A question is reported when another article's text matches it better than its own article's text by
+# this much (cosine). The model is weaker in French, so smaller margins mostly flag noise there.
+QUESTION_MARGIN = 0.2
+PLACEHOLDER_RE = re.compile(rf"\b{PLACEHOLDER}\b")
+SAFE_SCHEMES = ("http", "https", "mailto", "tel")
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+"""Texts -> L2-normalised vectors, one row per text (an embedder, usually behind the embedding cache)."""
+
+
+@dataclass
+class LintResult:
+    checked: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    semantic: bool = False  # whether the checks needing the embedding model ran
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "checked": self.checked,
+            "ok": not self.problems,
+            "semantic": self.semantic,
+            "errors": [{"path": p.path, "reason": p.reason} for p in self.problems],
+            "warnings": [{"path": p.path, "reason": p.reason} for p in self.warnings],
+        }
+
+
+def lint_articles(
+    root: Path,
+    *,
+    languages: tuple[str, ...] = ("en", "fr"),
+    stale_days: int = STALE_DAYS,
+    today: dt.date | None = None,
+    embed: Embed | None = None,
+    duplicate_similarity: float = DUPLICATE_SIMILARITY,
+    question_margin: float = QUESTION_MARGIN,
+) -> LintResult:
+    """Check every article (and the glossary and routing files) below root.
+
+    Args:
+        root: the articles folder.
+        languages: the knowledge base's languages (a slug missing in one of them is a missing translation).
+        stale_days: an `updated` date older than this many days is stale.
+        today: the date stale dates are counted from (default: today).
+        embed: embeds chunk texts; when given, the semantic checks (near-duplicates, questions matched
+            better by another article) run too.
+        duplicate_similarity: article similarity from which two articles are near-duplicates.
+        question_margin: how much better another article must match one of an article's questions.
+
+    Returns:
+        A LintResult: errors (`problems`) and warnings, each with the file and the reason.
+    """
+    root = Path(root)
+    result = LintResult()
+    scan = scan_articles(root, languages=languages)
+    files = iter_article_files(root) if root.is_dir() else []
+    result.checked = len(files)
+    result.problems.extend(scan.problems)
+    articles = scan.articles
+    _check_support_files(root, articles, languages, result)
+    by_id = {a.id: a for a in articles}
+    present = set(by_id) | {f"{p.parent.name}/{p.stem}" for p in files}
+    routes = _routing_categories(root, result)
+    for article in articles:
+        source = _Source.read(root, article)
+        _check_placeholders(article, source, result)
+        _check_links(root, article, source, by_id, present, result)
+        _check_questions(article, result)
+        _check_updated(article, today or dt.date.today(), stale_days, result)
+        if routes is not None and article.category not in (None, PLACEHOLDER, *routes):
+            result.warnings.append(
+                Problem(
+                    article.path,
+                    f"category {article.category!r} is not in {ROUTING_FILE}: "
+                    "its tickets take the default route",
+                )
+            )
+    _check_translations(articles, languages, present, result)
+    if embed is not None and articles:
+        result.semantic = True
+        _check_semantic(articles, embed, duplicate_similarity, question_margin, result)
+    return result
+
+
+# -- reading ------------------------------------------------------------------------------------------------
+def _check_support_files(
+    root: Path, articles: Sequence[Article], languages: Sequence[str], result: LintResult
+) -> None:
+    """The glossary, out-of-scope, learned-questions and canned-replies files parse, and point at what
+    exists (the routing file is read by `_routing_categories`)."""
+    for load in (load_glossary, load_scope):
+        try:
+            load(root)
+        except ArticleError as exc:
+            result.problems.append(Problem(exc.path, exc.reason))
+    try:
+        learned, _ = load_learned(root)
+    except ArticleError as exc:
+        result.problems.append(Problem(exc.path, exc.reason))
+    else:
+        result.problems.extend(apply_learned(articles, learned)[1])
+    if root.is_dir():
+        try:
+            replies = load_canned(root / CANNED_FILE)
+        except (KBError, UnicodeDecodeError) as exc:
+            result.problems.append(Problem(CANNED_FILE, str(getattr(exc, "message", exc))))
+            replies = {}
+        for reply_id, versions in replies.items():
+            missing = [lang for lang in languages if lang not in versions]
+            if missing:
+                result.warnings.append(
+                    Problem(CANNED_FILE, f"{reply_id}: no {', '.join(missing)} version (agents get another)")
+                )
+
+
+@dataclass
+class _Source:
+    """An article's Markdown body with code masked out, and the file line its first line is on."""
+
+    text: str
+    first_line: int
+
+    @classmethod
+    def read(cls, root: Path, article: Article) -> _Source:
+        raw = (root.resolve() / article.path).read_text(encoding="utf-8")
+        lines = raw.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        fences = [i for i, line in enumerate(lines) if re.fullmatch(r"-{3,}\s*", line)]
+        start = fences[1] + 1 if len(fences) > 1 and fences[0] == 0 else 0
+        body = "\n".join(lines[start:])
+        # Links and placeholders inside code are examples, not content: blank them, keeping offsets.
+        blank = lambda m: re.sub(r"[^\n]", " ", m.group(0))  # noqa: E731
+        body = re.sub(r"^(```|~~~).*?^\1[ \t]*$", blank, body, flags=re.MULTILINE | re.DOTALL)
+        body = re.sub(r"`[^`\n]+`", blank, body)
+        return cls(body, start + 1)
+
+    def line(self, offset: int) -> int:
+        return self.first_line + self.text.count("\n", 0, offset)
+
+
+_INLINE_LINK = re.compile(r"(!?)\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^()\s<>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
+_REF_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+.*)?$", re.MULTILINE)
+_HTML_REF = re.compile(r"<(a|img)\b[^>]*?\b(?:href|src)\s*=\s*[\"']([^\"']*)[\"']", re.IGNORECASE)
+
+
+def _references(source: _Source) -> list[tuple[bool, str, int]]:
+    """(is_image, target, line) for every link and image of an article body."""
+    refs = [
+        (m.group(1) == "!", m.group(2), source.line(m.start())) for m in _INLINE_LINK.finditer(source.text)
+    ]
+    refs += [
+        (m.group(1).lower().endswith(IMAGE_SUFFIXES), m.group(1), source.line(m.start()))
+        for m in _REF_DEF.finditer(source.text)
+    ]
+    refs += [
+        (m.group(1).lower() == "img", m.group(2), source.line(m.start()))
+        for m in _HTML_REF.finditer(source.text)
+    ]
+    return sorted(refs, key=lambda r: r[2])
+
+
+# -- checks -------------------------------------------------------------------------------------------------
+def _check_placeholders(article: Article, source: _Source, result: LintResult) -> None:
+    fields = [article.title, article.category or "", *article.questions]
+    where = [f"line {source.line(m.start())}" for m in PLACEHOLDER_RE.finditer(source.text)]
+    if any(PLACEHOLDER_RE.search(text) for text in fields):
+        where.insert(0, "front matter")
+    if where:
+        result.problems.append(
+            Problem(article.path, f"unfinished: {PLACEHOLDER} placeholder in {', '.join(where)}")
+        )
+
+
+def _check_links(
+    root: Path,
+    article: Article,
+    source: _Source,
+    by_id: dict[str, Article],
+    present: set[str],
+    result: LintResult,
+) -> None:
+    folder = (root.resolve() / article.path).parent
+    for is_image, target, line in _references(source):
+        where = f"line {line}"
+        scheme = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*):", target)
+        if not target or target.startswith("#") or (scheme and scheme.group(1).lower() in SAFE_SCHEMES):
+            if is_image and scheme and scheme.group(1).lower() in ("http", "https"):
+                result.warnings.append(
+                    Problem(
+                        article.path,
+                        f"{where}: remote image {target} is blocked by the site's Content-Security-Policy "
+                        "(img-src 'self'): put the file in the articles folder",
+                    )
+                )
+            continue
+        if scheme:
+            if not (is_image and scheme.group(1).lower() == "data"):
+                result.problems.append(
+                    Problem(article.path, f"{where}: link {target} uses a scheme the site removes")
+                )
+            continue
+        path = urllib.parse.unquote(target.split("#", 1)[0].split("?", 1)[0])
+        if not is_image and (path.endswith(".md") or path.startswith("/articles/")):
+            _check_article_link(article, path, where, by_id, present, result)
+        elif path.startswith("/"):
+            continue  # a page of the site, not something in the articles folder
+        elif not (folder / path).resolve().is_file():
+            what = "image" if is_image else "link to"
+            result.problems.append(Problem(article.path, f"{where}: {what} {target} does not exist"))
+
+
+def _check_article_link(
+    article: Article,
+    path: str,
+    where: str,
+    by_id: dict[str, Article],
+    present: set[str],
+    result: LintResult,
+) -> None:
+    if path.startswith("/articles/"):
+        target_id = path.removeprefix("/articles/").rstrip("/")
+    elif "/" in path:
+        result.problems.append(
+            Problem(
+                article.path,
+                f"{where}: link {path} is not turned into an article page: link to an article of the same "
+                "language as `slug.md`, to another language as `/articles/<lang>/<slug>`",
+            )
+        )
+        return
+    else:
+        target_id = f"{article.lang}/{path.removesuffix('.md')}"
+    target = by_id.get(target_id)
+    if target_id not in present:
+        result.problems.append(
+            Problem(article.path, f"{where}: broken link to {path}: no article {target_id}")
+        )
+    elif target is not None and article.is_public and not target.is_public:
+        result.problems.append(
+            Problem(
+                article.path, f"{where}: links to internal article {target_id}, which customers cannot open"
+            )
+        )
+
+
+def _check_questions(article: Article, result: LintResult) -> None:
+    if not article.questions:
+        result.warnings.append(Problem(article.path, "no `questions`: customers' phrasings help search"))
+    elif len(article.questions) < MIN_QUESTIONS:
+        result.warnings.append(
+            Problem(
+                article.path,
+                f"only {len(article.questions)} `questions`: write {MIN_QUESTIONS} to 6 different phrasings",
+            )
+        )
+
+
+def _check_updated(article: Article, today: dt.date, stale_days: int, result: LintResult) -> None:
+    if article.updated is None:
+        result.warnings.append(Problem(article.path, "no `updated` date: cannot tell whether it is stale"))
+        return
+    updated = dt.date.fromisoformat(article.updated)
+    age = (today - updated).days
+    if age > stale_days:
+        result.warnings.append(
+            Problem(
+                article.path,
+                f"stale: `updated` {article.updated} is {age} days old (over {stale_days}): "
+                "check it is still right and update the date",
+            )
+        )
+    elif age < -1:
+        result.warnings.append(Problem(article.path, f"`updated` {article.updated} is in the future"))
+
+
+def _check_translations(
+    articles: list[Article], languages: tuple[str, ...], present: set[str], result: LintResult
+) -> None:
+    """Missing translations of public articles (internal ones are for agents and may exist in one
+    language only), and translations that disagree on what routes and shows them."""
+    by_slug: dict[str, list[Article]] = {}
+    for article in articles:
+        by_slug.setdefault(article.slug, []).append(article)
+    for article in articles:
+        if article.is_public:
+            for lang in languages:
+                if f"{lang}/{article.slug}" not in present:
+                    result.warnings.append(
+                        Problem(article.path, f"missing translation: no {lang}/{article.slug}.md")
+                    )
+    for group in by_slug.values():
+        first = group[0]
+        for other in group[1:]:
+            for name in ("category", "audience"):
+                if getattr(first, name) != getattr(other, name):
+                    result.warnings.append(
+                        Problem(
+                            other.path,
+                            f"translations disagree on {name}: {getattr(other, name)!r} here, "
+                            f"{getattr(first, name)!r} in {first.path}",
+                        )
+                    )
+
+
+def _routing_categories(root: Path, result: LintResult) -> set[str] | None:
+    """The categories `routing.yml` routes, or None without the file (or when it is broken: an error)."""
+    path = root / ROUTING_FILE
+    if not path.is_file():
+        return None
+    try:
+        return set(load_routing(path).categories)
+    except (KBError, UnicodeDecodeError) as exc:
+        result.problems.append(Problem(ROUTING_FILE, str(getattr(exc, "message", exc))))
+        return None
+
+
+def _check_semantic(
+    articles: list[Article], embed: Embed, duplicate_similarity: float, margin: float, result: LintResult
+) -> None:
+    chunks = [chunk_article(a) for a in articles]
+    rows = np.repeat(np.arange(len(articles)), [len(c) for c in chunks])
+    question = np.array([c.kind == "question" for cs in chunks for c in cs])
+    vectors = np.asarray(embed([c.text for cs in chunks for c in cs]), dtype=np.float32)
+    centroids = np.stack([vectors[rows == i].mean(axis=0) for i in range(len(articles))])
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True) + 1e-12
+    langs = np.array([a.lang for a in articles])
+    slugs = np.array([a.slug for a in articles])
+
+    similarity = centroids @ centroids.T
+    for i, j in zip(*np.nonzero(np.triu(similarity >= duplicate_similarity, k=1)), strict=True):
+        a, b = articles[i], articles[j]
+        if a.lang == b.lang:
+            result.warnings.append(
+                Problem(
+                    a.path,
+                    f"near-duplicate of {b.id} ({b.path}), similarity {similarity[i, j]:.2f}: "
+                    "merge them, or make each one's problem distinct",
+                )
+            )
+
+    # A question is compared with what each article says (title and sections), not with other questions:
+    # "answered better" means another article's text is closer to it than its own article's text.
+    content = ~question
+    for q in np.flatnonzero(question):
+        own = int(rows[q])
+        best = np.full(len(articles), -np.inf, dtype=np.float32)
+        np.maximum.at(best, rows[content], vectors[content] @ vectors[q])
+        rivals = (langs == langs[own]) & (slugs != slugs[own])
+        if not rivals.any():
+            continue
+        rival = int(np.flatnonzero(rivals)[np.argmax(best[rivals])])
+        if best[rival] > best[own] + margin:
+            text = chunks[own][int(q - np.flatnonzero(rows == own)[0])].text
+            result.warnings.append(
+                Problem(
+                    articles[own].path,
+                    f"question {text!r} is answered better by {articles[rival].id}: its text is closer "
+                    f"({best[rival]:.2f}) than this article's ({best[own]:.2f}); move the question there, "
+                    "or make this article answer it",
+                )
+            )

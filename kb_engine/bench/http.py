@@ -1,0 +1,191 @@
+"""HTTP load against the production server (gunicorn with web/gunicorn.conf.py) and its memory."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from kb_engine.bench.measure import HTTP_LEVELS, ROOT, free_port, percentiles
+
+
+# -- HTTP against the production server ------------------------------------------------------------------
+def gunicorn_command(port: int) -> list[str]:
+    """The production server command (README), bound to a loopback port."""
+    config = str(ROOT / "web" / "gunicorn.conf.py")
+    return [sys.executable, "-m", "gunicorn", "-c", config, "--bind", f"127.0.0.1:{port}", "web:create_app()"]
+
+
+@contextlib.contextmanager
+def production_server(
+    index_dir: Path, workdir: Path, model: str, workers: int, model_env: dict[str, str] | None = None
+) -> Iterator[tuple[int, int]]:
+    """gunicorn with web/gunicorn.conf.py on a free loopback port; yields (port, master pid)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        **(model_env or {}),
+        "KB_INDEX_DIR": str(index_dir),
+        "KB_MODEL": model,
+        "KB_INSTANCE_DIR": str(workdir / "instance"),
+        "KB_DATABASE_URL": f"sqlite:///{workdir / 'instance' / 'kb.sqlite3'}",
+        "KB_SECRET_KEY": "bench",
+        "KB_WEB_WORKERS": str(workers),
+    }
+    log = open(workdir / "gunicorn.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        gunicorn_command(port),
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield port, proc.pid
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        log.close()
+
+
+def wait_ready(port: int, workers: int, log: Path, timeout: float = 180.0) -> float:
+    """Seconds until the server answers and every worker has logged its warm-up query."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        warm = log.read_text(errors="replace").count(" warm in ") if log.exists() else 0
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200 and warm >= workers:
+                conn.close()
+                return time.perf_counter() - started
+            conn.close()
+        time.sleep(0.2)
+    raise RuntimeError(f"the server on port {port} was not ready within {timeout:.0f}s (see {log})")
+
+
+def load(
+    port: int, queries: Sequence[str], clients: int, *, seconds: float, max_requests: int, k: int
+) -> dict[str, Any]:
+    """`clients` threads, each with a keep-alive connection, sending searches until the time or the
+    request budget is spent. Loopback only."""
+    latencies: list[float] = []
+    errors = [0]
+    sent = [0]
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def client(offset: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        i = offset
+        while time.perf_counter() < deadline:
+            with lock:
+                if sent[0] >= max_requests:
+                    break
+                sent[0] += 1
+            q = queries[i % len(queries)]
+            i += clients
+            path = f"/api/v1/search?q={urllib.parse.quote(q)}&k={k}"
+            started = time.perf_counter()
+            try:
+                conn.request("GET", path)
+                response = conn.getresponse()
+                response.read()
+                ok = response.status == 200
+            except (OSError, http.client.HTTPException):
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                if ok:
+                    latencies.append(elapsed)
+                else:
+                    errors[0] += 1
+        conn.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    stats = percentiles(latencies)
+    return {
+        "clients": clients,
+        "requests": len(latencies) + errors[0],
+        "errors": errors[0],
+        "rps": round(len(latencies) / wall, 1) if wall else 0.0,
+        "p50_ms": stats["p50"],
+        "p99_ms": stats["p99"],
+        "seconds": round(wall, 1),
+    }
+
+
+def process_memory(master: int) -> list[dict[str, float]]:
+    """RSS and PSS (shared pages divided among the processes that map them) of each worker, in MB."""
+    out = []
+    children = Path(f"/proc/{master}/task/{master}/children")
+    pids = children.read_text().split() if children.exists() else []
+    for pid in pids:
+        info: dict[str, float] = {"pid": int(pid)}
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                name, _, rest = line.partition(":")
+                if name in ("Rss", "Pss", "Shared_Clean", "Private_Dirty"):
+                    info[name.lower() + "_mb"] = round(int(rest.split()[0]) / 1024, 1)
+        out.append(info)
+    return out
+
+
+def measure_http(
+    index_dir: Path,
+    workdir: Path,
+    model: str,
+    queries: Sequence[str],
+    *,
+    quick: bool,
+    model_args: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    workers = max(1, os.cpu_count() or 1)
+    seconds, budget = (3.0, 150) if quick else (15.0, 1500)
+    distinct = list(dict.fromkeys(queries))
+    model_env = {}
+    if model_args:
+        model_env["KB_MODEL_RUNTIME"] = model_args["runtime"]
+        if model_args.get("model_cache"):
+            model_env["KB_MODEL_CACHE_DIR"] = model_args["model_cache"]
+    with production_server(index_dir, workdir, model, workers, model_env) as (port, master):
+        ready_s = wait_ready(port, workers, workdir / "gunicorn.log")
+        levels = []
+        for n, clients in enumerate(HTTP_LEVELS):
+            # Each query once, and each level asks for a different k: every request misses the caches.
+            levels.append(
+                load(
+                    port, distinct, clients, seconds=seconds, max_requests=min(budget, len(distinct)), k=5 + n
+                )
+            )
+        repeated = load(port, queries[:20], 8, seconds=min(seconds, 5.0), max_requests=budget, k=5)
+        repeated["note"] = "20 distinct queries, answered from the cache"
+        memory = process_memory(master)
+    return {
+        "workers": workers,
+        "ready_s": round(ready_s, 1),
+        "levels": levels,
+        "repeated": repeated,
+        "memory": memory,
+    }

@@ -1,0 +1,82 @@
+"""Measuring helpers of `kb bench`: percentiles, the machine, sizes, ports, memory."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import math
+import os
+import platform
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+CHUNKS_PER_ARTICLE = 20  # title, 4 questions, an intro and 14 sections of under 120 words (one window each)
+SIZES = {"1k": 1_000, "10k": 10_000, "100k": 100_000}
+SYNTHETIC_MODEL = "bench-synthetic"
+CATEGORIES = ("accounts", "network", "email", "printing", "computer", "software", "files", "security")
+HTTP_LEVELS = (1, 8, 32)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# -- measuring helpers ----------------------------------------------------------------------------------
+def percentiles(values: Sequence[float]) -> dict[str, float]:
+    """p50/p95/p99 and mean of a list of milliseconds (nearest rank; empty -> zeros)."""
+    if not values:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "mean": 0.0, "n": 0}
+    ordered = sorted(values)
+
+    def rank(p: float) -> float:
+        return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
+
+    return {
+        "p50": round(rank(50), 3),
+        "p95": round(rank(95), 3),
+        "p99": round(rank(99), 3),
+        "mean": round(sum(ordered) / len(ordered), 3),
+        "n": len(ordered),
+    }
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on (CPU, cores, memory, load, library versions)."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    ram_gib = 0.0
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                ram_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
+    versions = {}
+    for name, package in (
+        ("torch", "torch"),
+        ("faiss", "faiss-cpu"),
+        ("bm25s", "bm25s"),
+        ("sentence_transformers", "sentence-transformers"),
+        ("onnxruntime", "onnxruntime"),
+    ):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[name] = importlib.metadata.version(package)  # without importing torch here
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gib": ram_gib,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        **versions,
+    }
+
+
+def dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

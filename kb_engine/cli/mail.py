@@ -1,0 +1,143 @@
+"""`kb mail-in`: a support email becomes a ticket (or joins its thread's ticket); the reply suggests articles.
+
+The usual way a mail server hands a message to a program is a pipe: e.g. in /etc/aliases
+``support: "|/srv/kb/.venv/bin/kb mail-in"`` (Postfix, Exim and sendmail alike), or a `.eml` file.
+
+Exit codes follow sysexits.h, which mail servers understand: 0 done, 65 (EX_DATAERR) the message is
+unusable (bounced, not retried), 75 (EX_TEMPFAIL) the ticket store is unavailable (the server retries).
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import sys
+from email.message import EmailMessage
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import unquote, urlsplit
+
+import click
+
+from kb_engine.cli.context import Context, open_searcher
+from kb_engine.errors import ConfigError, StoreUnavailable
+from kb_engine.helpdesk.db import make_engine, make_session_factory, store_errors, upgrade
+from kb_engine.helpdesk.mail_intake import IntakeResult, MailError, intake, parse_message
+from kb_engine.helpdesk.tickets import TicketService
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+EX_DATAERR = 65
+EX_TEMPFAIL = 75
+MAX_MESSAGE_BYTES = 25 * 1024 * 1024
+
+
+def send_smtp(url: str, message: EmailMessage) -> None:
+    """Send through `smtp://[user:password@]host[:port]`, `smtps://…` or `smtp+starttls://…`."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"smtp", "smtps", "smtp+starttls"} or not parts.hostname:
+        raise ConfigError(f"KB_SMTP_URL: expected smtp://, smtps:// or smtp+starttls://host, got {url!r}")
+    smtp_class = smtplib.SMTP_SSL if parts.scheme == "smtps" else smtplib.SMTP
+    default_port = 465 if parts.scheme == "smtps" else 25
+    with smtp_class(parts.hostname, parts.port or default_port, timeout=30) as smtp:
+        if parts.scheme == "smtp+starttls":
+            smtp.starttls()
+        if parts.username:
+            smtp.login(unquote(parts.username), unquote(parts.password or ""))
+        smtp.send_message(message)
+
+
+def _summary(result: IntakeResult, reply_file: Path | None, sent: bool) -> dict[str, Any]:
+    response = result.response
+    return {
+        "action": result.action,
+        "reference": result.reference,
+        "lang": response.lang if response else (result.ticket.lang if result.ticket else None),
+        "articles": [{"id": h.id, "title": h.title, "url": h.url} for h in response.hits] if response else [],
+        "reply_file": str(reply_file) if reply_file and result.reply is not None else None,
+        "reply_sent": sent,
+    }
+
+
+@click.command("mail-in")
+@click.argument("message", type=click.File("rb"), default="-", required=False)
+@click.option(
+    "--reply-to-file",
+    "reply_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the reply (an RFC 5322 message) here instead of stdout.",
+)
+@click.option("--database", help="Ticket store URL (KB_DATABASE_URL).")
+@click.option("--index-dir", type=click.Path(path_type=Path), help="Index folder (KB_INDEX_DIR).")
+@click.option("--json", "as_json", is_flag=True, help="Print what happened as one JSON object.")
+@pass_ctx
+def mail_in(
+    ctx: Context,
+    message: IO[bytes],
+    reply_file: Path | None,
+    database: str | None,
+    index_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """File an incoming support email (a .eml file, or stdin) as a ticket and answer it with articles.
+
+    Prints the ticket's reference and what happened (created, attached to its thread's ticket, duplicate,
+    ignored). The reply goes to --reply-to-file, to KB_SMTP_URL when set, or else to stdout (with the
+    reference on stderr), ready for `sendmail -t`.
+
+    \b
+    Example: kb mail-in message.eml --reply-to-file reply.eml
+    Example (mail server alias): support: "|/srv/kb/.venv/bin/kb mail-in"
+    """
+    raw = message.read(MAX_MESSAGE_BYTES + 1)
+    if len(raw) > MAX_MESSAGE_BYTES:
+        click.echo(f"error: message larger than {MAX_MESSAGE_BYTES} bytes", err=True)
+        sys.exit(EX_DATAERR)
+    try:
+        mail = parse_message(raw)
+    except MailError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(EX_DATAERR)
+    settings = ctx.settings(DATABASE_URL=database, INDEX_DIR=index_dir)
+    searcher = open_searcher(settings)
+    embedder = searcher.embedder
+    engine = make_engine(settings["DATABASE_URL"])
+    try:
+        with store_errors():
+            upgrade(engine)
+            with make_session_factory(engine)() as session:
+                service = TicketService.from_settings(session, settings)
+                result = intake(
+                    session,
+                    service,
+                    mail,
+                    search=lambda q: searcher.search(q, k=settings["RESULTS"]),
+                    public_url=settings["PUBLIC_URL"],
+                    mail_from=settings["MAIL_FROM"],
+                    embed=embedder.encode_queries if embedder is not None else None,
+                )
+                session.commit()
+    except StoreUnavailable as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(EX_TEMPFAIL)
+    finally:
+        engine.dispose()
+    sent = False
+    line = f"{result.reference or '-'} {result.action}"
+    to_stdout = result.reply is not None and reply_file is None and not settings["SMTP_URL"]
+    if result.reply is not None:
+        if reply_file is not None:
+            reply_file.write_bytes(bytes(result.reply))
+        elif settings["SMTP_URL"]:
+            send_smtp(settings["SMTP_URL"], result.reply)
+            sent = True
+        else:
+            sys.stdout.buffer.write(bytes(result.reply))
+            sys.stdout.flush()
+    if as_json:
+        click.echo(json.dumps(_summary(result, reply_file, sent), ensure_ascii=False), err=to_stdout)
+    else:
+        click.echo(line, err=to_stdout)
+
+
+COMMANDS = (mail_in,)

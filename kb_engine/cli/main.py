@@ -1,0 +1,270 @@
+"""The `kb` command line: a thin click shell over the library."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kb_engine.cli import authoring, bench, console, mail, tickets
+from kb_engine.cli.context import (
+    Context,
+    articles_option,
+    fail,
+    feedback_queries,
+    index_for_articles,
+    index_option,
+    open_searcher,
+    pass_ctx,
+)
+from kb_engine.errors import KBError
+
+
+class KBGroup(click.Group):
+    """Turns domain errors into one clear line on stderr instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KBError as exc:
+            fail(exc.message, 2)
+
+
+@click.group(cls=KBGroup)
+@click.option("--model", help="Embedding model (sentence-transformers name or path); overrides KB_MODEL.")
+@click.version_option(package_name="kb-engine")
+@pass_ctx
+def cli(ctx: Context, model: str | None) -> None:
+    """kb-engine: knowledge-base search and L1 self-service for support desks."""
+    if model:
+        ctx.overrides["MODEL"] = model
+
+
+def main() -> None:
+    cli(prog_name="kb")
+
+
+@cli.command("index")
+@articles_option
+@index_option
+@click.option("--force", is_flag=True, help="Rebuild even if nothing changed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@pass_ctx
+def index_cmd(
+    ctx: Context, articles_dir: Path | None, index_dir: Path | None, force: bool, as_json: bool, quiet: bool
+) -> None:
+    """Build the search index from the articles folder and publish it atomically.
+
+    Example: kb index --articles articles/ --index-dir instance/index
+    """
+    from indexer.build import build_index
+    from kb_engine.search.embedding import embedder_from_settings
+
+    settings = ctx.settings(ARTICLES_DIR=articles_dir, INDEX_DIR=index_dir)
+    report = build_index(
+        Path(settings["ARTICLES_DIR"]),
+        Path(settings["INDEX_DIR"]),
+        model=settings["MODEL"],
+        embedder_factory=lambda: embedder_from_settings(settings),
+        languages=tuple(settings["LANGUAGES"]),
+        batch_size=settings["EMBED_BATCH_SIZE"],
+        progress=not quiet and not as_json,
+        force=force,
+    )
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+        return
+    for problem in report.problems:
+        click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
+    state = "up to date" if report.up_to_date else f"built {report.build_id}"
+    graph = report.graph_update
+    kept = f"HNSW graph kept ({graph['added']} added, {graph['tombstones']} tombstones), " if graph else ""
+    click.echo(
+        f"{state}: {report.articles} articles, {report.chunks} chunks "
+        f"({report.embedded} embedded, {report.cached} from cache), {kept}"
+        f"{len(report.problems)} skipped, {report.seconds:.1f}s"
+    )
+
+
+def _contract(response: Any) -> dict[str, Any]:
+    """The stable JSON line of `kb search --json` (extra fields may be added, never removed)."""
+    data: dict[str, Any] = response.to_dict()
+    return data
+
+
+@cli.command("search")
+@index_option
+@click.option("--k", "k", type=int, default=None, help="Number of articles (default KB_RESULTS).")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option(
+    "--stdin", "from_stdin", is_flag=True, help="One query per input line, one JSON object per line."
+)
+@click.option("--internal", is_flag=True, help="Include internal (agent-only) articles.")
+@click.option("--lang", default=None, help="Query language if known (default: detected).")
+@click.argument("query", nargs=-1)
+@pass_ctx
+def search_cmd(
+    ctx: Context,
+    index_dir: Path | None,
+    k: int | None,
+    as_json: bool,
+    from_stdin: bool,
+    internal: bool,
+    lang: str | None,
+    query: tuple[str, ...],
+) -> None:
+    """Search the index for a problem description.
+
+    Example: kb search --json "I forgot my password"
+    """
+    settings = ctx.settings(INDEX_DIR=index_dir)
+    searcher = open_searcher(settings)
+    k = k or settings["RESULTS"]
+    if from_stdin:
+        # Bytes in, decoded per line: one malformed line must not stop the batch.
+        for raw in sys.stdin.buffer:
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            try:
+                data = _contract(
+                    searcher.search(text, k=k, include_internal=internal, lang=lang, use_cache=False)
+                )
+            except KBError as exc:
+                data = {"query": text, "answered": False, "confidence": 0.0, "hits": [], "error": exc.message}
+            click.echo(json.dumps(data, ensure_ascii=False))
+            sys.stdout.flush()
+        return
+    text = " ".join(query)
+    if not text.strip():
+        fail("give a query, or --stdin to read one per line")
+    response = searcher.search(text, k=k, include_internal=internal, lang=lang)
+    if as_json:
+        click.echo(json.dumps(_contract(response), ensure_ascii=False))
+        return
+    verdict = "answered" if response.answered else "not answered (miss)"
+    click.echo(f"{verdict}, confidence {response.confidence:.2f}, language {response.lang}")
+    for rank, hit in enumerate(response.hits, 1):
+        mark = " [other language]" if hit.other_language else ""
+        mark += " [internal]" if hit.audience == "internal" else ""
+        click.echo(f"{rank}. {hit.title} ({hit.id}) score {hit.score:.3f}{mark}")
+        click.echo(f"   {hit.snippet}")
+
+
+@cli.command("eval")
+@click.argument("queries", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False)
+@index_option
+@articles_option
+@click.option("--json", "as_json", is_flag=True, help="JSON report for scripts.")
+@click.option("--no-baselines", is_flag=True, help="Skip the BM25-only and dense-only baselines.")
+@click.option(
+    "--failures", "show_failures", type=int, default=20, show_default=True, help="Failures to list."
+)
+@pass_ctx
+def eval_cmd(
+    ctx: Context,
+    queries: Path | None,
+    index_dir: Path | None,
+    articles_dir: Path | None,
+    as_json: bool,
+    no_baselines: bool,
+    show_failures: int,
+) -> None:
+    """Measure search quality on a query set (lang, expected, query TSV), with baselines.
+
+    Example: kb eval eval/queries.tsv
+    Example: kb eval ../shared/bench/covidfaq/queries.tsv --articles ../shared/bench/covidfaq/articles
+    """
+    from kb_engine.search.embedding import model_cache_dir
+    from kb_engine.search.evaluation import evaluate, format_table, load_queries
+
+    settings = ctx.settings(INDEX_DIR=index_dir)
+    if articles_dir is not None:
+        settings["MODEL_CACHE_DIR"] = str(model_cache_dir(settings))  # one ONNX export for every index
+        settings["INDEX_DIR"] = index_for_articles(settings, articles_dir, progress=not as_json)
+    queries = queries or Path("eval/queries.tsv")
+    searcher = open_searcher(settings)
+    name = queries.parent.name if queries.stem == "queries" else queries.stem
+    report = evaluate(
+        searcher,
+        load_queries(queries),
+        name=name,
+        baselines=not no_baselines,
+        progress=not as_json and sys.stderr.isatty(),
+    )
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(format_table([report]))
+    if report.failures and show_failures:
+        click.echo(f"\n{len(report.failures)} failures (first {min(show_failures, len(report.failures))}):")
+        for f in report.failures[:show_failures]:
+            expected = f.get("expected", "")
+            click.echo(f"  [{f['kind']}] ({f['lang']}) {f['query']!r} expected={expected} got={f['got']}")
+
+
+@cli.command("calibrate")
+@click.argument("queries", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@index_option
+@click.option(
+    "--target-rejection", default=0.95, show_default=True, help="Share of out-of-scope queries to reject."
+)
+@click.option("--feedback/--no-feedback", default=True, help="Also learn from logged 'solved' searches.")
+@click.option("--dry-run", is_flag=True, help="Print the result without writing the manifest.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@pass_ctx
+def calibrate_cmd(
+    ctx: Context,
+    queries: tuple[Path, ...],
+    index_dir: Path | None,
+    target_rejection: float,
+    feedback: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Fit the answered/miss confidence and thresholds on labelled queries; write them to the manifest.
+
+    Example: kb calibrate eval/queries.tsv --target-rejection 0.95
+    """
+    from kb_engine.search import calibration
+    from kb_engine.search.evaluation import load_queries
+
+    settings = ctx.settings(INDEX_DIR=index_dir)
+    searcher = open_searcher(settings)
+    files = queries or (Path("eval/queries.tsv"),)
+    labelled = [q for path in files for q in load_queries(path)]
+    logged = feedback_queries(settings) if feedback else []
+    result = calibration.calibrate(searcher, labelled + logged, target_rejection=target_rejection)
+    source = ", ".join(str(p) for p in files) + (f" + {len(logged)} logged solved searches" if logged else "")
+    if not dry_run and result.fitted:
+        calibration.save(searcher, result, source)
+    if as_json:
+        click.echo(
+            json.dumps({"fitted": result.fitted, "note": result.note, **result.to_manifest(source)}, indent=2)
+        )
+        return
+    click.echo(f"calibrated on {result.n_in} in-scope and {result.n_out} out-of-scope queries ({source})")
+    if result.note:
+        click.echo(result.note)
+    click.echo(f"threshold {result.params.threshold:.3f}" + (" (dry run, not saved)" if dry_run else ""))
+    for category, value in sorted(result.params.category_thresholds.items()):
+        click.echo(f"  category {category}: threshold {value:.3f}")
+    click.echo(f"{'threshold':>9} {'answered':>9} {'rejected':>9} {'precision':>9}")
+    for point in result.curve:
+        click.echo(
+            f"{point.threshold:>9.2f} {point.answered:>9.3f} {point.rejected:>9.3f} {point.precision:>9.3f}"
+        )
+
+
+# Command families, each in its own module over `context.py` (never importing this one): one explicit list.
+for _family in (authoring, tickets, console, mail, bench):
+    for _command in _family.COMMANDS:
+        cli.add_command(_command)
+
+# Commands that other installed packages plug in (the `kb_engine.cli` entry-point group): `kb serve` comes
+# from the web app (web/cli.py), since the library never imports Flask.
+for _entry in importlib.metadata.entry_points(group="kb_engine.cli"):
+    cli.add_command(_entry.load(), _entry.name)

@@ -1,0 +1,93 @@
+"""Split an article into the fields that are embedded and matched separately.
+
+An article is many vectors, not one: its title, each of its `questions`, and each section (under its
+heading). At query time an article scores by its best-matching fields, so a long article is not diluted
+and a customer's phrasing that an author anticipated in `questions` matches directly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from kb_engine.content.articles import Article, plain_text
+
+KINDS = ("title", "question", "section")
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$", re.MULTILINE)
+# Long sections are cut into windows so that a match deep inside one is not truncated away by the
+# model's 256-token input limit.
+WINDOW_WORDS = 120
+OVERLAP_WORDS = 30
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One field of one article.
+
+    Attributes:
+        article_id: the article's id (`lang/slug`).
+        kind: "title", "question" or "section".
+        text: what is embedded (a section carries its article title and heading for context).
+        heading: the section heading, or "" for the title, questions and the intro.
+        passage: plain text shown as a snippet when this chunk is an article's best match.
+    """
+
+    article_id: str
+    kind: str
+    text: str
+    heading: str = ""
+    passage: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "article_id": self.article_id,
+            "kind": self.kind,
+            "text": self.text,
+            "heading": self.heading,
+            "passage": self.passage,
+        }
+
+
+def split_sections(body: str) -> list[tuple[str, str]]:
+    """Markdown body -> [(heading path, section text)], intro first with heading ""."""
+    sections: list[tuple[str, str]] = []
+    stack: list[tuple[int, str]] = []
+    pos = 0
+    heading_path = ""
+    for match in _HEADING.finditer(body):
+        sections.append((heading_path, body[pos : match.start()]))
+        level, title = len(match.group(1)), plain_text(match.group(2))
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, title))
+        heading_path = " > ".join(t for _, t in stack)
+        pos = match.end()
+    sections.append((heading_path, body[pos:]))
+    return [(h, text) for h, t in sections if (text := plain_text(t))]
+
+
+def _windows(words: list[str]) -> list[str]:
+    if len(words) <= WINDOW_WORDS:
+        return [" ".join(words)]
+    step = WINDOW_WORDS - OVERLAP_WORDS
+    return [" ".join(words[i : i + WINDOW_WORDS]) for i in range(0, len(words) - OVERLAP_WORDS, step)]
+
+
+def chunk_article(article: Article) -> list[Chunk]:
+    """All chunks of one article: title, then each question, then each section window."""
+    return list(_chunks(article))
+
+
+# Articles are immutable values: a long-lived indexer (`kb watch`) re-chunks only the ones that changed.
+@lru_cache(maxsize=20_000)
+def _chunks(article: Article) -> tuple[Chunk, ...]:
+    sections = split_sections(article.body)
+    lead = sections[0][1] if sections else ""
+    chunks = [Chunk(article.id, "title", article.title, "", lead)]
+    chunks += [Chunk(article.id, "question", q, "", lead) for q in article.questions]
+    for heading, text in sections:
+        for window in _windows(text.split()):
+            context = f"{article.title}. {heading}." if heading else f"{article.title}."
+            chunks.append(Chunk(article.id, "section", f"{context} {window}", heading, window))
+    return tuple(chunks)

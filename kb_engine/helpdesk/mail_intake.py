@@ -1,0 +1,470 @@
+"""Email intake: a support email becomes a ticket, and the reply suggests the best articles.
+
+The mail server hands each message to `kb mail-in` (a pipe alias or a `.eml` file). This module parses it
+with the standard library (`email.policy.default`): plain text, or HTML only (tags stripped, scripts and
+styles dropped), any charset and transfer encoding (quoted-printable accents included); attachments are
+listed in the ticket (name, type, size), never stored.
+
+A message is part of an existing ticket's thread, and attached to it as the customer's reply, when:
+
+1. its `In-Reply-To` or `References` name the Message-ID of the email that opened the ticket
+   (`Ticket.email_message_id`) or of a reply already attached (`customer_reply` events keep theirs);
+2. or they name one of the replies we sent: their Message-IDs carry the ticket reference and a MAC keyed
+   by the ticket's secret token, so they cannot be forged;
+3. or its subject carries the reference (`[KB-000123]`) and it comes from one of that ticket's contacts.
+
+Anything else opens a new ticket (source `email`); a message delivered twice (same Message-ID) changes
+nothing. Automatic mail (`Auto-Submitted`, bulk or list mail, bounces) is ignored: answering it could loop.
+The reply is written in the customer's language with links to the best articles (`?ch=email`: views and
+"solved" reached from it count as email deflections); it carries `Auto-Submitted: auto-replied`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses, make_msgid
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from sqlalchemy import String, cast, select
+from sqlalchemy.orm import Session
+
+from kb_engine.errors import InvalidQuery, InvalidTransition, KBError
+from kb_engine.helpdesk.models import Ticket, TicketEvent, utcnow
+from kb_engine.helpdesk.similarity import Embed
+from kb_engine.helpdesk.tickets import LIMITS, TicketService
+from kb_engine.insights import analytics
+from kb_engine.search.searcher import SearchResponse
+
+REFERENCE_IN_SUBJECT = re.compile(r"\[(KB-\d{6,})\]", re.IGNORECASE)
+# Our replies' Message-IDs: <KB-000123.nonce.mac@domain>, the MAC keyed by the ticket's token.
+OUR_ID = re.compile(r"^<?(KB-\d{6,})\.([0-9a-f]{16})\.([0-9a-f]{24})@", re.IGNORECASE)
+QUERY_CHARS = 1000  # the subject and the start of the message are what we search with
+AUTOMATIC_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply)@", re.IGNORECASE)
+REPLY_LANGUAGES = ("en", "fr")
+
+
+class MailError(KBError):
+    """The message cannot be used (no sender, not an email): the mail server should not retry it."""
+
+    status = 422
+    code = "bad_mail"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    size: int
+
+    def describe(self) -> str:
+        return f"{self.filename} ({self.content_type}, {_size(self.size)})"
+
+
+@dataclass
+class IncomingMail:
+    """What intake needs from one message."""
+
+    message_id: str | None
+    subject: str
+    sender_name: str
+    sender: str
+    body: str
+    references: list[str] = field(default_factory=list)  # In-Reply-To first, then References
+    attachments: list[Attachment] = field(default_factory=list)
+    automatic: bool = False
+
+    @property
+    def reply_body(self) -> str:
+        """The body without the quoted earlier messages and the signature (what the customer wrote now)."""
+        return strip_quoted(self.body)
+
+
+@dataclass
+class IntakeResult:
+    """What happened to a message: `created`, `attached`, `duplicate` or `ignored`."""
+
+    action: str
+    ticket: Ticket | None
+    response: SearchResponse | None = None
+    reply: EmailMessage | None = None
+
+    @property
+    def reference(self) -> str | None:
+        return self.ticket.reference if self.ticket is not None else None
+
+
+# -- parsing --------------------------------------------------------------------------------------------
+class _TextExtractor(HTMLParser):
+    """HTML → plain text: drops script/style/head, keeps line breaks at block ends, link targets."""
+
+    BLOCKS = frozenset(
+        ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre")
+    )
+    SKIP = frozenset(("script", "style", "head", "title"))
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.SKIP:
+            self.skipping += 1
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP:
+            self.skipping = max(0, self.skipping - 1)
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Readable text of an HTML email body (no tags, no scripts or styles, entities decoded)."""
+    parser = _TextExtractor()
+    parser.feed(html)
+    parser.close()
+    lines = [" ".join(line.split()) for line in "".join(parser.parts).splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+_QUOTE_HEADER = re.compile(
+    r"^\s*(on .{3,200} wrote:|le .{3,200} a écrit\s?:|-{2,}\s*original message\s*-{2,}|"
+    r"-{2,}\s*message d'origine\s*-{2,}|from: .+|de\s?: .+)\s*$",
+    re.IGNORECASE,
+)
+
+
+def strip_quoted(text: str) -> str:
+    """The new part of a reply: stops at the quoted earlier message or the signature ("-- ")."""
+    kept: list[str] = []
+    for line in text.splitlines():
+        if line.rstrip() == "--" or _QUOTE_HEADER.match(line):
+            break
+        if line.lstrip().startswith(">"):
+            continue
+        kept.append(line)
+    return "\n".join(kept).strip()
+
+
+def _ids(value: Any) -> list[str]:
+    return re.findall(r"<[^<>\s]+>", str(value or ""))
+
+
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:.0f} KB" if n < 1024 * 1024 else f"{n / 1048576:.1f} MB"
+
+
+def _is_automatic(msg: EmailMessage, sender: str) -> bool:
+    auto = str(msg.get("Auto-Submitted", "no")).strip().lower()
+    precedence = str(msg.get("Precedence", "")).strip().lower()
+    return (
+        auto != "no"
+        or precedence in {"bulk", "junk", "list"}
+        or msg.get("List-Id") is not None
+        or bool(AUTOMATIC_SENDERS.match(sender))
+    )
+
+
+def parse_message(raw: bytes) -> IncomingMail:
+    """Parse one RFC 5322 message (bytes as the mail server hands them over).
+
+    Raises:
+        MailError: no usable sender address, or nothing that looks like an email.
+    """
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    if not isinstance(msg, EmailMessage) or (msg.get("From") is None and msg.get("Message-ID") is None):
+        raise MailError("not an email message (no From or Message-ID header)")
+    addresses = getaddresses([str(msg.get("From") or "")])
+    name, sender = next(((n, a) for n, a in addresses if "@" in a), ("", ""))
+    if not sender:
+        raise MailError("the message has no sender address to answer")
+    body_part = msg.get_body(preferencelist=("plain", "html"))
+    body = ""
+    if body_part is not None:
+        content = body_part.get_content()
+        body = html_to_text(content) if body_part.get_content_type() == "text/html" else content
+    attachments = []
+    for part in msg.iter_attachments():
+        payload = part.get_payload(decode=True) or b""
+        attachments.append(
+            Attachment(part.get_filename() or "(unnamed)", part.get_content_type(), len(payload))
+        )
+    references = _ids(msg.get("In-Reply-To")) + _ids(msg.get("References"))
+    message_ids = _ids(msg.get("Message-ID"))
+    return IncomingMail(
+        message_id=message_ids[0] if message_ids else None,
+        subject=" ".join(str(msg.get("Subject") or "").split()),
+        sender_name=name.strip(),
+        sender=sender.strip().lower(),
+        body=body.replace("\r\n", "\n").strip(),
+        references=list(dict.fromkeys(references)),
+        attachments=attachments,
+        automatic=_is_automatic(msg, sender),
+    )
+
+
+# -- threads --------------------------------------------------------------------------------------------
+def _mac(ticket: Ticket, nonce: str) -> str:
+    return hmac.new(
+        ticket.token.encode(), f"{ticket.reference}.{nonce}".encode(), hashlib.sha256
+    ).hexdigest()[:24]
+
+
+def reply_message_id(ticket: Ticket, domain: str) -> str:
+    """A Message-ID for one of our replies that names its ticket and cannot be forged without its token."""
+    nonce = secrets.token_hex(8)
+    return f"<{ticket.reference}.{nonce}.{_mac(ticket, nonce)}@{domain}>"
+
+
+def _ticket_of_our_id(session: Session, message_id: str) -> Ticket | None:
+    match = OUR_ID.match(message_id)
+    if not match:
+        return None
+    reference, nonce, mac = match.groups()
+    ticket = session.scalar(select(Ticket).where(Ticket.reference == reference.upper()))
+    if ticket is None or not hmac.compare_digest(_mac(ticket, nonce.lower()), mac.lower()):
+        return None
+    return ticket
+
+
+def _ticket_with_message(session: Session, message_id: str) -> Ticket | None:
+    """The ticket opened by, or already holding, the email with this Message-ID."""
+    ticket = session.scalar(select(Ticket).where(Ticket.email_message_id == message_id))
+    if ticket is not None:
+        return ticket
+    # JSON columns differ between SQLite and PostgreSQL: a text match first, then an exact check.
+    events = session.scalars(
+        select(TicketEvent).where(
+            TicketEvent.kind == "customer_reply", cast(TicketEvent.data, String).contains(message_id)
+        )
+    )
+    for event in events:
+        if (event.data or {}).get("message_id") == message_id:
+            return event.ticket
+    return None
+
+
+def find_thread(session: Session, mail: IncomingMail) -> Ticket | None:
+    """The ticket whose email thread this message continues, if any (see the module's doc)."""
+    for ref in mail.references:
+        ticket = _ticket_with_message(session, ref) or _ticket_of_our_id(session, ref)
+        if ticket is not None:
+            return ticket
+    match = REFERENCE_IN_SUBJECT.search(mail.subject)
+    if match:
+        ticket = session.scalar(select(Ticket).where(Ticket.reference == match.group(1).upper()))
+        if ticket is not None:
+            contacts = {c.email.lower() for c in ticket.contacts if c.email}
+            if ticket.contact_email:
+                contacts.add(ticket.contact_email.lower())
+            if mail.sender in contacts:
+                return ticket
+    return None
+
+
+# -- intake ---------------------------------------------------------------------------------------------
+def _query_of(mail: IncomingMail) -> str:
+    subject = REFERENCE_IN_SUBJECT.sub("", mail.subject)
+    subject = re.sub(r"^\s*((re|fwd?|tr|réf)\s*:\s*)+", "", subject, flags=re.IGNORECASE).strip()
+    text = " ".join(f"{subject}\n{mail.reply_body}".split())
+    return text if len(text) <= QUERY_CHARS else text[:QUERY_CHARS].rsplit(" ", 1)[0]
+
+
+def _details_of(mail: IncomingMail) -> str:
+    details = mail.body
+    if mail.attachments:
+        listed = "\n".join(f"- {a.describe()}" for a in mail.attachments)
+        details += f"\n\nAttachments (not stored; ask the customer if needed):\n{listed}"
+    if mail.subject:
+        details = f"Subject: {mail.subject}\n\n{details}"
+    limit = LIMITS["details"]
+    return details if len(details) <= limit else details[: limit - 1] + "…"
+
+
+def intake(
+    session: Session,
+    service: TicketService,
+    mail: IncomingMail,
+    *,
+    search: Callable[[str], SearchResponse],
+    public_url: str,
+    mail_from: str,
+    embed: Embed | None = None,
+) -> IntakeResult:
+    """File one incoming email: a new ticket, or a reply attached to its thread's ticket.
+
+    Args:
+        session: the database session (the caller commits).
+        service: the ticket service on that session.
+        mail: the parsed message.
+        search: query → SearchResponse (public articles, `k` of the caller's choosing).
+        public_url: base URL of the help centre, for the links in the reply.
+        mail_from: our address, the reply's sender.
+        embed: query embedding, to attach the ticket to a known problem (None: not done).
+
+    Returns:
+        What happened, the ticket, the search made and the reply to send (None for automatic mail and
+        duplicates).
+    """
+    if mail.automatic:
+        return IntakeResult("ignored", None)
+    if mail.message_id:
+        seen = _ticket_with_message(session, mail.message_id)
+        if seen is not None:
+            return IntakeResult("duplicate", seen)
+    thread = find_thread(session, mail)
+    closed_thread = None
+    if thread is not None:
+        text = mail.reply_body or mail.body or mail.subject
+        if mail.attachments:
+            text += "\n\n" + "\n".join(f"[attachment: {a.describe()}]" for a in mail.attachments)
+        try:
+            target = service.customer_reply(thread, text[: LIMITS["message"]], message_id=mail.message_id)
+        except InvalidTransition:
+            closed_thread = thread.reference  # a closed request takes no replies: this becomes a new one
+        else:
+            reply = build_reply(
+                target, mail, None, public_url=public_url, mail_from=mail_from, lang=target.lang
+            )
+            return IntakeResult("attached", target, reply=reply)
+    query = _query_of(mail) or "(empty email)"
+    try:
+        response = search(query)
+    except InvalidQuery:
+        response = SearchResponse(query=query, answered=False, confidence=0.0)
+    entry = analytics.log_search(session, response, channel="email", visitor=None)
+    details = _details_of(mail)
+    if closed_thread:
+        details = f"Follow-up of the closed request {closed_thread}.\n\n{details}"[: LIMITS["details"]]
+    ticket = service.create(
+        source="email",
+        query=query,
+        lang=response.lang,
+        shown=[h.to_dict() for h in response.hits],
+        category=response.hits[0].category if response.hits else None,
+        search_id=entry.id,
+        contact_name=mail.sender_name[: LIMITS["contact_name"]] or None,
+        contact_email=mail.sender,
+        details=details,
+    )
+    ticket.email_message_id = mail.message_id
+    session.flush()
+    problem = service.link_or_propose_problem(ticket, embed) if embed is not None else None
+    known = problem.banner if problem is not None and problem.status == "open" else None
+    reply = build_reply(
+        ticket, mail, response, public_url=public_url, mail_from=mail_from, lang=response.lang, known=known
+    )
+    return IntakeResult("created", ticket, response=response, reply=reply)
+
+
+# -- the reply ------------------------------------------------------------------------------------------
+REPLY_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "hello": "Hello {name},",
+        "hello_anonymous": "Hello,",
+        "created": "We have received your request {reference}. A technician will get back to you.",
+        "articles": "While you wait, these articles may already solve it:",
+        "redirect": "This does not seem to be for IT support: {message}",
+        "known": "{banner} No need to report it again: technicians are already working on it.",
+        "follow": "Follow your request: {url}",
+        "more": "To add information, reply to this email (keep {reference} in the subject).",
+        "attached": "Your message has been added to request {reference}. Thank you.",
+        "signature": "The support desk",
+    },
+    "fr": {
+        "hello": "Bonjour {name},",
+        "hello_anonymous": "Bonjour,",
+        "created": "Nous avons bien reçu votre demande {reference}. Un technicien vous recontactera.",
+        "articles": "En attendant, ces articles peuvent déjà résoudre le problème :",
+        "redirect": "Cette demande ne semble pas relever du support informatique : {message}",
+        "known": "{banner} Inutile de le signaler à nouveau : les techniciens y travaillent déjà.",
+        "follow": "Suivre votre demande : {url}",
+        "more": "Pour ajouter une information, répondez à cet e-mail (gardez {reference} dans l'objet).",
+        "attached": "Votre message a été ajouté à la demande {reference}. Merci.",
+        "signature": "Le support informatique",
+    },
+}
+
+
+def _subject(mail: IncomingMail, reference: str) -> str:
+    subject = mail.subject or reference
+    if not re.match(r"^\s*(re|réf)\s*:", subject, re.IGNORECASE):
+        subject = f"Re: {subject}"
+    if reference.lower() not in subject.lower():
+        subject = f"{subject} [{reference}]"
+    return subject
+
+
+def build_reply(
+    ticket: Ticket,
+    mail: IncomingMail,
+    response: SearchResponse | None,
+    *,
+    public_url: str,
+    mail_from: str,
+    lang: str | None,
+    known: str | None = None,
+) -> EmailMessage:
+    """The answer to the customer, in their language: the reference, the best articles, the status link.
+
+    `response` None: an acknowledgement that their message joined the ticket (no links: whoever wrote
+    into a thread is not necessarily the ticket's customer).
+    """
+    words = REPLY_TEXT[lang if lang in REPLY_TEXT else REPLY_LANGUAGES[0]]
+    base = public_url.rstrip("/")
+    reference = ticket.reference or ""
+    lines = [
+        words["hello"].format(name=mail.sender_name) if mail.sender_name else words["hello_anonymous"],
+        "",
+    ]
+    if response is None:
+        lines += [words["attached"].format(reference=reference)]
+    else:
+        lines += [words["created"].format(reference=reference), ""]
+        if known:
+            lines += [words["known"].format(banner=known), ""]
+        if response.redirect:
+            lines += [words["redirect"].format(message=response.redirect["message"]), ""]
+        elif response.hits:
+            lines += [words["articles"], ""]
+            for n, hit in enumerate(response.hits, 1):
+                lines += [f"{n}. {hit.title}", f"   {base}{hit.url}?{urlencode({'ch': 'email'})}"]
+            lines.append("")
+        status = f"{base}/tickets/{reference}?{urlencode({'t': ticket.token})}"
+        lines += [words["follow"].format(url=status), words["more"].format(reference=reference)]
+    lines += ["", "-- ", words["signature"]]
+    reply = EmailMessage()
+    reply["From"] = mail_from
+    reply["To"] = (
+        Address(display_name=mail.sender_name, addr_spec=mail.sender) if mail.sender_name else mail.sender
+    )
+    reply["Subject"] = _subject(mail, reference)
+    reply["Date"] = format_datetime(utcnow().replace(tzinfo=dt.UTC))
+    domain = mail_from.rsplit("@", 1)[-1] if "@" in mail_from else urlsplit(base).hostname or "localhost"
+    reply["Message-ID"] = reply_message_id(ticket, domain) if reference else make_msgid(domain=domain)
+    if mail.message_id:
+        reply["In-Reply-To"] = mail.message_id
+        reply["References"] = " ".join([*mail.references[-10:], mail.message_id])
+    reply["Auto-Submitted"] = "auto-replied"  # RFC 3834: other robots must not answer it
+    reply.set_content("\n".join(lines) + "\n")
+    # After set_content, which drops every Content-* header.
+    reply["Content-Language"] = lang if lang in REPLY_TEXT else REPLY_LANGUAGES[0]
+    return reply

@@ -1,0 +1,194 @@
+"""SQLAlchemy models of the ticket store, search log and feedback (schema owned by Alembic)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, event
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Ticket(Base):
+    __tablename__ = "ticket"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reference: Mapped[str | None] = mapped_column(String(20), unique=True, index=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(24), default="new", index=True)
+    tier: Mapped[str] = mapped_column(String(4), default="L1", index=True)
+    team: Mapped[str | None] = mapped_column(String(80))
+    assignee: Mapped[str | None] = mapped_column(String(80), index=True)
+    priority: Mapped[int] = mapped_column(Integer, default=3)
+    priority_override: Mapped[int | None] = mapped_column(Integer)
+    severity: Mapped[float] = mapped_column(Float, default=0.0)
+    category: Mapped[str | None] = mapped_column(String(40), index=True)
+    lang: Mapped[str | None] = mapped_column(String(8))
+    query: Mapped[str] = mapped_column(Text, default="")
+    shown: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(320), index=True)
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    availability: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[str | None] = mapped_column(Text)
+    vendor: Mapped[str | None] = mapped_column(String(120))
+    vendor_ref: Mapped[str | None] = mapped_column(String(120))
+    resolution_article: Mapped[str | None] = mapped_column(String(120))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    problem_id: Mapped[int | None] = mapped_column(ForeignKey("problem.id"), index=True)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
+    search_id: Mapped[int | None] = mapped_column(ForeignKey("search_log.id"))
+    email_message_id: Mapped[str | None] = mapped_column(String(300), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    first_response_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id", cascade="save-update, merge"
+    )
+    contacts: Mapped[list[TicketContact]] = relationship(back_populates="ticket", order_by="TicketContact.id")
+    problem: Mapped[Problem | None] = relationship(back_populates="tickets")
+
+    @property
+    def effective_priority(self) -> int:
+        return self.priority_override if self.priority_override is not None else self.priority
+
+
+class TicketContact(Base):
+    """Every customer attached to a ticket (several after a merge): nobody's contact is ever lost."""
+
+    __tablename__ = "contact"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    availability: Mapped[str | None] = mapped_column(String(200))
+    origin_reference: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="contacts")
+
+
+class TicketEvent(Base):
+    """Append-only history of a ticket: rows are inserted, never updated or deleted."""
+
+    __tablename__ = "ticket_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+def _refuse_history_change(_mapper: Any, _connection: Any, target: TicketEvent) -> None:
+    raise ValueError(f"ticket history is append-only: event {target.id} cannot be changed or deleted")
+
+
+# The ORM refuses too, before the database triggers of migration 0002 would.
+event.listen(TicketEvent, "before_update", _refuse_history_change)
+event.listen(TicketEvent, "before_delete", _refuse_history_change)
+
+
+class Problem(Base):
+    """A recurring incident linking several tickets; while open it shows as a banner to customers."""
+
+    __tablename__ = "problem"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(200))
+    banner: Mapped[str | None] = mapped_column(Text)
+    query: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16), default="proposed", index=True)
+    created_by: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    confirmed_by: Mapped[str | None] = mapped_column(String(80))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(80))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+
+    tickets: Mapped[list[Ticket]] = relationship(back_populates="problem", order_by="Ticket.id")
+
+
+class SearchLog(Base):
+    __tablename__ = "search_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    query: Mapped[str] = mapped_column(Text)
+    lang: Mapped[str | None] = mapped_column(String(8))
+    answered: Mapped[bool] = mapped_column(Boolean, default=False)
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    hits: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    channel: Mapped[str] = mapped_column(String(16), default="web")
+    visitor: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class Feedback(Base):
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    article_id: Mapped[str] = mapped_column(String(120), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # view | solved | not_helpful
+    query: Mapped[str | None] = mapped_column(Text)
+    search_id: Mapped[int | None] = mapped_column(ForeignKey("search_log.id"))
+    visitor: Mapped[str | None] = mapped_column(String(64), index=True)
+    channel: Mapped[str] = mapped_column(String(16), default="web")
+
+
+class QuestionCandidate(Base):
+    """A customer's query that led to "solved" on an article: a candidate `questions` line for authors."""
+
+    __tablename__ = "question_candidate"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    article_id: Mapped[str] = mapped_column(String(120), index=True)
+    query: Mapped[str] = mapped_column(Text)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(80))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class User(Base):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    session_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LoginFailure(Base):
+    """A failed staff login, kept for the throttle's window (kb_engine.helpdesk.throttle)."""
+
+    __tablename__ = "login_failure"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(80), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)

@@ -1,0 +1,193 @@
+"""What every part of the ticket service stands on: the session, routing, clock and rules; the history;
+reading tickets (merged ones through their survivor); priorities.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Self
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kb_engine.errors import InvalidTransition, NotFound
+from kb_engine.helpdesk import priority as priority_rule
+from kb_engine.helpdesk.models import Ticket, TicketEvent, utcnow
+from kb_engine.helpdesk.routing import Routing, routing_for
+from kb_engine.helpdesk.tickets.rules import (
+    CUSTOMER_TEXT,
+    SHARED_KINDS,
+    IncidentRules,
+    status_label,
+)
+
+
+class TicketBase:
+    """The session, routing, clock and incident rules every part works with (see `TicketService`)."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        routing: Routing | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+        rules: IncidentRules | None = None,
+    ) -> None:
+        self.session = session
+        self.routing = routing or Routing()
+        self.clock = clock
+        self.rules = rules or IncidentRules()
+
+    @classmethod
+    def from_settings(cls, session: Session, settings: Mapping[str, Any]) -> Self:
+        """A service routed by the articles folder's routing.yml, with the settings' incident rules."""
+        return cls(
+            session,
+            routing=routing_for(Path(settings["ARTICLES_DIR"])),
+            rules=IncidentRules(
+                similarity=float(settings["TICKET_SIMILARITY"]),
+                window=dt.timedelta(minutes=int(settings["PROBLEM_WINDOW_MINUTES"])),
+                min_tickets=int(settings["PROBLEM_MIN_TICKETS"]),
+            ),
+        )
+
+    def _rules(
+        self, window: dt.timedelta | None, min_tickets: int | None, threshold: float | None
+    ) -> tuple[dt.timedelta, int, float]:
+        rules = self.rules
+        return (
+            rules.window if window is None else window,
+            rules.min_tickets if min_tickets is None else min_tickets,
+            rules.similarity if threshold is None else threshold,
+        )
+
+    # -- history ---------------------------------------------------------------------------------------
+    def _event(
+        self, ticket: Ticket, actor: str, kind: str, message: str | None = None, **data: Any
+    ) -> TicketEvent:
+        event = TicketEvent(
+            ticket=ticket, actor=actor or "unknown", kind=kind, message=message, data=data, at=self.clock()
+        )
+        self.session.add(event)
+        ticket.updated_at = event.at
+        return event
+
+    def _require(self, ticket: Ticket, action: str, allowed: Iterable[str]) -> None:
+        if ticket.merged_into_id is not None:
+            survivor = self.session.get(Ticket, ticket.merged_into_id)
+            into = survivor.reference if survivor else "another ticket"
+            raise InvalidTransition(f"cannot {action} {ticket.reference}: it was merged into {into}")
+        if ticket.status not in allowed:
+            raise InvalidTransition(
+                f"cannot {action} {ticket.reference}: it is {status_label(ticket.status)}"
+                + (" (a closed ticket never changes again)" if ticket.status == "closed" else "")
+            )
+
+    def _responded(self, ticket: Ticket) -> None:
+        if ticket.first_response_at is None:
+            ticket.first_response_at = self.clock()
+
+    # -- reading ---------------------------------------------------------------------------------------
+    def get(self, reference: str) -> Ticket:
+        ticket = self.session.scalar(select(Ticket).where(Ticket.reference == reference.strip().upper()))
+        if ticket is None:
+            raise NotFound(f"no ticket {reference!r}")
+        return ticket
+
+    def get_for_customer(self, reference: str, token: str) -> Ticket:
+        """The ticket if the token matches (constant-time compare); NotFound otherwise, whichever is wrong."""
+        ticket = self.session.scalar(select(Ticket).where(Ticket.reference == reference))
+        if ticket is None or not secrets.compare_digest(ticket.token, token or ""):
+            raise NotFound("no such ticket, or the link is not valid")
+        return ticket
+
+    def surviving(self, ticket: Ticket) -> Ticket:
+        """The ticket that carries on this one's work: itself, or the ticket it was merged into."""
+        seen = {ticket.id}
+        while ticket.merged_into_id is not None:
+            survivor = self.session.get(Ticket, ticket.merged_into_id)
+            if survivor is None or survivor.id in seen:
+                break
+            seen.add(survivor.id)
+            ticket = survivor
+        return ticket
+
+    def merged_tickets(self, ticket: Ticket) -> list[Ticket]:
+        return list(
+            self.session.scalars(select(Ticket).where(Ticket.merged_into_id == ticket.id).order_by(Ticket.id))
+        )
+
+    def history(self, ticket: Ticket) -> list[TicketEvent]:
+        """Every event of the ticket and of the tickets merged into it, oldest first (for agents)."""
+        ids = [ticket.id, *(t.id for t in self.merged_tickets(ticket))]
+        return list(
+            self.session.scalars(
+                select(TicketEvent)
+                .where(TicketEvent.ticket_id.in_(ids))
+                .order_by(TicketEvent.at, TicketEvent.id)
+            )
+        )
+
+    def customer_history(self, ticket: Ticket) -> list[dict[str, Any]]:
+        """What the customer of `ticket` may see: no internal notes, nothing about other customers.
+
+        Returns:
+            Dicts with `at`, `kind`, `text` (English), and `message` and `data` (for a translated text),
+            oldest first. After a merge, the surviving ticket's progress is included (its status changes
+            and questions from support).
+        """
+        events = [e for e in ticket.events if self._visible_to(e, ticket.reference)]
+        survivor = self.surviving(ticket)
+        if survivor.id != ticket.id:
+            merged_at = max(
+                (e.at for e in ticket.events if e.kind == "merged_into"), default=ticket.created_at
+            )
+            events += [
+                e
+                for e in survivor.events
+                if e.at >= merged_at
+                and (e.kind in SHARED_KINDS or e.data.get("customer") == ticket.reference)
+                and self._visible_to(e, ticket.reference)
+            ]
+        events.sort(key=lambda e: (e.at, e.id))
+        return [
+            {
+                "at": e.at,
+                "kind": e.kind,
+                "text": CUSTOMER_TEXT[e.kind](e),
+                "message": e.message,
+                "data": e.data,
+            }
+            for e in events
+        ]
+
+    @staticmethod
+    def _visible_to(event: TicketEvent, reference: str | None) -> bool:
+        if event.kind not in CUSTOMER_TEXT:
+            return False
+        customer = (event.data or {}).get("customer")
+        return customer is None or customer == reference
+
+    # -- priority --------------------------------------------------------------------------------------
+    def priority_of(
+        self, ticket: Ticket, now: dt.datetime | None = None, *, rule_only: bool = False
+    ) -> priority_rule.Priority:
+        """The ticket's priority now: the agent's override, else the rule of `kb_engine.helpdesk.priority`."""
+        contacts = ticket.contacts
+        return priority_rule.compute_priority(
+            texts=(ticket.query, ticket.details),
+            created_at=ticket.created_at,
+            now=now or self.clock(),
+            availability=ticket.availability,
+            reachable=bool(contacts or ticket.contact_email or ticket.contact_phone),
+            customers=max(1, len(contacts)),
+            override=None if rule_only else ticket.priority_override,
+        )
+
+    def _refresh_priority(self, ticket: Ticket) -> None:
+        """Store the severity and the rule's priority as of now (the queue recomputes with its own clock)."""
+        ticket.severity = float(priority_rule.severity(ticket.query, ticket.details).score)
+        ticket.priority = self.priority_of(ticket, rule_only=True).level

@@ -1,0 +1,286 @@
+"""Creating tickets and moving them through their lifecycle (take, assign, ask, reply, resolve, close,
+reopen, notes, transfer, priority).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from kb_engine.errors import InvalidQuery, InvalidTransition
+from kb_engine.helpdesk import priority as priority_rule
+from kb_engine.helpdesk.models import Ticket, TicketContact, TicketEvent
+from kb_engine.helpdesk.tickets.base import TicketBase
+from kb_engine.helpdesk.tickets.rules import (
+    ACTIVE,
+    CUSTOMER,
+    SOURCES,
+    STATUSES,
+    check_length,
+    reference_for,
+    required_field,
+)
+
+
+class LifecycleMixin(TicketBase):
+    """Creation and the status lifecycle."""
+
+    # -- creation --------------------------------------------------------------------------------------
+    def create(
+        self,
+        *,
+        source: str,
+        query: str,
+        lang: str | None = None,
+        shown: Sequence[dict[str, Any]] = (),
+        category: str | None = None,
+        actor: str = CUSTOMER,
+        search_id: int | None = None,
+        contact_name: str | None = None,
+        contact_email: str | None = None,
+        contact_phone: str | None = None,
+        availability: str | None = None,
+        details: str | None = None,
+    ) -> Ticket:
+        """Open a ticket routed by its category; returns it with its reference and customer token set.
+
+        The ticket is flushed, not committed. Tier and team come from the routing file, priority from
+        `kb_engine.helpdesk.priority`.
+        """
+        if source not in SOURCES:
+            raise InvalidQuery(f"unknown ticket source {source!r}")
+        route = self.routing.route(category)
+        now = self.clock()
+        ticket = Ticket(
+            token=secrets.token_urlsafe(24),
+            source=source,
+            status="new",
+            tier=route.tier,
+            team=route.team,
+            query=check_length("query", query) or "",
+            lang=lang,
+            shown=[
+                {"id": h["id"], "title": h.get("title", ""), "score": round(float(h.get("score", 0.0)), 4)}
+                for h in shown
+            ],
+            category=category,
+            search_id=search_id,
+            contact_name=check_length("contact_name", contact_name),
+            contact_email=check_length("contact_email", contact_email),
+            contact_phone=check_length("contact_phone", contact_phone),
+            availability=check_length("availability", availability),
+            details=check_length("details", details),
+            created_at=now,
+            updated_at=now,
+        )
+        self.session.add(ticket)
+        self.session.flush()
+        ticket.reference = reference_for(ticket.id)
+        self._event(
+            ticket,
+            actor,
+            "created",
+            source=source,
+            shown=[h["id"] for h in ticket.shown],
+            tier=ticket.tier,
+            team=ticket.team,
+        )
+        if ticket.contact_email or ticket.contact_name or ticket.contact_phone:
+            self._add_contact(ticket)
+        self._refresh_priority(ticket)
+        self.session.flush()
+        return ticket
+
+    def _add_contact(self, ticket: Ticket) -> None:
+        contact = TicketContact(
+            name=ticket.contact_name,
+            email=ticket.contact_email,
+            phone=ticket.contact_phone,
+            availability=ticket.availability,
+            origin_reference=ticket.reference,
+            created_at=self.clock(),
+        )
+        ticket.contacts.append(contact)
+        self.session.add(contact)
+
+    def add_contact_details(
+        self,
+        ticket: Ticket,
+        *,
+        name: str | None,
+        email: str | None,
+        phone: str | None = None,
+        availability: str | None = None,
+        details: str | None = None,
+    ) -> Ticket:
+        """The customer completes a miss ticket with who they are and more detail ("Still need help?")."""
+        self._require(ticket, "add contact details to", ACTIVE + ("resolved",))
+        ticket.contact_name = check_length("contact_name", name) or ticket.contact_name
+        ticket.contact_email = check_length("contact_email", email) or ticket.contact_email
+        ticket.contact_phone = check_length("contact_phone", phone) or ticket.contact_phone
+        ticket.availability = check_length("availability", availability) or ticket.availability
+        extra = check_length("details", details)
+        if extra:
+            ticket.details = f"{ticket.details}\n\n{extra}" if ticket.details else extra
+        self._add_contact(ticket)
+        self._event(ticket, CUSTOMER, "contact_added", details=bool(extra), customer=ticket.reference)
+        self._refresh_priority(ticket)
+        self.session.flush()
+        return ticket
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    def take(self, ticket: Ticket, actor: str) -> Ticket:
+        """The agent takes the ticket: assigned to them, status open."""
+        return self.assign(ticket, actor, actor)
+
+    def assign(self, ticket: Ticket, actor: str, assignee: str) -> Ticket:
+        """Assign to an agent (a new ticket becomes open)."""
+        self._require(ticket, "assign", ACTIVE)
+        assignee = required_field("assignee", assignee)
+        previous = ticket.assignee
+        ticket.assignee = assignee
+        if ticket.status == "new":
+            ticket.status = "open"
+        self._responded(ticket)
+        kind = "taken" if assignee == actor else "assigned"
+        self._event(ticket, actor, kind, None, assignee=assignee, previous=previous)
+        self.session.flush()
+        return ticket
+
+    def ask_customer(self, ticket: Ticket, actor: str, message: str) -> Ticket:
+        """Ask the customer something: the ticket waits on them until they reply."""
+        self._require(ticket, "ask the customer about", ACTIVE)
+        ticket.status = "waiting_on_customer"
+        if ticket.assignee is None:
+            ticket.assignee = actor
+        self._responded(ticket)
+        self._event(ticket, actor, "asked_customer", required_field("message", message))
+        self.session.flush()
+        return ticket
+
+    def customer_reply(self, ticket: Ticket, message: str, *, message_id: str | None = None) -> Ticket:
+        """The customer answers from their status page; reopens a resolved ticket, resumes a waiting one.
+
+        A reply to a ticket that was merged goes to the surviving ticket. Returns the ticket replied to.
+        `message_id`: the email's Message-ID when the reply came by email (kept to match its own replies).
+        """
+        origin = ticket.reference
+        target = self.surviving(ticket)
+        if target.status == "closed":
+            raise InvalidTransition(
+                f"request {origin} is closed and cannot take replies any more; please start a new request",
+                key="closed",
+                reference=origin,
+            )
+        text = required_field("message", message)
+        extra = {"message_id": message_id} if message_id else {}
+        self._event(target, CUSTOMER, "customer_reply", text, customer=origin, **extra)
+        if target.status == "resolved":
+            target.status = "open"
+            target.resolved_at = None
+            self._event(target, CUSTOMER, "reopened", "the customer replied", customer=origin)
+        elif target.status == "waiting_on_customer":
+            target.status = "open"
+        self.session.flush()
+        return target
+
+    def resolve(
+        self, ticket: Ticket, actor: str, *, article: str | None = None, note: str | None = None
+    ) -> Ticket:
+        """Resolve with the article that solved it and/or a note describing the fix."""
+        if ticket.status == "resolved":
+            raise InvalidTransition(f"cannot resolve {ticket.reference}: it is already resolved")
+        self._require(ticket, "resolve", ACTIVE)
+        article = check_length("article", article)
+        note = check_length("message", note)
+        if not article and not note:
+            raise InvalidQuery("say how it was resolved: an article id or a note describing the fix")
+        ticket.status = "resolved"
+        ticket.resolution_article = article
+        ticket.resolution_note = note
+        ticket.resolved_at = self.clock()
+        self._responded(ticket)
+        self._event(ticket, actor, "resolved", note, article=article)
+        self.session.flush()
+        return ticket
+
+    def close(self, ticket: Ticket, actor: str, reason: str | None = None) -> Ticket:
+        """Close for good (from any status but closed): no change or reply is accepted afterwards."""
+        self._require(ticket, "close", STATUSES[:-1])
+        ticket.status = "closed"
+        ticket.closed_at = self.clock()
+        self._event(ticket, actor, "closed", check_length("reason", reason))
+        self.session.flush()
+        return ticket
+
+    def reopen(self, ticket: Ticket, actor: str, reason: str) -> Ticket:
+        """Reopen a resolved ticket (a closed one stays closed)."""
+        self._require(ticket, "reopen", ("resolved",))
+        ticket.status = "open"
+        ticket.resolved_at = None
+        self._event(ticket, actor, "reopened", required_field("reason", reason))
+        self.session.flush()
+        return ticket
+
+    def add_note(self, ticket: Ticket, actor: str, text: str) -> TicketEvent:
+        """An internal note (never shown to the customer); allowed on any ticket, even closed."""
+        event = self._event(ticket, actor, "note", required_field("message", text))
+        self.session.flush()
+        return event
+
+    def transfer(
+        self,
+        ticket: Ticket,
+        actor: str,
+        *,
+        team: str | None = None,
+        assignee: str | None = None,
+        reason: str | None = None,
+    ) -> Ticket:
+        """Hand over to another team and/or agent at the same tier."""
+        self._require(ticket, "transfer", ACTIVE)
+        team = check_length("team", team)
+        assignee = check_length("assignee", assignee)
+        if not team and not assignee:
+            raise InvalidQuery("transfer to a team, an agent, or both")
+        before = {"team": ticket.team, "assignee": ticket.assignee}
+        if team:
+            ticket.team = team
+            ticket.assignee = assignee  # a new team picks its own agent unless one is named
+        else:
+            ticket.assignee = assignee
+        self._event(
+            ticket,
+            actor,
+            "transferred",
+            check_length("reason", reason),
+            team=ticket.team,
+            assignee=ticket.assignee,
+            previous=before,
+        )
+        self.session.flush()
+        return ticket
+
+    def set_priority(self, ticket: Ticket, actor: str, level: int | None, reason: str) -> Ticket:
+        """Override the computed priority (None goes back to the rule); the override is recorded."""
+        self._require(ticket, "change the priority of", ACTIVE)
+        if level is not None and not priority_rule.HIGHEST <= level <= priority_rule.LOWEST:
+            raise InvalidQuery(
+                f"priority is {priority_rule.HIGHEST} (critical) to {priority_rule.LOWEST} (low)"
+            )
+        previous = ticket.priority_override
+        ticket.priority_override = level
+        computed = self.priority_of(ticket).level
+        self._event(
+            ticket,
+            actor,
+            "priority_set",
+            required_field("reason", reason),
+            override=level,
+            previous=previous,
+            computed=ticket.priority,
+            effective=computed,
+        )
+        self.session.flush()
+        return ticket

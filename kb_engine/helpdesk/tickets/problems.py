@@ -1,0 +1,234 @@
+"""Problems (recurring incidents) and known issues: proposing, linking, confirming, resolving."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from kb_engine.errors import InvalidTransition, NotFound
+from kb_engine.helpdesk.models import Problem, Ticket
+from kb_engine.helpdesk.similarity import (
+    Embed,
+    similarities,
+)
+from kb_engine.helpdesk.tickets.lifecycle import LifecycleMixin
+from kb_engine.helpdesk.tickets.rules import ACTIVE, ENGINE, check_length, iso, required_field
+
+
+class ProblemsMixin(LifecycleMixin):
+    """Problems and the tickets linked to them (resolving a problem resolves its tickets: the lifecycle)."""
+
+    def _problem_texts(self, problem: Problem) -> list[str]:
+        """What a query is compared with to match a problem: its first customers' words."""
+        first = self.session.scalars(
+            select(Ticket.query).where(Ticket.problem_id == problem.id).order_by(Ticket.id).limit(20)
+        )
+        return [problem.query, *(q for q in first if q.strip())]
+
+    def _best_problem(
+        self, query: str, problems: Sequence[Problem], embed: Embed, threshold: float
+    ) -> Problem | None:
+        best, best_score = None, threshold
+        for problem in problems:
+            score = float(similarities(embed, query, self._problem_texts(problem)).max(initial=-1.0))
+            if score >= best_score:
+                best, best_score = problem, score
+        return best
+
+    def link_problem(self, ticket: Ticket, problem: Problem, actor: str) -> None:
+        """Attach a ticket to a problem (a recurring incident)."""
+        if ticket.problem is problem:
+            return
+        ticket.problem = problem
+        self._event(ticket, actor, "problem_linked", None, problem=problem.id)
+        if problem.status == "open":
+            self._event(ticket, actor, "problem_confirmed", problem.banner, problem=problem.id)
+
+    def link_or_propose_problem(
+        self,
+        ticket: Ticket,
+        embed: Embed,
+        *,
+        window: dt.timedelta | None = None,
+        min_tickets: int | None = None,
+        threshold: float | None = None,
+    ) -> Problem | None:
+        """Attach a new ticket to the proposed or open problem it matches, or propose a new problem.
+
+        A problem is proposed when at least `min_tickets` tickets (this one included) about the same
+        thing arrived within `window` of it; agents then confirm or reject it. Returns the problem, if any.
+        (`window`, `min_tickets`, `threshold`: the service's rules unless given.)
+        """
+        window, min_tickets, threshold = self._rules(window, min_tickets, threshold)
+        if ticket.problem is not None or ticket.merged_into_id is not None or not ticket.query.strip():
+            return ticket.problem
+        current = list(self.session.scalars(select(Problem).where(Problem.status.in_(("proposed", "open")))))
+        match = self._best_problem(ticket.query, current, embed, threshold)
+        if match is not None:
+            self.link_problem(ticket, match, ENGINE)
+            return match
+        recent = [
+            t
+            for t in self.session.scalars(
+                select(Ticket).where(
+                    Ticket.created_at >= ticket.created_at - window,
+                    Ticket.created_at <= ticket.created_at + window,
+                    Ticket.problem_id.is_(None),
+                    Ticket.merged_into_id.is_(None),
+                    Ticket.id != ticket.id,
+                )
+            )
+            if t.query.strip()
+        ]
+        if len(recent) + 1 < min_tickets:
+            return None
+        sims = similarities(embed, ticket.query, [t.query for t in recent])
+        members = sorted(
+            [ticket, *(t for t, s in zip(recent, sims.tolist(), strict=True) if s >= threshold)],
+            key=lambda t: (t.created_at, t.id),
+        )
+        if len(members) < min_tickets:
+            return None
+        leader = members[0]
+        categories = Counter(t.category for t in members if t.category)
+        problem = Problem(
+            title=" ".join(leader.query.split())[:120],
+            query=leader.query,
+            category=categories.most_common(1)[0][0] if categories else None,
+            status="proposed",
+            created_by=ENGINE,
+            created_at=self.clock(),
+        )
+        self.session.add(problem)
+        for member in members:
+            self.link_problem(member, problem, ENGINE)
+        self.session.flush()
+        return problem
+
+    def propose_problems(
+        self,
+        embed: Embed,
+        *,
+        window: dt.timedelta | None = None,
+        min_tickets: int | None = None,
+        threshold: float | None = None,
+    ) -> list[Problem]:
+        """Look at every ticket of the last `window` not yet linked; returns the problems proposed now."""
+        window, min_tickets, threshold = self._rules(window, min_tickets, threshold)
+        existing = set(self.session.scalars(select(Problem.id)))
+        candidates = self.session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.created_at >= self.clock() - window,
+                Ticket.problem_id.is_(None),
+                Ticket.merged_into_id.is_(None),
+            )
+            .order_by(Ticket.created_at, Ticket.id)
+        ).all()
+        fresh: dict[int, Problem] = {}
+        for ticket in candidates:
+            if ticket.problem is not None:  # linked meanwhile, to a problem proposed in this loop
+                continue
+            problem = self.link_or_propose_problem(
+                ticket, embed, window=window, min_tickets=min_tickets, threshold=threshold
+            )
+            if problem is not None and problem.id not in existing:
+                fresh[problem.id] = problem
+        return list(fresh.values())
+
+    def get_problem(self, problem_id: int) -> Problem:
+        problem = self.session.get(Problem, problem_id)
+        if problem is None:
+            raise NotFound(f"no problem {problem_id}")
+        return problem
+
+    def problems(self, statuses: Sequence[str] = ("proposed", "open")) -> list[Problem]:
+        return list(
+            self.session.scalars(
+                select(Problem).where(Problem.status.in_(statuses)).order_by(Problem.created_at, Problem.id)
+            )
+        )
+
+    def _require_problem(self, problem: Problem, action: str, allowed: Sequence[str]) -> None:
+        if problem.status not in allowed:
+            raise InvalidTransition(f"cannot {action} problem {problem.id}: it is {problem.status}")
+
+    def confirm_problem(
+        self, problem: Problem, actor: str, *, title: str | None = None, banner: str | None = None
+    ) -> Problem:
+        """An agent confirms a proposed problem: it opens and its banner shows to matching searches.
+
+        Give a `title` (or a `banner`): the proposed title is the first customer's own words, which
+        should not be shown to other customers as they are.
+        """
+        self._require_problem(problem, "confirm", ("proposed",))
+        problem.title = check_length("title", title) or problem.title
+        problem.banner = check_length("banner", banner) or f"Known issue: {problem.title}. We are on it."
+        problem.status = "open"
+        problem.confirmed_at = self.clock()
+        problem.confirmed_by = actor
+        for ticket in problem.tickets:
+            self._event(ticket, actor, "problem_confirmed", problem.banner, problem=problem.id)
+        self.session.flush()
+        return problem
+
+    def reject_problem(self, problem: Problem, actor: str, reason: str | None = None) -> Problem:
+        """Not one incident after all: the proposal is dropped (its tickets stay linked, for the record)."""
+        return self._end_problem(problem, actor, "rejected", check_length("reason", reason))
+
+    def resolve_problem(
+        self, problem: Problem, actor: str, note: str, *, resolve_tickets: bool = False
+    ) -> Problem:
+        """The incident is over: the banner goes; with `resolve_tickets`, its open tickets are resolved."""
+        self._end_problem(problem, actor, "resolved", required_field("message", note))
+        if resolve_tickets:
+            for ticket in problem.tickets:
+                if ticket.status in ACTIVE and ticket.merged_into_id is None:
+                    self.resolve(ticket, actor, note=problem.resolution_note)
+        self.session.flush()
+        return problem
+
+    def _end_problem(self, problem: Problem, actor: str, status: str, note: str | None) -> Problem:
+        """Reject a proposed problem or resolve an open one, telling each of its tickets."""
+        allowed = "proposed" if status == "rejected" else "open"
+        self._require_problem(problem, "reject" if status == "rejected" else "resolve", (allowed,))
+        problem.status = status
+        problem.resolved_at = self.clock()
+        problem.resolved_by = actor
+        problem.resolution_note = note
+        for ticket in problem.tickets:
+            self._event(ticket, actor, f"problem_{status}", note, problem=problem.id)
+        self.session.flush()
+        return problem
+
+    def active_problem_for(
+        self, query: str, embed: Embed | None, *, threshold: float | None = None
+    ) -> Problem | None:
+        """The open (confirmed) problem a customer's query is about, for the "known issue" banner."""
+        if embed is None or not query.strip():
+            return None
+        problems = self.problems(("open",))
+        threshold = self.rules.similarity if threshold is None else threshold
+        return self._best_problem(query, problems, embed, threshold) if problems else None
+
+
+def problem_to_dict(problem: Problem) -> dict[str, Any]:
+    return {
+        "id": problem.id,
+        "status": problem.status,
+        "title": problem.title,
+        "banner": problem.banner,
+        "query": problem.query,
+        "category": problem.category,
+        "tickets": [t.reference for t in problem.tickets],
+        "created_at": iso(problem.created_at),
+        "confirmed_by": problem.confirmed_by,
+        "confirmed_at": iso(problem.confirmed_at),
+        "resolved_by": problem.resolved_by,
+        "resolved_at": iso(problem.resolved_at),
+        "resolution_note": problem.resolution_note,
+    }

@@ -1,0 +1,89 @@
+"""Search log and article feedback: what the dashboard, content gaps and learning-from-use read."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kb_engine.helpdesk.models import Feedback, QuestionCandidate, SearchLog
+from kb_engine.search.searcher import SearchResponse
+
+FEEDBACK_KINDS = ("view", "solved", "not_helpful")
+
+# Where a search, an article view or a "solved" came from (SearchLog.channel, Feedback.channel). A view or
+# a "solved" from any channel but "api" means the customer helped themselves: a deflection.
+CHANNELS = {
+    "web": "the help centre's search box and results pages",
+    "form": "the 'Contact support' form, which shows the best articles before the contact fields",
+    "widget": "the embeddable widget (`widget.js`) on a company's own site or intranet",
+    "email": "links in the automatic reply to a support email (`kb mail-in`)",
+    "api": "direct JSON API callers",
+}
+
+
+def channel_or_default(value: object, default: str = "web") -> str:
+    """A known channel name, or `default` for anything else (channels arrive from URLs and forms)."""
+    return value if isinstance(value, str) and value in CHANNELS else default
+
+
+def log_search(session: Session, response: SearchResponse, *, channel: str, visitor: str | None) -> SearchLog:
+    """Log a customer's search (`channel`: one of CHANNELS)."""
+    if channel not in CHANNELS:
+        raise ValueError(channel)
+    entry = SearchLog(
+        query=response.query[:2000],
+        lang=response.lang,
+        answered=response.answered,
+        confidence=response.confidence,
+        hits=[{"id": h.id, "title": h.title, "score": round(h.score, 4)} for h in response.hits],
+        channel=channel,
+        visitor=visitor,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def record_feedback(
+    session: Session,
+    article_id: str,
+    kind: str,
+    *,
+    search: SearchLog | None,
+    visitor: str | None,
+    channel: str = "web",
+) -> Feedback:
+    """Record a view, 'solved' or 'did not help'. A 'solved' after a search proposes its query to authors."""
+    if kind not in FEEDBACK_KINDS:
+        raise ValueError(kind)
+    if channel not in CHANNELS:
+        raise ValueError(channel)
+    row = Feedback(
+        article_id=article_id,
+        kind=kind,
+        query=search.query if search else None,
+        search_id=search.id if search else None,
+        visitor=visitor,
+        channel=channel,
+    )
+    session.add(row)
+    if kind == "solved" and search is not None and search.query.strip():
+        propose_question(session, article_id, search.query)
+    session.flush()
+    return row
+
+
+def propose_question(session: Session, article_id: str, query: str) -> QuestionCandidate:
+    """Count one more customer who solved `article_id` after typing `query` (a candidate `questions` line)."""
+    text = " ".join(query.split())[:300]
+    existing = session.scalar(
+        select(QuestionCandidate).where(
+            QuestionCandidate.article_id == article_id, QuestionCandidate.query == text
+        )
+    )
+    if existing is not None:
+        existing.count += 1
+        return existing
+    candidate = QuestionCandidate(article_id=article_id, query=text)
+    session.add(candidate)
+    return candidate

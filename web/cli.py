@@ -1,0 +1,29 @@
+"""`kb serve`: the development server, plugged into the `kb` command line through the `kb_engine.cli`
+entry-point group (pyproject.toml), since the library never imports the web app."""
+
+from __future__ import annotations
+
+import click
+
+from kb_engine.cli.context import Context, pass_ctx
+from web import create_app
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--debug", is_flag=True, help="Flask debug mode (never in production).")
+@click.option("--watch", is_flag=True, help="Re-index the articles folder whenever it changes (authoring).")
+@pass_ctx
+def serve_cmd(ctx: Context, host: str, port: int, debug: bool, watch: bool) -> None:
+    """Serve the web app (development server; use gunicorn in production).
+
+    Example: kb serve --port 5000
+    Example: kb serve --watch
+    """
+    if watch:
+        from kb_engine.cli.authoring import start_watcher
+
+        start_watcher(ctx.settings())
+    app = create_app(ctx.overrides or None)
+    app.run(host=host, port=port, debug=debug, use_reloader=False, threaded=True)
