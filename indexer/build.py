@@ -143,6 +143,7 @@ def build_index(
     force: bool = False,
     vector_kind: str = "auto",
     cache_path: Path | None = None,
+    target_misled: float = 0.05,
 ) -> BuildReport:
     """Index an articles folder into index_dir and publish the build.
 
@@ -157,6 +158,7 @@ def build_index(
         force: rebuild even when nothing changed.
         vector_kind: "flat", "hnsw" or "auto".
         cache_path: embedding cache file (default: `cache.sqlite3` in index_dir).
+        target_misled: the misled rate the confidence threshold is fitted for (`KB_TARGET_MISLED`).
 
     Returns:
         A BuildReport; its `problems` list the files that were skipped and why.
@@ -195,7 +197,12 @@ def build_index(
             hashes,
             glossary_hash,
             model,
-            {"vector_kind": vector_kind, "scope": scope_hash, "learned": learned_hash},
+            {
+                "vector_kind": vector_kind,
+                "scope": scope_hash,
+                "learned": learned_hash,
+                "misled": target_misled,
+            },
         )
 
         builds = index_dir / BUILDS
@@ -271,6 +278,8 @@ def build_index(
                 else None,
             }
             write_json(tmp / MANIFEST, manifest)
+            manifest["fit"] = _fit(tmp, cache_file, model, embedder_factory, batch_size, target_misled)
+            write_json(tmp / MANIFEST, manifest)
             _fsync_tree(tmp)
             final = builds / build_id
             os.rename(tmp, final)
@@ -283,6 +292,54 @@ def build_index(
         report.build_id = build_id
     report.seconds = time.perf_counter() - started
     return report
+
+
+class _AsQueries:
+    """An embedder whose "documents" are embedded as queries (pseudo-queries share the chunk cache)."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.name = embedder.name
+        self.dimension = embedder.dimension
+
+    def encode_documents(self, texts: Any, *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        parts = [
+            self.embedder.encode_queries(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, self.dimension), np.float32)
+
+    def encode_queries(self, texts: Any) -> np.ndarray:
+        return self.embedder.encode_queries(texts)
+
+
+def _fit(
+    build_dir: Path,
+    cache_file: Path,
+    model: str,
+    embedder_factory: Callable[[], Embedder],
+    batch_size: int,
+    target_misled: float,
+) -> dict[str, Any]:
+    """Fit this build's ranking and confidence on its own articles (kb_engine.search.fitting)."""
+    from kb_engine.search.fitting import fit
+    from kb_engine.search.searcher import Searcher
+
+    embedder: list[Embedder] = []
+
+    def factory() -> Embedder:
+        if not embedder:
+            embedder.append(embedder_factory())
+        return embedder[0]
+
+    def embed_queries(texts: list[str]) -> np.ndarray:
+        # Cached under the model's name + a role mark: a query's vector is not its passage's (E5 prefixes).
+        vectors, *_ = embed_texts(
+            texts, cache_file, f"{model}\0query", lambda: _AsQueries(factory()), batch_size, False
+        )
+        return vectors
+
+    searcher = Searcher(build_dir.parent, model=None, embedder=None, build_dir=build_dir, cache_size=0)
+    return fit(searcher, embed_queries, target_misled=target_misled)
 
 
 def _wants_graph(vector_kind: str, n_chunks: int) -> bool:

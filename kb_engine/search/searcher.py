@@ -93,11 +93,15 @@ class SearchResponse:
     degraded: bool = False
     timings: dict[str, float] = field(default_factory=dict)
     redirect: dict[str, str] | None = None  # where to go instead, for a request the desk does not handle
+    # "answered" (confident), "suggest" (these might help: suggestions with the ticket offered at once) or
+    # "out_of_scope" (nothing close enough, or a request the desk does not handle).
+    outcome: str = "out_of_scope"
 
     def to_dict(self) -> dict[str, Any]:
         data = {
             "query": self.query,
             "answered": self.answered,
+            "outcome": self.outcome,
             "confidence": round(self.confidence, 4),
             "lang": self.lang,
             "degraded": self.degraded,
@@ -118,6 +122,25 @@ class Ranked:
     features: dict[str, float] = field(default_factory=dict)
     negative: float = 0.0  # best out-of-scope family's score minus the top article's
     scope_row: int | None = None
+
+
+def ranking_source(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Where a build's ranking and confidence come from: `kb calibrate` (labelled queries, feedback) when
+    it was run on this format, else the fit made at index time (`fit`), else the defaults."""
+    calibration = manifest.get("calibration") or {}
+    if calibration.get("format") == 2:
+        return dict(calibration)
+    return dict(manifest.get("fit") or {})
+
+
+def outcome_of(answered: bool, has_hits: bool, ranked: Ranked, suggest_threshold: float) -> str:
+    """The three outcomes of a search: answered; suggest (might help); out of scope (nothing close enough,
+    or closer to a request the desk does not handle than to any article)."""
+    if answered:
+        return "answered"
+    if not has_hits or ranked.negative > 0 or ranked.confidence < suggest_threshold:
+        return "out_of_scope"
+    return "suggest"
 
 
 def clean_query(text: str, max_chars: int) -> str:
@@ -148,6 +171,7 @@ class Searcher:
         max_query_chars: int = 2000,
         threshold: float | None = None,
         cache_size: int = 2048,
+        build_dir: Path | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
         self.model = model
@@ -163,7 +187,8 @@ class Searcher:
         self._cache_lock = threading.Lock()  # worker threads share the cache
         self._cache_size = cache_size
         limit_blas(1)  # single-vector products: one BLAS thread is fastest and leaves the cores to others
-        self._load(current_build(self.index_dir))
+        # build_dir: a build not published yet (the indexer fits its ranking before publishing it).
+        self._load(build_dir if build_dir is not None else current_build(self.index_dir))
 
     # -- loading -----------------------------------------------------------------------------------------
     def _load(self, build_dir: Path) -> None:
@@ -172,7 +197,7 @@ class Searcher:
         self.build_dir = build_dir
         self.build_id = str(manifest["build_id"])
         self.manifest = manifest
-        self.params = RankingParams.from_dict((manifest.get("calibration") or {}).get("params"))
+        self.params = RankingParams.from_dict(ranking_source(manifest).get("params"))
         if self._threshold_override is not None:
             self.params.threshold = self._threshold_override
         self.articles = [
@@ -447,7 +472,17 @@ class Searcher:
             top = groups[0].score if signals["bm25"].max(initial=0.0) > 0 else 0.0
             ranked.confidence = float(top * signals["coverage"]) if ranked.negative <= 0 else 0.0
             return ranked
-        ranked.features = confidence_features(groups, dense, lex_z, signals["coverage"], ranked.negative)
+        dense_top = self.groups.rank(dense, allowed, signals["lang"], params, 2)
+        lexical_top = self.groups.rank(lex_z, allowed, signals["lang"], params, 1)
+        ranked.features = confidence_features(
+            groups,
+            dense,
+            lex_z,
+            signals["coverage"],
+            ranked.negative,
+            dense_top=dense_top,
+            lexical_top=lexical_top,
+        )
         ranked.confidence = confidence(ranked.features, params)
         return ranked
 
@@ -461,7 +496,9 @@ class Searcher:
         threshold = self.params.threshold
         if hits and hits[0].category in self.params.category_thresholds:
             threshold = self.params.category_thresholds[hits[0].category]
-        answered = bool(hits) and ranked.confidence >= threshold
+        # Closer to a request the desk does not handle than to any article: never a confident answer.
+        answered = bool(hits) and ranked.confidence >= threshold and ranked.negative <= 0
+        outcome = outcome_of(answered, bool(hits), ranked, self.params.suggest_threshold)
         redirect = None
         if not answered and ranked.scope_row is not None and ranked.negative > 0:
             family = self.articles[ranked.scope_row]
@@ -480,6 +517,7 @@ class Searcher:
             degraded=signals["degraded"],
             timings=signals["timings"],
             redirect=redirect,
+            outcome=outcome,
         )
 
     def _hit(self, group: Any, best_chunk: np.ndarray) -> Hit:

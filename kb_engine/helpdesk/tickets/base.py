@@ -23,6 +23,7 @@ from kb_engine.helpdesk.tickets.rules import (
     IncidentRules,
     status_label,
 )
+from kb_engine.search.embedding import similarity_levels
 
 
 class TicketBase:
@@ -48,7 +49,9 @@ class TicketBase:
             session,
             routing=routing_for(Path(settings["ARTICLES_DIR"])),
             rules=IncidentRules(
-                similarity=float(settings["TICKET_SIMILARITY"]),
+                similarity=float(
+                    settings["TICKET_SIMILARITY"] or similarity_levels(settings.get("MODEL"))[0]
+                ),
                 window=dt.timedelta(minutes=int(settings["PROBLEM_WINDOW_MINUTES"])),
                 min_tickets=int(settings["PROBLEM_MIN_TICKETS"]),
             ),
