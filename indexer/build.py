@@ -12,6 +12,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -47,6 +48,7 @@ from kb_engine.search.index_files import (
 from kb_engine.search.lexical import LexicalIndex
 
 KEEP_BUILDS = 3
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -339,7 +341,11 @@ def _fit(
         return vectors
 
     searcher = Searcher(build_dir.parent, model=None, embedder=None, build_dir=build_dir, cache_size=0)
-    return fit(searcher, embed_queries, target_misled=target_misled)
+    try:
+        return fit(searcher, embed_queries, target_misled=target_misled)
+    except Exception as exc:  # noqa: BLE001 - a failed fit must not cost the build: the defaults serve
+        log.warning("fitting the ranking of %s failed, defaults kept: %s", build_dir.name, exc)
+        return {"note": f"fit failed: {exc}"[:500], "target_misled": target_misled}
 
 
 def _wants_graph(vector_kind: str, n_chunks: int) -> bool:

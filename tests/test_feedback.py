@@ -4,6 +4,7 @@ feedback held out from the fit, and never replaces a model that does better ther
 from __future__ import annotations
 
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,22 +17,27 @@ from kb_engine.search.searcher import Searcher
 from tests.conftest import MODEL, ROOT, SAMPLE_SLUGS, copy_sample
 
 
-@pytest.fixture()
-def searcher(tmp_path: Path, embedder, embedding_cache: Path) -> Searcher:
-    articles = copy_sample(tmp_path / "articles")
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, embedder, embedding_cache: Path) -> Path:
+    root = tmp_path_factory.mktemp("feedback")
+    articles = copy_sample(root / "articles")
     build_index(
-        articles,
-        tmp_path / "index",
-        model=MODEL,
-        embedder_factory=lambda: embedder,
-        cache_path=embedding_cache,
+        articles, root / "index", model=MODEL, embedder_factory=lambda: embedder, cache_path=embedding_cache
     )
+    return root / "index"
+
+
+@pytest.fixture()
+def searcher(built: Path, tmp_path: Path, embedder) -> Searcher:
+    shutil.copytree(built, tmp_path / "index", symlinks=True)  # each test writes its own manifest
     return Searcher(tmp_path / "index", model=MODEL, embedder=embedder)
 
 
-def labels_from_use(searcher: Searcher) -> list[feedback.Label]:
+@pytest.fixture(scope="module")
+def labels(built: Path, embedder) -> list[feedback.Label]:
     """What customers would have said: "solved" on the right article of every in-scope eval query, and
     "did not help" on the first article shown for every out-of-scope one."""
+    searcher = Searcher(built, model=MODEL, embedder=embedder)
     out = []
     for q in load_queries(ROOT / "eval" / "queries.tsv") + load_queries(ROOT / "eval" / "holdout.tsv"):
         if q.expected in SAMPLE_SLUGS:
@@ -43,8 +49,7 @@ def labels_from_use(searcher: Searcher) -> list[feedback.Label]:
     return out
 
 
-def test_feedback_improves_the_confidence_on_held_out_feedback(searcher: Searcher) -> None:
-    labels = labels_from_use(searcher)
+def test_feedback_improves_the_confidence_on_held_out_feedback(searcher: Searcher, labels) -> None:
     result = feedback.refit(searcher, labels)
     assert result.n_held_out >= 20 and result.n_train >= 60
     assert result.adopted, result
@@ -58,8 +63,9 @@ def test_feedback_improves_the_confidence_on_held_out_feedback(searcher: Searche
     assert served.params.threshold == result.params.threshold  # the refitted model now serves
 
 
-def test_feedback_never_replaces_a_model_that_does_better_on_held_out_feedback(searcher: Searcher) -> None:
-    labels = labels_from_use(searcher)
+def test_feedback_never_replaces_a_model_that_does_better_on_held_out_feedback(
+    searcher: Searcher, labels
+) -> None:
     shuffled = [label.right for label in labels]
     random.Random(7).shuffle(shuffled)  # noise: what a broken feedback button would record
     noisy = [
@@ -80,7 +86,6 @@ def test_feedback_never_replaces_a_model_that_does_better_on_held_out_feedback(s
         )
 
 
-def test_too_little_feedback_changes_nothing(searcher: Searcher) -> None:
-    labels = labels_from_use(searcher)[:10]
-    result = feedback.refit(searcher, labels)
+def test_too_little_feedback_changes_nothing(searcher: Searcher, labels) -> None:
+    result = feedback.refit(searcher, labels[:10])
     assert not result.adopted and "not enough feedback" in result.note
