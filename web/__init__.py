@@ -80,6 +80,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_api(app)
     init_console(app)
     _register_errors(app)
+    from web import observability
+
+    observability.init_app(app)
 
     @app.after_request
     def security_headers(response):
