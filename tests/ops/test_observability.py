@@ -174,7 +174,7 @@ def test_metrics_add_up_across_two_gunicorn_workers_and_logs_hold_no_personal_da
         assert len(writers) >= 2, writers  # both workers counted, and the scrape added them up
     finally:
         server.stop()
-    log = server.log_path.read_text()
+    log = server.pair.gunicorn_log.read_text()
     assert any(line.get("route") == "/api/v1/search" for line in log_lines(log)), log[-2000:]
     assert "metricsquery" not in log and "@example.com" not in log
 
