@@ -42,6 +42,7 @@ from kb_engine.helpdesk.mail_ids import reply_message_id, ticket_of_our_id
 from kb_engine.helpdesk.models import Ticket, TicketEvent, utcnow
 from kb_engine.helpdesk.similarity import Embed
 from kb_engine.helpdesk.tickets import LIMITS, TicketService
+from kb_engine.helpdesk.tickets.rules import check_email
 from kb_engine.insights import analytics
 from kb_engine.search.searcher import SearchResponse
 
@@ -179,6 +180,13 @@ def _is_automatic(msg: EmailMessage, sender: str) -> bool:
     )
 
 
+def _is_email(address: str) -> bool:
+    try:
+        return check_email("contact_email", address) is not None
+    except InvalidQuery:
+        return False
+
+
 def parse_message(raw: bytes) -> IncomingMail:
     """Parse one RFC 5322 message (bytes as the mail server hands them over).
 
@@ -189,7 +197,7 @@ def parse_message(raw: bytes) -> IncomingMail:
     if not isinstance(msg, EmailMessage) or (msg.get("From") is None and msg.get("Message-ID") is None):
         raise MailError("not an email message (no From or Message-ID header)")
     addresses = getaddresses([str(msg.get("From") or "")])
-    name, sender = next(((n, a) for n, a in addresses if "@" in a), ("", ""))
+    name, sender = next(((n, a) for n, a in addresses if _is_email(a)), ("", ""))
     if not sender:
         raise MailError("the message has no sender address to answer")
     body_part = msg.get_body(preferencelist=("plain", "html"))
