@@ -24,7 +24,6 @@ import numpy as np
 
 from kb_engine.authoring.new import PLACEHOLDER
 from kb_engine.content.articles import (
-    IMAGE_SUFFIXES,
     Article,
     Problem,
     iter_article_files,
@@ -35,6 +34,7 @@ from kb_engine.content.canned import load_canned
 from kb_engine.content.chunking import chunk_article
 from kb_engine.content.glossary import load_glossary
 from kb_engine.content.learned import apply_learned, load_learned
+from kb_engine.content.links import references
 from kb_engine.content.scope import load_scope
 from kb_engine.errors import ArticleError, KBError
 from kb_engine.helpdesk.routing import FILENAME as ROUTING_FILE
@@ -170,7 +170,7 @@ def _check_support_files(
 
 @dataclass
 class _Source:
-    """An article's Markdown body with code masked out, and the file line its first line is on."""
+    """An article's Markdown body as written in its file, and the file line its first line is on."""
 
     text: str
     first_line: int
@@ -181,36 +181,12 @@ class _Source:
         lines = raw.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n")
         fences = [i for i, line in enumerate(lines) if re.fullmatch(r"-{3,}\s*", line)]
         start = fences[1] + 1 if len(fences) > 1 and fences[0] == 0 else 0
-        body = "\n".join(lines[start:])
-        # Links and placeholders inside code are examples, not content: blank them, keeping offsets.
-        blank = lambda m: re.sub(r"[^\n]", " ", m.group(0))  # noqa: E731
-        body = re.sub(r"^(```|~~~).*?^\1[ \t]*$", blank, body, flags=re.MULTILINE | re.DOTALL)
-        body = re.sub(r"`[^`\n]+`", blank, body)
-        return cls(body, start + 1)
+        return cls("\n".join(lines[start:]), start + 1)
 
-    def line(self, offset: int) -> int:
-        return self.first_line + self.text.count("\n", 0, offset)
-
-
-_INLINE_LINK = re.compile(r"(!?)\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^()\s<>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
-_REF_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+.*)?$", re.MULTILINE)
-_HTML_REF = re.compile(r"<(a|img)\b[^>]*?\b(?:href|src)\s*=\s*[\"']([^\"']*)[\"']", re.IGNORECASE)
-
-
-def _references(source: _Source) -> list[tuple[bool, str, int]]:
-    """(is_image, target, line) for every link and image of an article body."""
-    refs = [
-        (m.group(1) == "!", m.group(2), source.line(m.start())) for m in _INLINE_LINK.finditer(source.text)
-    ]
-    refs += [
-        (m.group(1).lower().endswith(IMAGE_SUFFIXES), m.group(1), source.line(m.start()))
-        for m in _REF_DEF.finditer(source.text)
-    ]
-    refs += [
-        (m.group(1).lower() == "img", m.group(2), source.line(m.start()))
-        for m in _HTML_REF.finditer(source.text)
-    ]
-    return sorted(refs, key=lambda r: r[2])
+    def references(self) -> list[tuple[bool, str, int]]:
+        """(is_image, target, file line) for every link and image, from the Markdown tree (code is code)."""
+        found = [(r.is_image, r.target, self.first_line + r.line - 1) for r in references(self.text)]
+        return sorted(found, key=lambda r: r[2])
 
 
 # -- checks -------------------------------------------------------------------------------------------------
@@ -223,7 +199,7 @@ def _check_links(
     result: LintResult,
 ) -> None:
     folder = (root.resolve() / article.path).parent
-    for is_image, target, line in _references(source):
+    for is_image, target, line in source.references():
         scheme = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*):", target)
         if not target or target.startswith("#") or (scheme and scheme.group(1).lower() in SAFE_SCHEMES):
             if is_image and scheme and scheme.group(1).lower() in ("http", "https"):
