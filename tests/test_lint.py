@@ -12,7 +12,7 @@ import markdown
 import pytest
 
 from indexer.build import embed_texts
-from kb_engine.authoring.lint import lint_articles
+from kb_engine.authoring.lint import LintResult, lint_articles
 from kb_engine.cli.main import cli
 from kb_engine.content.articles import MARKDOWN_EXTENSIONS, scan_articles
 from kb_engine.content.links import references
@@ -50,6 +50,13 @@ def reasons(items: list) -> list[str]:
     return [str(p) for p in items]
 
 
+def lint_page(root: Path, body: str) -> LintResult:
+    """Lint `root` once en/page.md (its body from line 12) and its translation are added."""
+    article(root, "en/page.md", body)
+    article(root, "fr/page.md")
+    return lint_articles(root, today=TODAY)
+
+
 def test_markdown_that_only_looks_like_a_broken_link_is_not_one(tmp_path: Path) -> None:
     both(tmp_path, "target")
     (tmp_path / "en" / "img").mkdir()
@@ -70,9 +77,7 @@ def test_markdown_that_only_looks_like_a_broken_link_is_not_one(tmp_path: Path) 
             "[r]: also-nowhere.md",
         ]
     )
-    article(tmp_path, "en/page.md", body)
-    article(tmp_path, "fr/page.md")
-    result = lint_articles(tmp_path, today=TODAY)
+    result = lint_page(tmp_path, body)
     assert reasons(result.problems) == [
         "en/page.md:21: broken link to nowhere.md: no article en/nowhere",
         "en/page.md:21: broken link to also-nowhere.md: no article en/also-nowhere",
@@ -122,9 +127,7 @@ def test_links_and_images_are_checked_with_their_line(tmp_path: Path) -> None:
             "[ref]: other-missing.md",
         ]
     )
-    article(tmp_path, "en/page.md", body)
-    article(tmp_path, "fr/page.md")
-    result = lint_articles(tmp_path, today=TODAY)
+    result = lint_page(tmp_path, body)
     assert reasons(result.problems) == [
         "en/page.md:13: broken link to missing-article.md: no article en/missing-article",
         "en/page.md:13: link ../fr/target.md is not turned into an article page: link to an article "
