@@ -462,7 +462,10 @@ def render_markdown(body: str, *, link_base: str = "", media_base: str = "", fol
     from the article's `folder` (in the articles root) to `media_base`/<path in the root>, so that they
     show on any page that renders the article.
     """
-    html = markdown.markdown(body, extensions=["tables", "fenced_code", "sane_lists"], output_format="html")
+    # toc: headings get ids (`## Steps` -> id="steps"), so that `article.md#steps` links open at the section.
+    html = markdown.markdown(
+        body, extensions=["tables", "fenced_code", "sane_lists", "toc"], output_format="html"
+    )
     clean = nh3.clean(
         html,
         tags=_ALLOWED_TAGS,
