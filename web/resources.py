@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,18 @@ class SearcherHolder:
         self._searcher: Searcher | None = None
         self._lock = threading.Lock()
         self._checked = 0.0
+        self.on_search: Callable[[SearchResponse], None] | None = None  # set by web/observability.py
+
+    @property
+    def served(self) -> Searcher | None:
+        """The searcher serving now, without loading one (None before the first search)."""
+        return self._searcher
 
     def get(self) -> Searcher:
         if self._searcher is None:
             with self._lock:
                 if self._searcher is None:
-                    self._searcher = Searcher(
+                    searcher = Searcher(
                         Path(self.settings["INDEX_DIR"]),
                         model=self.settings["MODEL"],
                         threads=self.settings["MODEL_THREADS"],
@@ -53,6 +60,8 @@ class SearcherHolder:
                         threshold=self.settings["ANSWER_THRESHOLD"],
                         cache_size=self.settings["SEARCH_CACHE_SIZE"],
                     )
+                    searcher.on_search = self.on_search
+                    self._searcher = searcher
                     self._checked = time.monotonic()
         now = time.monotonic()
         if now - self._checked >= RELOAD_EVERY and self._lock.acquire(blocking=False):

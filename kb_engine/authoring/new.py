@@ -13,11 +13,11 @@ import datetime as dt
 import json
 import os
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from kb_engine.content.articles import AUDIENCES, PLACEHOLDER, SLUG_RE, Article, parse_article
+from kb_engine.content.text import fold
 from kb_engine.errors import KBError
 
 MAX_SLUG_CHARS = 80
@@ -49,9 +49,7 @@ def slugify(title: str) -> str:
         A slug matching the article file-name rule, at most MAX_SLUG_CHARS long ("article" if nothing is
         left of the title).
     """
-    folded = unicodedata.normalize("NFKD", title.translate(_LIGATURES))
-    ascii_text = "".join(c for c in folded if not unicodedata.combining(c)).lower()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", fold(title.translate(_LIGATURES))).strip("-")
     if len(slug) > MAX_SLUG_CHARS:
         cut = slug[: MAX_SLUG_CHARS + 1]
         slug = cut.rsplit("-", 1)[0] if "-" in cut else cut[:MAX_SLUG_CHARS]

@@ -17,6 +17,7 @@ from kb_engine.helpdesk.tickets.rules import (
     CUSTOMER,
     SOURCES,
     STATUSES,
+    check_email,
     check_length,
     reference_for,
     required_field,
@@ -67,7 +68,7 @@ class LifecycleMixin(TicketBase):
             category=category,
             search_id=search_id,
             contact_name=check_length("contact_name", contact_name),
-            contact_email=check_length("contact_email", contact_email),
+            contact_email=check_email("contact_email", contact_email),
             contact_phone=check_length("contact_phone", contact_phone),
             availability=check_length("availability", availability),
             details=check_length("details", details),
@@ -133,7 +134,7 @@ class LifecycleMixin(TicketBase):
         """The customer completes a miss ticket with who they are and more detail ("Still need help?")."""
         self._require(ticket, "add contact details to", ACTIVE + ("resolved",))
         ticket.contact_name = check_length("contact_name", name) or ticket.contact_name
-        ticket.contact_email = check_length("contact_email", email) or ticket.contact_email
+        ticket.contact_email = check_email("contact_email", email) or ticket.contact_email
         ticket.contact_phone = check_length("contact_phone", phone) or ticket.contact_phone
         ticket.availability = check_length("availability", availability) or ticket.availability
         extra = check_length("details", details)
