@@ -117,6 +117,7 @@ def app_config(tmp_path: Path, index_dir: Path) -> dict[str, object]:
         "INSTANCE_DIR": str(tmp_path / "instance"),
         "MODEL": MODEL,
         "SESSION_COOKIE_SECURE": False,
+        "AUTOMATIONS_EVERY_SECONDS": 0,  # tests run them themselves (tests/tickets/test_automations.py)
         "TESTING": True,
     }
 
