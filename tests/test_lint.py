@@ -11,12 +11,11 @@ from pathlib import Path
 import markdown
 import pytest
 
-from indexer.build import embed_texts
 from kb_engine.authoring.lint import LintResult, lint_articles
 from kb_engine.cli.main import cli
 from kb_engine.content.articles import MARKDOWN_EXTENSIONS, scan_articles
 from kb_engine.content.links import references
-from tests.conftest import MODEL, SHIPPED, copy_sample
+from tests.conftest import SHIPPED, copy_sample
 
 TODAY = dt.date(2026, 11, 24)
 
@@ -185,7 +184,7 @@ def test_too_few_questions_and_unrouted_categories_are_warnings(tmp_path: Path) 
     warnings = reasons(lint_articles(tmp_path, today=TODAY).warnings)
     assert "en/one-question.md: only 1 `questions`: write 3 to 6 different phrasings" in warnings
     assert (
-        "en/unrouted.md: category 'gardening' is not in routing.yml: its tickets take the default route"
+        "en/unrouted.md:3: category 'gardening' is not in routing.yml: its tickets take the default route"
         in warnings
     )
 
@@ -269,13 +268,6 @@ def test_cli_semantic_checks_run_through_the_embedding_cache(tmp_path: Path, run
     assert on.exit_code == 0, on.output
     assert json.loads(on.output)["semantic"] is True
     assert (index / "cache.sqlite3").is_file()
-
-
-@pytest.fixture()
-def cached_embed(embedding_cache: Path, index_dir: Path, embedder):
-    """The real model behind the session's embedding cache (filled by `index_dir`): only new chunks are
-    embedded."""
-    return lambda texts: embed_texts(list(texts), embedding_cache, MODEL, lambda: embedder, 32, False)[0]
 
 
 @pytest.mark.model

@@ -431,7 +431,9 @@ def template_placeholders(article: Article, body_line: int = 1, front: Sequence[
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".avif")
-MARKDOWN_EXTENSIONS = ("tables", "fenced_code", "sane_lists")  # Python-Markdown's, for the pages
+# Python-Markdown's, for the pages. toc: headings get ids (`## Steps` -> id="steps"), so that
+# `article.md#steps` links open at the section.
+MARKDOWN_EXTENSIONS = ("tables", "fenced_code", "sane_lists", "toc")
 
 
 def media_path(folder: str, src: str) -> str | None:
