@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,8 +86,14 @@ def render_template(
     audience: str,
     tags: tuple[str, ...],
     updated: dt.date,
+    questions: Sequence[str] = (),
 ) -> str:
-    """The Markdown text of a new article: front matter and the section headings of its language."""
+    """The Markdown text of a new article: front matter and the section headings of its language.
+
+    Written line by line, not dumped through python-frontmatter, on purpose: the template's comments
+    (what a draft is, how to word `questions`) are the author's guide, and a YAML dump drops comments.
+    Every value is a JSON string (`_yaml_str`), a valid YAML scalar whatever it contains.
+    """
     symptoms, checks, steps, platforms, still_fails, escalating = HEADINGS.get(lang, HEADINGS["en"])
     tag_list = ", ".join(_yaml_str(t) for t in tags)
     lines = [
@@ -100,7 +107,10 @@ def render_template(
         "status: draft",
         "# 3 to 6 ways a customer would ask this, in their own vague words (see docs/authoring.md).",
         "questions:",
-        f'  - "{PLACEHOLDER}: how a customer would describe the problem"',
+        *(
+            [f"  - {_yaml_str(q)}" for q in questions]
+            or [f'  - "{PLACEHOLDER}: how a customer would describe the problem"']
+        ),
         f"updated: {updated.isoformat()}",
         "---",
         "",
@@ -143,6 +153,7 @@ def new_article(
     tags: tuple[str, ...] = (),
     slug: str | None = None,
     today: dt.date | None = None,
+    questions: Sequence[str] = (),
 ) -> NewArticle:
     """Write a new article from the template into `<root>/<lang>/<slug>.md`.
 
@@ -158,6 +169,7 @@ def new_article(
             language); its category, tags and audience are copied when not given. Without it, the slug is
             the title's, made unique across all languages.
         today: the `updated` date (default: today).
+        questions: its first `questions` (default: a placeholder for the author to replace).
 
     Returns:
         A NewArticle: its path, the parsed article and the ids of the articles it translates.
@@ -190,6 +202,7 @@ def new_article(
         audience=audience or "public",
         tags=tags,
         updated=today or dt.date.today(),
+        questions=questions,
     )
     path = root / lang / f"{slug}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
