@@ -29,7 +29,6 @@ from kb_engine.authoring.lint_rules import (
 )
 from kb_engine.authoring.lint_semantic import DUPLICATE_SIMILARITY, QUESTION_MARGIN, Embed, check_semantic
 from kb_engine.content.articles import (
-    IMAGE_SUFFIXES,
     PLACEHOLDER,
     Article,
     Problem,
@@ -40,6 +39,7 @@ from kb_engine.content.canned import FILENAME as CANNED_FILE
 from kb_engine.content.canned import load_canned
 from kb_engine.content.glossary import load_glossary
 from kb_engine.content.learned import apply_learned, load_learned
+from kb_engine.content.links import references
 from kb_engine.content.scope import load_scope
 from kb_engine.errors import ArticleError, KBError
 from kb_engine.helpdesk.routing import FILENAME as ROUTING_FILE
@@ -178,11 +178,13 @@ def _check_support_files(
 
 @dataclass
 class _Source:
-    """An article's Markdown body with code masked out, and the file line its first line is on."""
+    """An article's Markdown body, as written (`raw`) and with code masked out (`text`, for the line-based
+    checks), and the file line its first line is on."""
 
     text: str
     first_line: int
     front: tuple[str, ...] = ()  # the lines between the two '---', from file line 2
+    raw: str = ""
 
     @classmethod
     def read(cls, root: Path, article: Article) -> _Source:
@@ -191,11 +193,11 @@ class _Source:
         fences = [i for i, line in enumerate(lines) if re.fullmatch(r"-{3,}\s*", line)]
         start = fences[1] + 1 if len(fences) > 1 and fences[0] == 0 else 0
         body = "\n".join(lines[start:])
-        # Links and placeholders inside code are examples, not content: blank them, keeping offsets.
+        # Placeholders and headings inside code are examples, not content: blank them, keeping offsets.
         blank = lambda m: re.sub(r"[^\n]", " ", m.group(0))  # noqa: E731
-        body = re.sub(r"^(```|~~~).*?^\1[ \t]*$", blank, body, flags=re.MULTILINE | re.DOTALL)
-        body = re.sub(r"`[^`\n]+`", blank, body)
-        return cls(body, start + 1, tuple(lines[1 : start - 1]) if start else ())
+        masked = re.sub(r"^(```|~~~).*?^\1[ \t]*$", blank, body, flags=re.MULTILINE | re.DOTALL)
+        masked = re.sub(r"`[^`\n]+`", blank, masked)
+        return cls(masked, start + 1, tuple(lines[1 : start - 1]) if start else (), body)
 
     def field_line(self, name: str) -> int | None:
         """The file line of a front-matter key."""
@@ -204,26 +206,10 @@ class _Source:
     def line(self, offset: int) -> int:
         return self.first_line + self.text.count("\n", 0, offset)
 
-
-_INLINE_LINK = re.compile(r"(!?)\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^()\s<>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
-_REF_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+.*)?$", re.MULTILINE)
-_HTML_REF = re.compile(r"<(a|img)\b[^>]*?\b(?:href|src)\s*=\s*[\"']([^\"']*)[\"']", re.IGNORECASE)
-
-
-def _references(source: _Source) -> list[tuple[bool, str, int]]:
-    """(is_image, target, line) for every link and image of an article body."""
-    refs = [
-        (m.group(1) == "!", m.group(2), source.line(m.start())) for m in _INLINE_LINK.finditer(source.text)
-    ]
-    refs += [
-        (m.group(1).lower().endswith(IMAGE_SUFFIXES), m.group(1), source.line(m.start()))
-        for m in _REF_DEF.finditer(source.text)
-    ]
-    refs += [
-        (m.group(1).lower() == "img", m.group(2), source.line(m.start()))
-        for m in _HTML_REF.finditer(source.text)
-    ]
-    return sorted(refs, key=lambda r: r[2])
+    def references(self) -> list[tuple[bool, str, int]]:
+        """(is_image, target, file line) for every link and image, from the Markdown tree (code is code)."""
+        found = [(r.is_image, r.target, self.first_line + r.line - 1) for r in references(self.raw)]
+        return sorted(found, key=lambda r: r[2])
 
 
 # -- checks -------------------------------------------------------------------------------------------------
@@ -236,7 +222,7 @@ def _check_links(
     result: LintResult,
 ) -> None:
     folder = (root.resolve() / article.path).parent
-    for is_image, target, line in _references(source):
+    for is_image, target, line in source.references():
         scheme = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*):", target)
         if target.startswith("#"):
             check_anchor(article, article, urllib.parse.unquote(target[1:]), line, result.warnings)
