@@ -14,7 +14,7 @@ from flask_smorest import Blueprint
 from kb_engine.content.articles import SLUG_RE, article_id, render_article
 from kb_engine.errors import NotFound
 from web.i18n import search_language
-from web.openapi import KBApi, SettingLength, errors, path_parameter, text
+from web.openapi import KBApi, Pattern, SettingLength, errors, path_parameter, text
 from web.resources import get_embed, get_searcher, get_tickets
 
 blp = Blueprint("api", __name__, url_prefix="/api/v1", description="Search and articles")
@@ -26,7 +26,7 @@ LANGUAGE = r"^[a-z]{2}$"
 def language(description: str) -> ma.fields.String:
     return ma.fields.String(
         load_default=None,
-        validate=ma.validate.Regexp(LANGUAGE, error="a two-letter language code, such as en or fr"),
+        validate=Pattern(LANGUAGE, error="a two-letter language code, such as en or fr"),
         metadata={"description": description},
     )
 

@@ -17,9 +17,9 @@ from flask_smorest import Blueprint
 from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.models import Ticket
 from kb_engine.helpdesk.tickets import LIMITS, status_label
-from kb_engine.helpdesk.tickets.rules import CUSTOMER_TEXT, REFERENCE_PREFIX, STATUSES
+from kb_engine.helpdesk.tickets.rules import BAD_EMAIL, CUSTOMER_TEXT, REFERENCE_PREFIX, STATUSES
 from web import csrf
-from web.openapi import HAS_TEXT, SettingLength, errors, link, path_parameter, text
+from web.openapi import EMAIL, HAS_TEXT, Pattern, SettingLength, errors, link, path_parameter, text
 from web.resources import get_db, get_searcher, get_tickets, open_ticket
 
 blp = Blueprint("api_tickets", __name__, url_prefix="/api/v1/tickets", description="Customers' tickets")
@@ -49,8 +49,12 @@ class NewTicketSchema(ma.Schema):
     )
     details = _optional("details")
     name = _optional("contact_name")
-    email = ma.fields.Email(
-        load_default=None, allow_none=True, validate=ma.validate.Length(max=LIMITS["contact_email"])
+    # The pattern is within the ticket service's check (as for the form and the CLI), with its message.
+    email = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=[ma.validate.Length(max=LIMITS["contact_email"]), Pattern(EMAIL, error=BAD_EMAIL)],
+        metadata={"description": "An email address (accented Latin letters allowed)."},
     )
     phone = _optional("contact_phone")
     availability = _optional("availability", metadata={"description": "e.g. mornings"})
@@ -58,21 +62,21 @@ class NewTicketSchema(ma.Schema):
     # Support must be able to reach the customer: an email address, or a phone number with some text.
     openapi_extra = {
         "anyOf": [
-            {"required": ["email"], "properties": {"email": {"type": "string"}}},
+            {"required": ["email"], "properties": {"email": {"type": "string", "pattern": HAS_TEXT}}},
             {"required": ["phone"], "properties": {"phone": {"type": "string", "pattern": HAS_TEXT}}},
         ]
     }
 
     @ma.validates_schema
     def reachable(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if not data.get("email") and not re.match(HAS_TEXT, data.get("phone") or ""):
+        if not any(re.match(HAS_TEXT, data.get(field) or "") for field in ("email", "phone")):
             raise ma.ValidationError("give an email address or a phone number so that support can reach you")
 
 
 class TokenSchema(ma.Schema):
     t = ma.fields.String(
         required=True,
-        validate=ma.validate.Regexp(TOKEN, error="not a ticket token"),
+        validate=Pattern(TOKEN, error="not a ticket token"),
         metadata={"description": "The ticket's token, as answered when it was opened."},
     )
 

@@ -55,7 +55,8 @@ class ErrorBodySchema(ma.Schema):
     status = ma.fields.Integer(
         required=True, validate=ma.validate.Range(400, 599), metadata={"description": "The HTTP status."}
     )
-    fields = ma.fields.Dict(
+    refused = ma.fields.Dict(  # answered as `fields` (a Schema's own attribute name)
+        data_key="fields",
         keys=ma.fields.String(),
         values=ma.fields.List(ma.fields.String()),
         metadata={
@@ -157,10 +158,30 @@ class SettingLength(ma.validate.Length):
         self.equal = None
         self.error = None
 
-    @property  # type: ignore[override]
-    def max(self) -> int:
+    @property
+    def max(self) -> int:  # type: ignore[override]
         limit = int(current_app.config[self.setting])
         return min(limit, self.cap) if self.cap is not None else limit
+
+
+class Pattern(ma.validate.Regexp):
+    """The whole value matches `regex`, as JSON Schema's anchored patterns mean: Python's `$` also matches
+    before a final newline, which ECMA-262's does not."""
+
+    def __call__(self, value: Any) -> Any:
+        if self.regex.fullmatch(value) is None:
+            raise ma.ValidationError(self._format_error(value))
+        return value
+
+
+# Latin-1 letters (accented names) without × and ÷.
+_LATIN = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff"
+_ATOM = rf"[{_LATIN}0-9!#$%&'*+/=?^_`{{|}}~-]+"
+_LABEL = rf"[{_LATIN}0-9](?:[{_LATIN}0-9-]{{0,61}}[{_LATIN}0-9])?"
+# An email address the document can state and every marshmallow Email accepts (the ticket service's check):
+# dot-atom local part, dotted domain ending in letters. Stricter than the service (no quoted local parts,
+# IP literals or bare `localhost`), so that what the document accepts is never refused.
+EMAIL = rf"^{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[{_LATIN}]{{2,63}}$"
 
 
 def text(*, limit: ma.validate.Validator | int, **kwargs: Any) -> ma.fields.String:
