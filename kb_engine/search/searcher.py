@@ -15,7 +15,6 @@ import re
 import threading
 import time
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 
 import faiss
 import numpy as np
+from cachetools import LRUCache
 
 from kb_engine.content.articles import Article, article_media
 from kb_engine.content.chunking import KINDS
@@ -160,8 +160,10 @@ class Searcher:
         self._embedder = embedder
         self._embedder_error: str | None = None
         self._lock = threading.Lock()
-        self._cache: OrderedDict[tuple[Any, ...], SearchResponse] = OrderedDict()
-        self._cache_lock = threading.Lock()  # worker threads share the cache
+        # LRUCache is not thread-safe: worker threads share it under the lock. (maxsize 0 would refuse every
+        # insert; a cache_size of 0 turns caching off before it is reached.)
+        self._cache: LRUCache[tuple[Any, ...], SearchResponse] = LRUCache(maxsize=max(1, cache_size))
+        self._cache_lock = threading.Lock()
         self._cache_size = cache_size
         # Called with every answer (cached or not): the web app counts searches and stage latencies with it.
         self.on_search: Callable[[SearchResponse], None] | None = None
@@ -354,9 +356,7 @@ class Searcher:
         if use_cache:
             t0 = time.perf_counter()
             with self._cache_lock:
-                cached = self._cache.get(key)
-                if cached is not None:
-                    self._cache.move_to_end(key)
+                cached = self._cache.get(key)  # marks it recently used
             if cached is not None:
                 # A copy: the cached answer keeps its own query text and timings.
                 response = dataclasses.replace(
@@ -369,9 +369,7 @@ class Searcher:
         response.query = query
         if use_cache and key[-1] == self.build_id:  # not an answer from a build switched away meanwhile
             with self._cache_lock:
-                self._cache[key] = response
-                if len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+                self._cache[key] = response  # evicts the least recently used past cache_size
         if self.on_search is not None:
             self.on_search(response)
         return response
