@@ -28,8 +28,8 @@ from kb_engine.authoring.lint_rules import (
     image_suggestion,
 )
 from kb_engine.authoring.lint_semantic import DUPLICATE_SIMILARITY, QUESTION_MARGIN, Embed, check_semantic
-from kb_engine.authoring.new import PLACEHOLDER
 from kb_engine.content.articles import (
+    PLACEHOLDER,
     Article,
     Problem,
     iter_article_files,
@@ -296,7 +296,7 @@ def _check_article_link(
         slugs = (known.split("/", 1)[1] + (".md" if path.endswith(".md") else "") for known in present
                  if known.startswith(f"{lang}/"))  # fmt: skip
         wanted = path.rsplit("/", 1)[-1]
-        hint = did_you_mean(wanted, slugs)
+        hint = did_you_mean(wanted, slugs, cutoff=0.75)
         result.problems.append(
             Problem(article.path, f"broken link to {path}: no article {target_id}{hint}", line=line)
         )

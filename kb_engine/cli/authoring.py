@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kb_engine.authoring.lint import STALE_DAYS
+from kb_engine.authoring.templates import KINDS
 from kb_engine.cli.context import Context, articles_option, build_articles, index_option, pass_ctx
 from kb_engine.content.articles import AUDIENCES, problem_line
 from kb_engine.search.embedding import BUNDLED_NAMES, is_e5
@@ -40,6 +41,13 @@ DEFAULT_QUERIES = Path("eval/queries.tsv")
 @click.option("--audience", type=click.Choice(AUDIENCES), default=None, help="Default: public.")
 @click.option("--tag", "tags", multiple=True, help="A tag (repeat the option for several).")
 @click.option("--slug", default=None, help="An existing article's slug, to write its translation.")
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    default="troubleshooting",
+    show_default=True,
+    help="The template: troubleshooting (something is broken), howto (a request or task), policy (a rule).",
+)
 @articles_option
 @pass_ctx
 def new_cmd(
@@ -50,9 +58,10 @@ def new_cmd(
     audience: str | None,
     tags: tuple[str, ...],
     slug: str | None,
+    kind: str,
     articles_dir: Path | None,
 ) -> None:
-    """Write a new article from the template (unique slug) and print its path.
+    """Write a new draft article from a template (unique slug) and print its path.
 
     Example: kb new "Réinitialiser l'imprimante" --lang fr --category printing
     """
@@ -69,8 +78,11 @@ def new_cmd(
         audience=audience,
         tags=tags,
         slug=slug,
+        kind=kind,
     )
     click.echo(str(created.path))
+    for warning in created.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if created.translation_of:
         click.echo(f"translation of {', '.join(created.translation_of)}", err=True)
     click.echo(
