@@ -2,7 +2,7 @@
 erasure and retention), and stay append-only otherwise
 
 Revision ID: 0009_ops
-Revises: 0005_outbox
+Revises: 0005a_satisfaction
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_ops"
-down_revision = "0005_outbox"
+down_revision = "0005a_satisfaction"
 branch_labels = None
 depends_on = None
 
