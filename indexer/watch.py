@@ -6,6 +6,10 @@ after the first change), then one build runs: a storm of saves (an editor writin
 incremental one (unchanged chunks come from the embedding cache) and publishes atomically, so a running
 server switches to it on its next index check without a restart. Saves made during a build are kept and
 trigger the next one.
+
+watchfiles does the watching and groups changes into batches; the quiet-then-build loop stays here on
+purpose, since what it decides is the build's, not the watcher's: wait for `quiet` seconds, never past
+`max_wait`, and keep the saves made during a build (or while the index is busy) for the next one.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 from watchfiles import Change, watch
 
 from indexer.build import BuildReport
+from kb_engine.content.articles import problem_line
 from kb_engine.errors import IndexBusy, KBError
 
 log = logging.getLogger(__name__)
@@ -37,8 +42,9 @@ class Rebuild:
     report: BuildReport | None = None
     error: str | None = None
 
-    def summary(self) -> str:
-        """One line saying what happened (and why), then one line per article file that was skipped."""
+    def summary(self, folder: str = "") -> str:
+        """One line saying what happened (and why), then one `path:line: error: reason` line per file that
+        could not be used (paths under `folder` when given, as editors and CI annotations want them)."""
         shown = ", ".join(self.changed[:3]) + ("…" if len(self.changed) > 3 else "")
         cause = f" ({len(self.changed)} changed: {shown})" if self.changed else ""
         if self.report is None:
@@ -51,7 +57,9 @@ class Rebuild:
                 f"rebuilt {report.build_id}: {report.articles} articles, {report.embedded} chunks embedded, "
                 f"{report.cached} cached, {report.seconds:.1f}s{cause}"
             )
-        return "\n".join([head, *(f"  skipped {p.path}: {p.reason}" for p in report.problems)])
+        if report.kept:
+            head += f"; {len(report.kept)} kept from the last good build"
+        return "\n".join([head, *(f"  {problem_line(p, folder)}" for p in report.problems)])
 
 
 def is_source(path: Path, root: Path) -> bool:

@@ -7,6 +7,7 @@ Relative paths are resolved against the current working directory.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -28,6 +29,12 @@ def _bool(value: Any) -> bool:
     raise ValueError(f"not a boolean: {value!r}")
 
 
+def _optional_bool(value: Any) -> bool | None:
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    return _bool(value)
+
+
 def _optional_float(value: Any) -> float | None:
     if value is None or (isinstance(value, str) and value.strip() == ""):
         return None
@@ -38,6 +45,14 @@ def _str_list(value: Any) -> list[str]:
     if isinstance(value, list | tuple):
         return [str(v).strip() for v in value if str(v).strip()]
     return [v.strip() for v in str(value).split(",") if v.strip()]
+
+
+def _networks(value: Any) -> list[str]:
+    """Comma-separated addresses or networks (`127.0.0.1`, `10.0.0.0/8`, `::1`), checked and normalised."""
+    out = []
+    for item in _str_list(value):
+        out.append(str(ipaddress.ip_network(item, strict=False)))
+    return out
 
 
 def _runtime(value: Any) -> str:
@@ -125,8 +140,57 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SECRET_KEY", "", "Flask secret key. Empty: a random key kept in `instance/secret_key`."),
     Setting("INSTANCE_DIR", "instance", "Folder for the instance file, secret key and SQLite database."),
     Setting("SESSION_COOKIE_SECURE", True, "Send the session cookie over HTTPS only.", _bool),
+    Setting(
+        "TRUSTED_PROXIES",
+        "",
+        "Addresses or networks of the reverse proxies in front of the app (comma-separated, e.g. "
+        "`127.0.0.1` for the nginx of `scripts/serve-prod.sh`). Only a request coming from one of them has "
+        "its client address taken from `X-Forwarded-For` (the last address, the one the proxy saw) and its "
+        "scheme from `X-Forwarded-Proto`; anyone else's headers are ignored. Empty: never.",
+        _networks,
+    ),
+    Setting(
+        "HSTS",
+        None,
+        "Send `Strict-Transport-Security` (one year). Empty: when `KB_SESSION_COOKIE_SECURE` is on "
+        "(the site is served over HTTPS).",
+        _optional_bool,
+    ),
     Setting("SESSION_IDLE_MINUTES", 30, "A staff session unused for this long ends (log in again).", int),
     Setting("SESSION_MAX_HOURS", 12, "A staff session ends this long after its login, however busy.", int),
+    # -- operations (kb_engine/ops) -----------------------------------------------------------------------
+    Setting(
+        "LOG_FORMAT",
+        "json",
+        "Log lines of the server and the CLI jobs: `json` (one object a line) or `text`.",
+    ),
+    Setting(
+        "LOG_QUERIES",
+        False,
+        "Add customers' query text to the request log lines (personal data: off by default).",
+        _bool,
+    ),
+    Setting(
+        "METRICS_ALLOW",
+        "127.0.0.1/32,::1/128",
+        "Addresses (CIDR, comma-separated) allowed to read `/metrics` without a token.",
+        _str_list,
+    ),
+    Setting(
+        "RETAIN_SEARCH_DAYS",
+        90,
+        "Days a search's text (and feedback's) is kept; then `kb privacy purge` replaces it (0: forever).",
+        int,
+    ),
+    Setting(
+        "RETAIN_TICKET_DAYS",
+        365,
+        "Days after closing that a ticket keeps its contact details and words; then purged (0: forever).",
+        int,
+    ),
+    Setting(
+        "METRICS_TOKEN", "", "Bearer token that opens `/metrics` from any address. Empty: addresses only."
+    ),
     Setting(
         "LOGIN_MAX_FAILURES",
         5,
@@ -176,8 +240,74 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SMTP_URL",
         "",
-        "Where `kb mail-in` sends its replies (`smtp://host:25`, `smtps://user:password@host:465`, "
-        "`smtp+starttls://…`). Empty: the reply goes to stdout or `--reply-to-file`, for the mail server.",
+        "SMTP server of the outbox (customers' and teams' notifications) and of `kb mail-in`'s replies "
+        "(`smtp://host:25`, `smtps://user:password@host:465`, `smtp+starttls://…`). Empty: notifications "
+        "wait in the outbox, and `kb mail-in` writes its reply to stdout or `--reply-to-file`.",
+    ),
+    Setting(
+        "MAIL_REPLY_TO",
+        "",
+        "Reply-To of notifications: the address whose mail reaches `kb mail-in`, so that a reply joins its "
+        "ticket. Empty: `KB_MAIL_FROM`.",
+    ),
+    Setting(
+        "MAIL_TEMPLATES_DIR",
+        "",
+        "Folder of email templates overriding the built-in ones (`<lang>/<name>.txt`, e.g. "
+        "`fr/delay_notice.txt`). Empty: the built-in templates only.",
+    ),
+    Setting(
+        "OUTBOX_IN_PROCESS",
+        True,
+        "Each web server process sends the outbox itself (a background thread) when `KB_SMTP_URL` is set. "
+        "Off: only `kb outbox send` (cron) does.",
+        _bool,
+    ),
+    Setting("OUTBOX_POLL_SECONDS", 10, "How often the in-process sender looks for messages to send.", int),
+    Setting(
+        "OUTBOX_LEASE_SECONDS",
+        300,
+        "A message claimed by a sender that has not finished with it after this long (it died) is taken "
+        "over by another sender.",
+        int,
+    ),
+    Setting(
+        "OUTBOX_MAX_ATTEMPTS",
+        20,
+        "Attempts before a message the SMTP server keeps refusing is marked failed (`kb outbox retry`).",
+        int,
+    ),
+    Setting(
+        "AUTOMATIONS_EVERY_SECONDS",
+        60,
+        "How often each web server process runs the automations and SLA rules of `automations.yml` "
+        "(0: never; then run `kb tickets automate` from cron).",
+        int,
+    ),
+    Setting(
+        "TRIAGE_THRESHOLD",
+        0.8,
+        "Confidence from which learned triage sends a new ticket straight to the tier and team it "
+        "proposes; below it the routing file decides.",
+        float,
+    ),
+    Setting(
+        "TRIAGE_MIN_TICKETS",
+        200,
+        "Resolved tickets learned triage needs before it trains a model (none: the routing file alone).",
+        int,
+    ),
+    Setting(
+        "TRIAGE_MIN_AGE_DAYS",
+        7,
+        "Learned triage learns only from tickets resolved at least this many days ago.",
+        int,
+    ),
+    Setting(
+        "OUTBOX_RETRY_MAX_SECONDS",
+        3600,
+        "Longest wait between two attempts (the back-off doubles from one minute up to this).",
+        int,
     ),
 )
 

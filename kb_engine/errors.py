@@ -8,6 +8,8 @@ class KBError(Exception):
 
     status: int = 500
     code: str = "error"
+    # Seconds after which trying again may work (a 429 or 503 answers it as Retry-After); None: unknown.
+    retry_after: int | None = None
 
     def __init__(self, message: str, *, status: int | None = None, key: str | None = None, **params: object):
         """`key` and `params` name the message for a translated interface (see web/i18n.py `error_text`);
@@ -26,10 +28,11 @@ class ArticleError(KBError):
     status = 422
     code = "bad_article"
 
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
+    def __init__(self, path: str, reason: str, *, line: int | None = None) -> None:
+        super().__init__(f"{path}:{line}: {reason}" if line else f"{path}: {reason}")
         self.path = path
         self.reason = reason
+        self.line = line  # the file's line (1-based) the problem is on, when it is known
 
 
 class ConfigError(KBError):
@@ -81,3 +84,4 @@ class StoreUnavailable(KBError):
 
     status = 503
     code = "store_unavailable"
+    retry_after = 5

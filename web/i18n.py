@@ -96,6 +96,8 @@ def error_text(exc: KBError) -> str:
             length=format_number(params["length"]),
             limit=format_number(params["limit"]),
         )
+    if exc.key == "bad_email":
+        return _("That email address does not look right.")
     if exc.key == "required":
         return _("Please fill in the %(field)s field.", field=field)
     if exc.key == "closed":
@@ -103,6 +105,10 @@ def error_text(exc: KBError) -> str:
             "Request %(reference)s is closed and cannot take replies any more; please start a new request.",
             reference=params["reference"],
         )
+    if exc.key == "rating":
+        return _("Please choose an answer: satisfied or not.")
+    if exc.key == "not_resolved":
+        return _("This request is not resolved yet: you can tell us whether you are satisfied once it is.")
     if exc.key == "store_busy":
         return _("The ticket database is busy; nothing was lost, please try again in a moment.")
     if exc.key == "store_full":

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kb_engine.content.files import atomic_write_text
 from kb_engine.errors import KBError
 from kb_engine.search.evaluation import EvalQuery, Metrics, Outcome, metrics
 
@@ -68,6 +69,28 @@ def export_articles(articles_dir: Path, ref: str, dest: Path) -> Path:
         tar.extractall(out, filter="data")
     archive.unlink()
     return out
+
+
+def changed_files(articles_dir: Path, ref: str = "HEAD") -> set[str]:
+    """The files of the articles folder that differ from git `ref` (modified, added, renamed, untracked;
+    not deleted), as paths in the folder (`en/x.md`).
+
+    Raises:
+        KBError: not a git work tree, or an unknown ref.
+    """
+    articles_dir = Path(articles_dir).resolve()
+    top = Path(_git(articles_dir, "rev-parse", "--show-toplevel")).resolve()
+    if not _exists(top, f"{ref}^{{commit}}"):
+        raise KBError(f"unknown git ref {ref!r}")
+    prefix = articles_dir.relative_to(top).as_posix()
+    spec = ["--", prefix]
+    listed = _git(top, "diff", "--name-only", "--diff-filter=d", "-z", ref, *spec).split("\0")
+    listed += _git(top, "ls-files", "--others", "--exclude-standard", "-z", *spec).split("\0")
+    return {
+        (top / name).relative_to(articles_dir).as_posix()
+        for name in listed
+        if name and (top / name).is_relative_to(articles_dir)
+    }
 
 
 def _exists(top: Path, spec: str) -> bool:
@@ -216,3 +239,41 @@ def logged_queries(database_url: str, *, limit: int = 500) -> list[EvalQuery]:
     finally:
         engine.dispose()
     return [EvalQuery(lang or "", "", query) for query, lang, _count in rows]
+
+
+def uncovered(added: Sequence[str], queries: Sequence[EvalQuery]) -> list[str]:
+    """The added article ids that no eval query expects (their effect on search goes unmeasured)."""
+    covered = {(q.lang, q.expected) for q in queries}
+    return [aid for aid in added if tuple(aid.split("/", 1)) not in covered]
+
+
+def accept_answers(path: Path, changes: Sequence[QueryChange]) -> list[QueryChange]:
+    """Record the new first answer of each change as the expected article of its eval query (the TSV row
+    with the same lang, expected and query), for changes answered after with another article; the file
+    is rewritten atomically, every other line as it was.
+
+    Returns:
+        The changes recorded.
+    """
+    wanted = {
+        (c.lang, c.expected, c.query): c
+        for c in changes
+        if c.expected and c.after and c.answered_after and c.after[0] != c.expected
+    }
+    if not wanted:
+        return []
+    lines = path.read_text(encoding="utf-8").split("\n")
+    done: list[QueryChange] = []
+    for i, line in enumerate(lines[1:], start=1):
+        cells = line.split("\t")
+        if len(cells) < 3:
+            continue
+        key = (cells[0].strip(), cells[1].strip().split("/")[-1], cells[2])
+        change = wanted.pop(key, None)
+        if change is not None:
+            cells[1] = change.after[0]
+            lines[i] = "\t".join(cells)
+            done.append(change)
+    if done:
+        atomic_write_text(path, "\n".join(lines))
+    return done

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, event
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, event, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -94,6 +94,9 @@ class TicketEvent(Base):
     kind: Mapped[str] = mapped_column(String(32))
     message: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Set once when personal data is erased or past retention (kb_engine/ops/privacy.py): the text goes,
+    # who did what and when stays. The only change the history accepts (migration 0009).
+    redacted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
 
@@ -192,3 +195,52 @@ class LoginFailure(Base):
     account: Mapped[str] = mapped_column(String(80), index=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
+class OutboxMessage(Base):
+    """A message owed to someone (a customer's notification, a team's alert), written in the same
+    transaction as the change it tells about and delivered by the outbox sender (kb_engine.helpdesk.outbox).
+
+    `status`: pending (due at `next_attempt_at`) → sending (claimed by `claimed_by` at `claimed_at`) →
+    sent; or failed (refused for good, or out of attempts; `kb outbox retry` queues it again).
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    channel: Mapped[str] = mapped_column(String(16), default="email")
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_event.id"))
+    recipient: Mapped[str] = mapped_column(String(320))
+    lang: Mapped[str | None] = mapped_column(String(8))
+    subject: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    message_id: Mapped[str] = mapped_column(String(300), unique=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Satisfaction(Base):
+    """A customer's answer to "Are you satisfied?" about their resolved request: one per ticket. The tier,
+    team and category are kept as they were when the customer answered (the dashboard groups by them)."""
+
+    __tablename__ = "satisfaction"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), unique=True)
+    rating: Mapped[str] = mapped_column(String(8))  # good | bad
+    comment: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(16), default="web")  # web | email
+    tier: Mapped[str | None] = mapped_column(String(4))
+    team: Mapped[str | None] = mapped_column(String(80))
+    category: Mapped[str | None] = mapped_column(String(40))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
