@@ -28,6 +28,7 @@ from kb_engine.helpdesk.outbox import BackgroundSender, OutboxSender
 from kb_engine.helpdesk.recurring import RecurringRules, flag_recurring
 from kb_engine.helpdesk.similarity import Embed
 from kb_engine.helpdesk.tickets import TicketService
+from kb_engine.search.admission import Admission
 from kb_engine.search.embedding import model_cache_dir
 from kb_engine.search.searcher import Searcher, SearchResponse
 
@@ -61,6 +62,11 @@ class SearcherHolder:
                         max_query_chars=self.settings["MAX_QUERY_CHARS"],
                         threshold=self.settings["ANSWER_THRESHOLD"],
                         cache_size=self.settings["SEARCH_CACHE_SIZE"],
+                        admission=Admission(
+                            slots=max(1, self.settings["SEARCH_SLOTS"]),
+                            queue=self.settings["SEARCH_QUEUE"],
+                            wait_seconds=self.settings["SEARCH_WAIT_SECONDS"],
+                        ),
                     )
                     searcher.on_search = self.on_search
                     self._searcher = searcher
