@@ -232,6 +232,14 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting("PROBLEM_WINDOW_MINUTES", 120, "Window in which similar tickets count towards a problem.", int),
+    Setting(
+        "RECURRING_MIN_TICKETS",
+        3,
+        "Tickets about the same thing from one customer (email, phone or browser) within "
+        '`KB_RECURRING_WINDOW_DAYS` that flag the newest "recurring for this customer" (priority +1).',
+        int,
+    ),
+    Setting("RECURRING_WINDOW_DAYS", 30, "Window of the recurring-incident rule, in days.", int),
     Setting("PUBLIC_URL", "http://127.0.0.1:5000", "Base URL used in links sent to customers (emails, API)."),
     Setting(
         "CORS_ORIGINS",

@@ -25,6 +25,7 @@ from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
 from kb_engine.helpdesk.models import Ticket
 from kb_engine.helpdesk.notifications import QUEUED
 from kb_engine.helpdesk.outbox import BackgroundSender, OutboxSender
+from kb_engine.helpdesk.recurring import RecurringRules, flag_recurring
 from kb_engine.helpdesk.similarity import Embed
 from kb_engine.helpdesk.tickets import TicketService
 from kb_engine.search.admission import Admission
@@ -169,6 +170,7 @@ def open_ticket(*, response: SearchResponse | None = None, **fields: Any) -> Tic
     embed = get_embed()
     if embed is not None:
         service.link_or_propose_problem(ticket, embed)
+        flag_recurring(service, ticket, embed, RecurringRules.from_settings(current_app.config))
     return ticket
 
 
