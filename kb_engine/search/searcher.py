@@ -30,6 +30,7 @@ from kb_engine.content.glossary import Glossary
 from kb_engine.content.scope import SCOPE_AUDIENCE, SCOPE_PREFIX
 from kb_engine.errors import InvalidQuery, KBError, NotFound
 from kb_engine.search import vector_index
+from kb_engine.search.admission import Admission
 from kb_engine.search.embedding import Embedder, load_embedder, runtime_of
 from kb_engine.search.fusion import saturate
 from kb_engine.search.index_files import check_manifest, current_build, read_manifest
@@ -149,8 +150,11 @@ class Searcher:
         max_query_chars: int = 2000,
         threshold: float | None = None,
         cache_size: int = 2048,
+        admission: Admission | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
+        # Bounds the searches computed at once (kb_engine/search/admission.py); None: no bound (CLI, tests).
+        self.admission = admission
         self.model = model
         self.threads = threads
         self.runtime = runtime
@@ -247,6 +251,7 @@ class Searcher:
             max_query_chars=self.max_query_chars,
             threshold=self._threshold_override,
             cache_size=self._cache_size,
+            admission=self.admission,
         )
         newer.on_search = self.on_search
         return newer
@@ -365,7 +370,11 @@ class Searcher:
                 if self.on_search is not None:
                     self.on_search(response)
                 return response
-        response = self._search(text, k=k, include_internal=include_internal, lang=lang)
+        if self.admission is None:
+            response = self._search(text, k=k, include_internal=include_internal, lang=lang)
+        else:
+            with self.admission.slot():  # Overloaded (503) when no slot frees up in time
+                response = self._search(text, k=k, include_internal=include_internal, lang=lang)
         response.query = query
         if use_cache and key[-1] == self.build_id:  # not an answer from a build switched away meanwhile
             with self._cache_lock:
