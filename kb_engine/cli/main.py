@@ -46,6 +46,15 @@ def cli(ctx: Context, model: str | None) -> None:
 
 
 def main() -> None:
+    from kb_engine.config import load_settings
+    from kb_engine.ops import logs
+
+    # The jobs (kb index, kb outbox send, kb tickets automate, kb mail-in...) log like the server: one JSON
+    # line per record on stderr (KB_LOG_FORMAT), warnings and up; what a command prints stays on stdout.
+    try:
+        logs.configure(load_settings()["LOG_FORMAT"], level="WARNING")
+    except (KBError, ValueError) as exc:
+        fail(f"bad settings: {exc}", 2)
     cli(prog_name="kb")
 
 
