@@ -27,6 +27,7 @@ from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.models import SearchLog, Ticket
 from kb_engine.helpdesk.tickets import LIMITS, status_label
 from kb_engine.insights import analytics
+from kb_engine.search.answer import AnswerCard, answer_card
 from kb_engine.search.searcher import SearchResponse
 from web.i18n import error_text, search_language
 from web.resources import get_db, get_embed, get_searcher, get_tickets, open_ticket, send_media
@@ -68,18 +69,33 @@ def _search_log(search_id: Any) -> SearchLog | None:
     return entry
 
 
-def customer_search(query: str) -> SearchResponse:
+def customer_search(query: str, *, clarify: bool = False, facet: str | None = None) -> SearchResponse:
     """Search as a customer: public articles, in the interface's language first."""
-    return get_searcher().search(query, k=current_app.config["RESULTS"], lang=search_language(query))
+    return get_searcher().search(
+        query, k=current_app.config["RESULTS"], lang=search_language(query), clarify=clarify, facet=facet
+    )
 
 
-def box_search(query: str) -> SearchResponse | ResponseReturnValue:
+def chosen_facet() -> str | None:
+    """The platform the visitor said they use ("Which one are you using?"): `?facet=` on the results page,
+    kept in the session for their next searches; `?facet=` empty forgets it."""
+    if "facet" in request.args:
+        value = request.args["facet"]
+        if value in get_searcher().platforms.words:
+            session["facet"] = value
+        else:
+            session.pop("facet", None)
+    value = session.get("facet")
+    return str(value) if value else None
+
+
+def box_search(query: str, **options: Any) -> SearchResponse | ResponseReturnValue:
     """The search box's query searched, or the page to show instead: home for an empty query, home with
     the error (400) for a too long one."""
     if not query.strip():
         return redirect(url_for("customer.home"))
     try:
-        return customer_search(query)
+        return customer_search(query, **options)
     except InvalidQuery:
         return render_template("home.html", error=too_long(), query=query[:200]), 400
 
@@ -87,6 +103,21 @@ def box_search(query: str) -> SearchResponse | ResponseReturnValue:
 def too_long() -> str:
     limit = current_app.config["MAX_QUERY_CHARS"]
     return _("Please describe the problem in at most %(limit)s characters.", limit=format_number(limit))
+
+
+def card_for(query: str, response: SearchResponse) -> AnswerCard | None:
+    """The answer card when the engine is confident: the first hit's best section, in its own words."""
+    if not response.answered or not response.hits or response.redirect:
+        return None
+    hit = response.hits[0]
+    if not hit.section:
+        return None
+    searcher = get_searcher()
+    try:
+        article = searcher.article(hit.id)
+    except NotFound:
+        return None
+    return answer_card(article, hit.section["heading"], query, searcher.glossary)
 
 
 def known_issue_for(query: str) -> Any:
@@ -122,9 +153,9 @@ def search_submit():
 
 @bp.get("/search")
 def results():
-    """Results page (read-only)."""
+    """Results page (read-only); asks "Which one are you using?" when the answer depends on it."""
     query = request.args.get("q", "")
-    response = box_search(query)
+    response = box_search(query, clarify=True, facet=chosen_facet())
     if not isinstance(response, SearchResponse):
         return response
     search_id = request.args.get("s", type=int)
@@ -138,6 +169,8 @@ def results():
         channel=analytics.channel_or_default(request.args.get("ch")),
         miss_reference=miss_reference,
         known_issue=known_issue_for(query),
+        card=card_for(query, response),
+        card_solved=request.args.get("solved") == "1",
     )
 
 
@@ -183,6 +216,10 @@ def feedback(lang: str, slug: str):
                 db, art.id, "solved", search=entry, visitor=visitor_id(), channel=channel
             )
             db.commit()
+            if request.form.get("from") == "card" and entry is not None:
+                # "Solved" on the results page's answer card: the customer stays on the results.
+                target = url_for("customer.results", q=entry.query, s=entry.id, solved=1, _anchor="answer")
+                return redirect(target, code=303)
             return redirect(url_for("customer.article", lang=lang, slug=slug, answer="yes"), code=303)
         analytics.record_feedback(
             db, art.id, "not_helpful", search=entry, visitor=visitor_id(), channel=channel

@@ -22,6 +22,7 @@ import markdown
 import nh3
 import yaml
 
+from kb_engine.content.anchors import add_heading_ids
 from kb_engine.errors import ArticleError
 
 AUDIENCES = ("public", "internal")
@@ -332,7 +333,8 @@ def render_markdown(body: str, *, link_base: str = "", media_base: str = "", fol
     Scripts, event handlers, styles and `javascript:` URLs never survive; relative links between articles
     (`other-article.md`) are rewritten to the article page (`link_base`), and images linked relatively
     from the article's `folder` (in the articles root) to `media_base`/<path in the root>, so that they
-    show on any page that renders the article.
+    show on any page that renders the article. Headings get their anchors as ids
+    (kb_engine.content.anchors), so that a search result can link to the section that answers.
     """
     html = markdown.markdown(body, extensions=["tables", "fenced_code", "sane_lists"], output_format="html")
     clean = nh3.clean(
@@ -358,7 +360,7 @@ def render_markdown(body: str, *, link_base: str = "", media_base: str = "", fol
             return f"{m.group(1)}{media_base}/{urllib.parse.quote(path)}{m.group(3)}"
 
         clean = _IMG_SRC.sub(to_media, clean)
-    return clean
+    return add_heading_ids(clean)
 
 
 def render_article(article: Article, *, pages: str, media: str) -> str:
