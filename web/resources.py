@@ -14,12 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, abort, current_app, g, send_file
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from kb_engine.content.articles import IMAGE_SUFFIXES
 from kb_engine.errors import KBError
 from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
 from kb_engine.helpdesk.models import Ticket
+from kb_engine.helpdesk.notifications import QUEUED
+from kb_engine.helpdesk.outbox import BackgroundSender, OutboxSender
 from kb_engine.helpdesk.similarity import Embed
 from kb_engine.helpdesk.tickets import TicketService
 from kb_engine.search.embedding import model_cache_dir
@@ -71,6 +74,16 @@ def init_app(app: Flask) -> None:
     app.extensions["kb_engine"] = engine
     app.extensions["kb_sessions"] = make_session_factory(engine)
     app.extensions["kb_searcher"] = SearcherHolder(dict(app.config))
+    if app.config["SMTP_URL"] and app.config["OUTBOX_IN_PROCESS"]:
+        # Each server process sends the outbox too; claims keep two processes off the same message.
+        sender = OutboxSender.from_settings(app.extensions["kb_sessions"], app.config)
+        background = BackgroundSender(sender, interval=app.config["OUTBOX_POLL_SECONDS"]).start()
+        app.extensions["kb_outbox_sender"] = background
+
+        @sa_event.listens_for(app.extensions["kb_sessions"], "after_commit")
+        def wake_sender(session: Session) -> None:
+            if session.info.pop(QUEUED, False):
+                background.wake()  # the customer's confirmation goes now, not at the next poll
 
     @app.teardown_appcontext
     def close_db(exc: BaseException | None) -> None:

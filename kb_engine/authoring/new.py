@@ -17,11 +17,10 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb_engine.content.articles import AUDIENCES, SLUG_RE, Article, parse_article
+from kb_engine.content.articles import AUDIENCES, PLACEHOLDER, SLUG_RE, Article, parse_article
 from kb_engine.errors import KBError
 
 MAX_SLUG_CHARS = 80
-PLACEHOLDER = "TODO"
 # Letters that Unicode decomposition does not split into ASCII + accent.
 _LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "Ø": "O"})
 
@@ -99,6 +98,8 @@ def render_template(
         f"category: {category}" if category else f"category: {PLACEHOLDER}",
         f"tags: [{tag_list}]",
         f"audience: {audience}",
+        "# A draft is never published: remove this line when the article is finished.",
+        "status: draft",
         "# 3 to 6 ways a customer would ask this, in their own vague words (see docs/authoring.md).",
         "questions:",
         f'  - "{PLACEHOLDER}: how a customer would describe the problem"',

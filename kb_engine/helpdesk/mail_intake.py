@@ -24,10 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
-import hashlib
-import hmac
 import re
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.headerregistry import Address
@@ -41,15 +38,15 @@ from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
 from kb_engine.errors import InvalidQuery, InvalidTransition, KBError
+from kb_engine.helpdesk.mail_ids import reply_message_id, ticket_of_our_id
 from kb_engine.helpdesk.models import Ticket, TicketEvent, utcnow
 from kb_engine.helpdesk.similarity import Embed
 from kb_engine.helpdesk.tickets import LIMITS, TicketService
+from kb_engine.helpdesk.tickets.rules import check_email
 from kb_engine.insights import analytics
 from kb_engine.search.searcher import SearchResponse
 
 REFERENCE_IN_SUBJECT = re.compile(r"\[(KB-\d{6,})\]", re.IGNORECASE)
-# Our replies' Message-IDs: <KB-000123.nonce.mac@domain>, the MAC keyed by the ticket's token.
-OUR_ID = re.compile(r"^<?(KB-\d{6,})\.([0-9a-f]{16})\.([0-9a-f]{24})@", re.IGNORECASE)
 QUERY_CHARS = 1000  # the subject and the start of the message are what we search with
 AUTOMATIC_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply)@", re.IGNORECASE)
 REPLY_LANGUAGES = ("en", "fr")
@@ -183,6 +180,13 @@ def _is_automatic(msg: EmailMessage, sender: str) -> bool:
     )
 
 
+def _is_email(address: str) -> bool:
+    try:
+        return check_email("contact_email", address) is not None
+    except InvalidQuery:
+        return False
+
+
 def parse_message(raw: bytes) -> IncomingMail:
     """Parse one RFC 5322 message (bytes as the mail server hands them over).
 
@@ -193,7 +197,7 @@ def parse_message(raw: bytes) -> IncomingMail:
     if not isinstance(msg, EmailMessage) or (msg.get("From") is None and msg.get("Message-ID") is None):
         raise MailError("not an email message (no From or Message-ID header)")
     addresses = getaddresses([str(msg.get("From") or "")])
-    name, sender = next(((n, a) for n, a in addresses if "@" in a), ("", ""))
+    name, sender = next(((n, a) for n, a in addresses if _is_email(a)), ("", ""))
     if not sender:
         raise MailError("the message has no sender address to answer")
     body_part = msg.get_body(preferencelist=("plain", "html"))
@@ -222,29 +226,6 @@ def parse_message(raw: bytes) -> IncomingMail:
 
 
 # -- threads --------------------------------------------------------------------------------------------
-def _mac(ticket: Ticket, nonce: str) -> str:
-    return hmac.new(
-        ticket.token.encode(), f"{ticket.reference}.{nonce}".encode(), hashlib.sha256
-    ).hexdigest()[:24]
-
-
-def reply_message_id(ticket: Ticket, domain: str) -> str:
-    """A Message-ID for one of our replies that names its ticket and cannot be forged without its token."""
-    nonce = secrets.token_hex(8)
-    return f"<{ticket.reference}.{nonce}.{_mac(ticket, nonce)}@{domain}>"
-
-
-def _ticket_of_our_id(session: Session, message_id: str) -> Ticket | None:
-    match = OUR_ID.match(message_id)
-    if not match:
-        return None
-    reference, nonce, mac = match.groups()
-    ticket = session.scalar(select(Ticket).where(Ticket.reference == reference.upper()))
-    if ticket is None or not hmac.compare_digest(_mac(ticket, nonce.lower()), mac.lower()):
-        return None
-    return ticket
-
-
 def _ticket_with_message(session: Session, message_id: str) -> Ticket | None:
     """The ticket opened by, or already holding, the email with this Message-ID."""
     ticket = session.scalar(select(Ticket).where(Ticket.email_message_id == message_id))
@@ -265,7 +246,7 @@ def _ticket_with_message(session: Session, message_id: str) -> Ticket | None:
 def find_thread(session: Session, mail: IncomingMail) -> Ticket | None:
     """The ticket whose email thread this message continues, if any (see the module's doc)."""
     for ref in mail.references:
-        ticket = _ticket_with_message(session, ref) or _ticket_of_our_id(session, ref)
+        ticket = _ticket_with_message(session, ref) or ticket_of_our_id(session, ref)
         if ticket is not None:
             return ticket
     match = REFERENCE_IN_SUBJECT.search(mail.subject)

@@ -313,6 +313,10 @@ class Searcher:
             "model_runtime": runtime_of(self._embedder),
             "model_error": self._embedder_error,
             "degraded": degraded,
+            # Article files that do not parse now (counts only: the paths are for the authors' pages);
+            # `articles_kept` of them are still served as the last good build had them.
+            "article_problems": len(self.manifest.get("problems") or ()),
+            "articles_kept": len(self.manifest.get("kept") or ()),
         }
 
     # -- articles ------------------------------------------------------------------------------------------
