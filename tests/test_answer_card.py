@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kb_engine.search.answer import _cut, answer_card, highlight
+from kb_engine.search.answer import _cut, answer_card, highlight, response_card
 from kb_engine.search.searcher import Searcher
 from tests.conftest import MODEL, csrf_token
 
@@ -55,7 +55,8 @@ def test_confident_results_show_the_card(client, query: str, lang: str, heading:
     page = client.get("/search", query_string={"q": query, "lang": lang}).get_data(as_text=True)
     assert 'class="answer-card"' in page
     assert heading in page
-    assert re.search(r'class="answer-more"><a href="/articles/' + lang + r'/account-locked\?[^"]*#', page)
+    more = r'class="answer-more"[^>]*><a href="/articles/' + lang + r'/account-locked\?[^"]*#'
+    assert re.search(more, page)
 
 
 def test_no_card_when_the_engine_is_not_sure(client) -> None:
@@ -107,3 +108,13 @@ def test_results_page_keeps_the_chosen_platform_for_the_session(client) -> None:
     assert "Showing the steps for" in again  # kept for the next search
     forgot = results(client, q="forgot my password", facet="")
     assert "Showing the steps for" not in forgot
+
+
+def test_mail_reply_card_is_plain_text_with_the_link_to_the_section(searcher: Searcher) -> None:
+    response = searcher.search("my account is locked on my iphone")
+    text = response_card(searcher, response, base_url="https://help.example.com", query="ch=email")
+    assert text is not None
+    assert text.startswith("Account locked after too many attempts › Steps › Phone")
+    assert "1. iPhone: Settings > Mail > Accounts" in text and "**" not in text
+    assert text.endswith("https://help.example.com/articles/en/account-locked?ch=email#phone")
+    assert response_card(searcher, searcher.search("the coffee machine upstairs")) is None

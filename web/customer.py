@@ -13,6 +13,7 @@ carry that channel (see `kb_engine.insights.analytics.CHANNELS`): they are the f
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
@@ -22,12 +23,15 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from kb_engine.content.articles import SLUG_RE, article_id, render_article
+from kb_engine.content.categories import category_of, load_categories
+from kb_engine.content.sections import article_sections
 from kb_engine.errors import InvalidQuery, InvalidTransition, NotFound, StoreUnavailable
 from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.models import SearchLog, Ticket
 from kb_engine.helpdesk.tickets import LIMITS, status_label
 from kb_engine.insights import analytics
 from kb_engine.search.answer import AnswerCard, answer_card
+from kb_engine.search.related import related_articles
 from kb_engine.search.searcher import SearchResponse
 from web.i18n import error_text, search_language
 from web.resources import get_db, get_embed, get_searcher, get_tickets, open_ticket, send_media
@@ -182,12 +186,21 @@ def article(lang: str, slug: str):
     searcher = get_searcher()
     art = searcher.article(article_id(lang, slug))
     html = Markup(render_article(art, pages="/articles", media="/kb-media"))  # noqa: S704 - sanitised by nh3
+    translations = searcher.translations(art)
+    search_id = request.args.get("s", type=int)
+    entry = _search_log(search_id) if search_id else None
     return render_template(
         "article.html",
         article=art,
         html=html,
-        translations=searcher.translations(art),
-        search_id=request.args.get("s", type=int),
+        translations=translations,
+        # The language switch opens the article's translation (in that interface language).
+        switch_urls={t.lang: f"{t.url}?lang={t.lang}" for t in translations},
+        category=category_of(load_categories(Path(current_app.config["ARTICLES_DIR"])), art.category),
+        contents=[s for s in article_sections(art.body) if s.level == 2],
+        related=related_articles(searcher, art),
+        back_to=url_for("customer.results", q=entry.query, s=entry.id) if entry else None,
+        search_id=search_id,
         channel=analytics.channel_or_default(request.args.get("ch")),
         suggested_for=request.args.get("q", "")[:300],
         answer=request.args.get("answer"),
@@ -216,9 +229,11 @@ def feedback(lang: str, slug: str):
                 db, art.id, "solved", search=entry, visitor=visitor_id(), channel=channel
             )
             db.commit()
-            if request.form.get("from") == "card" and entry is not None:
+            if request.form.get("from") == "card":
                 # "Solved" on the results page's answer card: the customer stays on the results.
-                target = url_for("customer.results", q=entry.query, s=entry.id, solved=1, _anchor="answer")
+                query = entry.query if entry else str(request.form.get("q", ""))[:300]
+                sid = entry.id if entry else None
+                target = url_for("customer.results", q=query, s=sid, solved=1, _anchor="answer")
                 return redirect(target, code=303)
             return redirect(url_for("customer.article", lang=lang, slug=slug, answer="yes"), code=303)
         analytics.record_feedback(

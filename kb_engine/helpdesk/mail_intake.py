@@ -289,6 +289,7 @@ def intake(
     public_url: str,
     mail_from: str,
     embed: Embed | None = None,
+    card: Callable[[SearchResponse], str | None] | None = None,
 ) -> IntakeResult:
     """File one incoming email: a new ticket, or a reply attached to its thread's ticket.
 
@@ -300,6 +301,7 @@ def intake(
         public_url: base URL of the help centre, for the links in the reply.
         mail_from: our address, the reply's sender.
         embed: query embedding, to attach the ticket to a known problem (None: not done).
+        card: the answer card of a search as plain text (None: the reply lists articles only).
 
     Returns:
         What happened, the ticket, the search made and the reply to send (None for automatic mail and
@@ -351,7 +353,14 @@ def intake(
     problem = service.link_or_propose_problem(ticket, embed) if embed is not None else None
     known = problem.banner if problem is not None and problem.status == "open" else None
     reply = build_reply(
-        ticket, mail, response, public_url=public_url, mail_from=mail_from, lang=response.lang, known=known
+        ticket,
+        mail,
+        response,
+        public_url=public_url,
+        mail_from=mail_from,
+        lang=response.lang,
+        known=known,
+        card=card(response) if card is not None else None,
     )
     return IntakeResult("created", ticket, response=response, reply=reply)
 
@@ -363,6 +372,7 @@ REPLY_TEXT: dict[str, dict[str, str]] = {
         "hello_anonymous": "Hello,",
         "created": "We have received your request {reference}. A technician will get back to you.",
         "articles": "While you wait, these articles may already solve it:",
+        "card": "This step from our help centre should solve it:",
         "redirect": "This does not seem to be for IT support: {message}",
         "known": "{banner} No need to report it again: technicians are already working on it.",
         "follow": "Follow your request: {url}",
@@ -375,6 +385,7 @@ REPLY_TEXT: dict[str, dict[str, str]] = {
         "hello_anonymous": "Bonjour,",
         "created": "Nous avons bien reçu votre demande {reference}. Un technicien vous recontactera.",
         "articles": "En attendant, ces articles peuvent déjà résoudre le problème :",
+        "card": "Cette étape de notre centre d'aide devrait résoudre le problème :",
         "redirect": "Cette demande ne semble pas relever du support informatique : {message}",
         "known": "{banner} Inutile de le signaler à nouveau : les techniciens y travaillent déjà.",
         "follow": "Suivre votre demande : {url}",
@@ -403,11 +414,13 @@ def build_reply(
     mail_from: str,
     lang: str | None,
     known: str | None = None,
+    card: str | None = None,
 ) -> EmailMessage:
     """The answer to the customer, in their language: the reference, the best articles, the status link.
 
     `response` None: an acknowledgement that their message joined the ticket (no links: whoever wrote
-    into a thread is not necessarily the ticket's customer).
+    into a thread is not necessarily the ticket's customer). `card`: the answer card as plain text (the
+    first article's best section in its own words), shown above the links when the engine is confident.
     """
     words = REPLY_TEXT[lang if lang in REPLY_TEXT else REPLY_LANGUAGES[0]]
     base = public_url.rstrip("/")
@@ -425,6 +438,8 @@ def build_reply(
         if response.redirect:
             lines += [words["redirect"].format(message=response.redirect["message"]), ""]
         elif response.hits:
+            if card and response.answered:
+                lines += [words["card"], "", card, ""]
             lines += [words["articles"], ""]
             for n, hit in enumerate(response.hits, 1):
                 lines += [f"{n}. {hit.title}", f"   {base}{hit.url}?{urlencode({'ch': 'email'})}"]

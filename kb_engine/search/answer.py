@@ -11,6 +11,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from kb_engine.content.articles import Article, render_markdown
 from kb_engine.content.glossary import Glossary
@@ -122,6 +123,24 @@ def answer_card(
     )
 
 
-def plain_card(card: AnswerCard, base_url: str = "") -> str:
-    """The card as plain text (email): the section's Markdown and the link to the whole article."""
-    return f"{card.title} — {card.heading.replace(' > ', ' › ')}\n\n{card.markdown}\n\n{base_url}{card.url}"
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MD_EMPHASIS = re.compile(r"(\*\*|__|`)")
+
+
+def plain_card(card: AnswerCard, base_url: str = "", query: str = "") -> str:
+    """The card as plain text (email): the section's words with its lists kept (links keep their label,
+    no Markdown emphasis), and the address of the whole article at that section."""
+    text = _MD_EMPHASIS.sub("", _MD_LINK.sub(lambda m: m.group(1), card.markdown))
+    text = re.sub(r"^#{1,6}\s*", "", text, flags=re.MULTILINE)
+    page, anchor = card.url.split("#", 1)
+    link = f"{base_url}{page}{'?' + query if query else ''}#{anchor}"
+    return f"{card.title} › {card.heading.replace(' > ', ' › ')}\n\n{text}\n\n{link}"
+
+
+def response_card(searcher: Any, response: Any, *, base_url: str = "", query: str = "") -> str | None:
+    """The plain-text card of a search response (its first hit's section) when it is answered."""
+    if not response.answered or not response.hits or not response.hits[0].section:
+        return None
+    hit = response.hits[0]
+    card = answer_card(searcher.article(hit.id), hit.section["heading"], response.query, searcher.glossary)
+    return plain_card(card, base_url, query) if card is not None else None
