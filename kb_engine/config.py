@@ -147,6 +147,27 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("SESSION_IDLE_MINUTES", 30, "A staff session unused for this long ends (log in again).", int),
     Setting("SESSION_MAX_HOURS", 12, "A staff session ends this long after its login, however busy.", int),
+    # -- operations (kb_engine/ops) -----------------------------------------------------------------------
+    Setting(
+        "LOG_FORMAT",
+        "json",
+        "Log lines of the server and the CLI jobs: `json` (one object a line) or `text`.",
+    ),
+    Setting(
+        "LOG_QUERIES",
+        False,
+        "Add customers' query text to the request log lines (personal data: off by default).",
+        _bool,
+    ),
+    Setting(
+        "METRICS_ALLOW",
+        "127.0.0.1/32,::1/128",
+        "Addresses (CIDR, comma-separated) allowed to read `/metrics` without a token.",
+        _str_list,
+    ),
+    Setting(
+        "METRICS_TOKEN", "", "Bearer token that opens `/metrics` from any address. Empty: addresses only."
+    ),
     Setting(
         "LOGIN_MAX_FAILURES",
         5,
@@ -230,6 +251,13 @@ SETTINGS: tuple[Setting, ...] = (
         "OUTBOX_MAX_ATTEMPTS",
         20,
         "Attempts before a message the SMTP server keeps refusing is marked failed (`kb outbox retry`).",
+        int,
+    ),
+    Setting(
+        "AUTOMATIONS_EVERY_SECONDS",
+        60,
+        "How often each web server process runs the automations and SLA rules of `automations.yml` "
+        "(0: never; then run `kb tickets automate` from cron).",
         int,
     ),
     Setting(

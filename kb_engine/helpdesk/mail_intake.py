@@ -24,6 +24,8 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import functools
+import gettext
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -366,6 +369,7 @@ def intake(
 
 
 # -- the reply ------------------------------------------------------------------------------------------
+<<<<<<< HEAD
 REPLY_TEXT: dict[str, dict[str, str]] = {
     "en": {
         "hello": "Hello {name},",
@@ -394,6 +398,19 @@ REPLY_TEXT: dict[str, dict[str, str]] = {
         "signature": "Le support informatique",
     },
 }
+=======
+# The reply's texts are gettext messages in English; translations live in the library's own catalogue
+# (translations/<lang>/LC_MESSAGES/mail.po beside this module, compiled to .mo), read with the standard
+# library's gettext so that `kb mail-in` needs no web framework.
+LOCALE_DIR = Path(__file__).resolve().parent / "translations"
+MAIL_DOMAIN = "mail"
+
+
+@functools.cache
+def reply_catalogue(lang: str) -> gettext.NullTranslations:
+    """The reply texts in `lang` (English, the source language, for any language without a catalogue)."""
+    return gettext.translation(MAIL_DOMAIN, LOCALE_DIR, languages=[lang], fallback=True)
+>>>>>>> main
 
 
 def _subject(mail: IncomingMail, reference: str) -> str:
@@ -422,31 +439,51 @@ def build_reply(
     into a thread is not necessarily the ticket's customer). `card`: the answer card as plain text (the
     first article's best section in its own words), shown above the links when the engine is confident.
     """
-    words = REPLY_TEXT[lang if lang in REPLY_TEXT else REPLY_LANGUAGES[0]]
+    lang = lang if lang in REPLY_LANGUAGES else REPLY_LANGUAGES[0]
+    _ = reply_catalogue(lang).gettext
     base = public_url.rstrip("/")
     reference = ticket.reference or ""
-    lines = [
-        words["hello"].format(name=mail.sender_name) if mail.sender_name else words["hello_anonymous"],
-        "",
-    ]
+    name = mail.sender_name
+    lines = [_("Hello {name},").format(name=name) if name else _("Hello,"), ""]
     if response is None:
-        lines += [words["attached"].format(reference=reference)]
+        joined = _("Your message has been added to request {reference}. Thank you.")
+        lines += [joined.format(reference=reference)]
     else:
-        lines += [words["created"].format(reference=reference), ""]
+        lines += [
+            _("We have received your request {reference}. A technician will get back to you.").format(
+                reference=reference
+            ),
+            "",
+        ]
         if known:
-            lines += [words["known"].format(banner=known), ""]
+            lines += [
+                _("{banner} No need to report it again: technicians are already working on it.").format(
+                    banner=known
+                ),
+                "",
+            ]
         if response.redirect:
-            lines += [words["redirect"].format(message=response.redirect["message"]), ""]
+            message = response.redirect["message"]
+            lines += [_("This does not seem to be for IT support: {message}").format(message=message), ""]
         elif response.hits:
+<<<<<<< HEAD
             if card and response.answered:
                 lines += [words["card"], "", card, ""]
             lines += [words["articles"], ""]
+=======
+            lines += [_("While you wait, these articles may already solve it:"), ""]
+>>>>>>> main
             for n, hit in enumerate(response.hits, 1):
                 lines += [f"{n}. {hit.title}", f"   {base}{hit.url}?{urlencode({'ch': 'email'})}"]
             lines.append("")
         status = f"{base}/tickets/{reference}?{urlencode({'t': ticket.token})}"
-        lines += [words["follow"].format(url=status), words["more"].format(reference=reference)]
-    lines += ["", "-- ", words["signature"]]
+        lines += [
+            _("Follow your request: {url}").format(url=status),
+            _("To add information, reply to this email (keep {reference} in the subject).").format(
+                reference=reference
+            ),
+        ]
+    lines += ["", "-- ", _("The support desk")]
     reply = EmailMessage()
     reply["From"] = mail_from
     reply["To"] = (
@@ -462,5 +499,5 @@ def build_reply(
     reply["Auto-Submitted"] = "auto-replied"  # RFC 3834: other robots must not answer it
     reply.set_content("\n".join(lines) + "\n")
     # After set_content, which drops every Content-* header.
-    reply["Content-Language"] = lang if lang in REPLY_TEXT else REPLY_LANGUAGES[0]
+    reply["Content-Language"] = lang
     return reply
