@@ -233,7 +233,8 @@ def feedback(lang: str, slug: str):
                 # "Solved" on the results page's answer card: the customer stays on the results.
                 query = entry.query if entry else str(request.form.get("q", ""))[:300]
                 sid = entry.id if entry else None
-                target = url_for("customer.results", q=query, s=sid, solved=1, _anchor="answer")
+                # No #fragment: scrolling to it after load would take the focus off the thank-you.
+                target = url_for("customer.results", q=query, s=sid, solved=1)
                 return redirect(target, code=303)
             return redirect(url_for("customer.article", lang=lang, slug=slug, answer="yes"), code=303)
         analytics.record_feedback(

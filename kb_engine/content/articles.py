@@ -473,14 +473,10 @@ def render_markdown(
     Scripts, event handlers, styles and `javascript:` URLs never survive; relative links between articles
     (`other-article.md`) are rewritten to the article page (`link_base`), and images linked relatively
     from the article's `folder` (in the articles root) to `media_base`/<path in the root>, so that they
-<<<<<<< HEAD
-    show on any page that renders the article. Headings get their anchors as ids
-    (kb_engine.content.anchors), so that a search result can link to the section that answers.
-=======
     show on any page that renders the article. The rewriting is done on each attribute by the sanitiser
     (nh3's `attribute_filter`), never by patterns over the HTML. `media_seen`, if given, receives the
-    articles-root path of every image shown.
->>>>>>> main
+    articles-root path of every image shown. Headings get their anchors as ids
+    (kb_engine.content.anchors), so that a search result can link to the section that answers.
     """
 
     def rewrite(element: str, attribute: str, value: str) -> str | None:
@@ -497,7 +493,7 @@ def render_markdown(
         return value
 
     html = markdown.markdown(body, extensions=list(MARKDOWN_EXTENSIONS), output_format="html")
-    return nh3.clean(
+    clean = nh3.clean(
         html,
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
@@ -506,25 +502,7 @@ def render_markdown(
         strip_comments=True,
         attribute_filter=rewrite,
     )
-<<<<<<< HEAD
-    if link_base:
-        clean = re.sub(
-            r'href="(?!https?:|mailto:|tel:|/|#)([a-z0-9][a-z0-9_-]*)\.md(#[^"]*)?"',
-            lambda m: f'href="{link_base}/{m.group(1)}{m.group(2) or ""}"',
-            clean,
-        )
-    if media_base:
-
-        def to_media(m: re.Match[str]) -> str:
-            path = media_path(folder, html_unescape(m.group(2)))
-            if path is None:
-                return m.group(0)
-            return f"{m.group(1)}{media_base}/{urllib.parse.quote(path)}{m.group(3)}"
-
-        clean = _IMG_SRC.sub(to_media, clean)
     return add_heading_ids(clean)
-=======
->>>>>>> main
 
 
 def render_article(article: Article, *, pages: str, media: str) -> str:

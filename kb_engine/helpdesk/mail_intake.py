@@ -369,36 +369,6 @@ def intake(
 
 
 # -- the reply ------------------------------------------------------------------------------------------
-<<<<<<< HEAD
-REPLY_TEXT: dict[str, dict[str, str]] = {
-    "en": {
-        "hello": "Hello {name},",
-        "hello_anonymous": "Hello,",
-        "created": "We have received your request {reference}. A technician will get back to you.",
-        "articles": "While you wait, these articles may already solve it:",
-        "card": "This step from our help centre should solve it:",
-        "redirect": "This does not seem to be for IT support: {message}",
-        "known": "{banner} No need to report it again: technicians are already working on it.",
-        "follow": "Follow your request: {url}",
-        "more": "To add information, reply to this email (keep {reference} in the subject).",
-        "attached": "Your message has been added to request {reference}. Thank you.",
-        "signature": "The support desk",
-    },
-    "fr": {
-        "hello": "Bonjour {name},",
-        "hello_anonymous": "Bonjour,",
-        "created": "Nous avons bien reçu votre demande {reference}. Un technicien vous recontactera.",
-        "articles": "En attendant, ces articles peuvent déjà résoudre le problème :",
-        "card": "Cette étape de notre centre d'aide devrait résoudre le problème :",
-        "redirect": "Cette demande ne semble pas relever du support informatique : {message}",
-        "known": "{banner} Inutile de le signaler à nouveau : les techniciens y travaillent déjà.",
-        "follow": "Suivre votre demande : {url}",
-        "more": "Pour ajouter une information, répondez à cet e-mail (gardez {reference} dans l'objet).",
-        "attached": "Votre message a été ajouté à la demande {reference}. Merci.",
-        "signature": "Le support informatique",
-    },
-}
-=======
 # The reply's texts are gettext messages in English; translations live in the library's own catalogue
 # (translations/<lang>/LC_MESSAGES/mail.po beside this module, compiled to .mo), read with the standard
 # library's gettext so that `kb mail-in` needs no web framework.
@@ -410,7 +380,6 @@ MAIL_DOMAIN = "mail"
 def reply_catalogue(lang: str) -> gettext.NullTranslations:
     """The reply texts in `lang` (English, the source language, for any language without a catalogue)."""
     return gettext.translation(MAIL_DOMAIN, LOCALE_DIR, languages=[lang], fallback=True)
->>>>>>> main
 
 
 def _subject(mail: IncomingMail, reference: str) -> str:
@@ -466,13 +435,9 @@ def build_reply(
             message = response.redirect["message"]
             lines += [_("This does not seem to be for IT support: {message}").format(message=message), ""]
         elif response.hits:
-<<<<<<< HEAD
             if card and response.answered:
-                lines += [words["card"], "", card, ""]
-            lines += [words["articles"], ""]
-=======
+                lines += [_("This step from our help centre should solve it:"), "", card, ""]
             lines += [_("While you wait, these articles may already solve it:"), ""]
->>>>>>> main
             for n, hit in enumerate(response.hits, 1):
                 lines += [f"{n}. {hit.title}", f"   {base}{hit.url}?{urlencode({'ch': 'email'})}"]
             lines.append("")

@@ -46,7 +46,7 @@ from kb_engine.search.ranking import (
     fused_scores,
     lexical_z,
 )
-from kb_engine.search.sections import Platforms, SectionPicker, SectionQuery, is_answer_heading
+from kb_engine.search.sections import Platforms, SectionPicker, is_answer_heading
 from kb_engine.search.threads import limit_blas
 
 log = logging.getLogger(__name__)
@@ -69,9 +69,7 @@ class Hit:
     audience: str = "public"
     other_language: bool = False
     matched: str = ""  # which field matched best: title, question, section
-    # The section that answers best: {"heading", "anchor", "passage", "url"}; None for an article
-    # without headings.
-    section: dict[str, str] | None = None
+    section: dict[str, str] | None = None  # the best section: heading, anchor, passage, url
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -224,15 +222,7 @@ class Searcher:
             self._matrix = None
         # Worked out once per build, so that a query does no per-article Python work.
         self.segments = chunk_segments(self.chunk_rows)
-        self.sections = SectionPicker(
-            self.chunk_rows,
-            self.chunk_kinds,
-            self.chunk_headings,
-            self.chunk_passages,
-            self.langs,
-            self.segments,
-            self.platforms,
-        )
+        self.sections = SectionPicker.of(self)
         self.groups = ArticleGroups(self.slugs, self.langs)
         self.scope_rows = np.flatnonzero(self.scope_mask)
         self._media: dict[bool, frozenset[str]] = {}  # see media()
@@ -392,16 +382,12 @@ class Searcher:
                 response = dataclasses.replace(
                     cached, query=query, timings={"cache_ms": (time.perf_counter() - t0) * 1000}
                 )
-<<<<<<< HEAD
-        response = self._search(
-            text, k=k, include_internal=include_internal, lang=lang, clarify=clarify, facet=facet
-        )
-=======
                 if self.on_search is not None:
                     self.on_search(response)
                 return response
-        response = self._search(text, k=k, include_internal=include_internal, lang=lang)
->>>>>>> main
+        response = self._search(
+            text, k=k, include_internal=include_internal, lang=lang, clarify=clarify, facet=facet
+        )
         response.query = query
         if use_cache and key[-1] == self.build_id:  # not an answer from a build switched away meanwhile
             with self._cache_lock:
@@ -536,20 +522,14 @@ class Searcher:
             facet=facet,
         )
 
-    def _hit(
-        self,
-        group: Any,
-        best_chunk: np.ndarray,
-        chunk_scores: np.ndarray | None = None,
-        query: SectionQuery | None = None,
-    ) -> Hit:
+    def _hit(self, group: Any, best_chunk: np.ndarray, scores: Any = None, query: Any = None) -> Hit:
         article = self.articles[group.row]
         chunk = int(best_chunk[group.row])
         if chunk >= 0 and self.chunk_rows[chunk] == group.row:
             passage, matched = self.chunk_passages[chunk], KINDS[self.chunk_kinds[chunk]]
         else:
             passage, matched = "", "lexical"
-        section, answer_chunk = self.sections.section_of(article, group.row, chunk_scores, query)
+        section, answer_chunk = self.sections.section_of(article, group.row, scores, query)
         # The desk's checklist is no snippet for a customer: show the answering section instead.
         if answer_chunk is not None and chunk >= 0 and not is_answer_heading(self.chunk_headings[chunk]):
             passage = self.chunk_passages[answer_chunk]

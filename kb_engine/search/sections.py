@@ -162,6 +162,19 @@ class SectionPicker:
                 found.setdefault(row, []).append(i)
             self._ranges = {row: np.array(ix, dtype=np.int64) for row, ix in found.items()}
 
+    @classmethod
+    def of(cls, searcher: Any) -> SectionPicker:
+        """The picker over a searcher's loaded build (its chunk table, languages and platforms)."""
+        return cls(
+            searcher.chunk_rows,
+            searcher.chunk_kinds,
+            searcher.chunk_headings,
+            searcher.chunk_passages,
+            searcher.langs,
+            searcher.segments,
+            searcher.platforms,
+        )
+
     def chunks_of(self, row: int) -> np.ndarray:
         return self._ranges.get(row, np.empty(0, dtype=np.int64))
 

@@ -13,7 +13,7 @@ from tests.browser.test_customer_selfservice import axe_page, rows, serious_viol
 
 CONFIDENT = {
     "en": ("my account is locked on my iphone", "Steps › Phone", "iPhone"),
-    "fr": ("compte bloqué sur mon mac", "Procédure › macOS", "Réglages"),
+    "fr": ("compte bloqué sur mon mac", "Procédure › macOS", "Trousseau"),
 }
 
 
