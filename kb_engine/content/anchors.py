@@ -9,7 +9,9 @@ from html import unescape
 from kb_engine.content.text import fold
 
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
-_HTML_HEADING = re.compile(r"<h([2-6])>(.*?)</h\1>", re.DOTALL)
+# A heading as rendered, with or without the id Python-Markdown's toc extension gave it (ours replaces it:
+# accents folded, "Avant d'escalader" -> avant-d-escalader, and repeated headings prefixed by their parent).
+_HTML_HEADING = re.compile(r'<h([2-6])(?: id="[^"]*")?>(.*?)</h\1>', re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 # Ids the pages around an article already use: a heading named "Main" must not take the skip link's target.
 RESERVED = frozenset({"main", "q"})
