@@ -166,6 +166,18 @@ SETTINGS: tuple[Setting, ...] = (
         _str_list,
     ),
     Setting(
+        "RETAIN_SEARCH_DAYS",
+        90,
+        "Days a search's text (and feedback's) is kept; then `kb privacy purge` replaces it (0: forever).",
+        int,
+    ),
+    Setting(
+        "RETAIN_TICKET_DAYS",
+        365,
+        "Days after closing that a ticket keeps its contact details and words; then purged (0: forever).",
+        int,
+    ),
+    Setting(
         "METRICS_TOKEN", "", "Bearer token that opens `/metrics` from any address. Empty: addresses only."
     ),
     Setting(
@@ -258,6 +270,25 @@ SETTINGS: tuple[Setting, ...] = (
         60,
         "How often each web server process runs the automations and SLA rules of `automations.yml` "
         "(0: never; then run `kb tickets automate` from cron).",
+        int,
+    ),
+    Setting(
+        "TRIAGE_THRESHOLD",
+        0.8,
+        "Confidence from which learned triage sends a new ticket straight to the tier and team it "
+        "proposes; below it the routing file decides.",
+        float,
+    ),
+    Setting(
+        "TRIAGE_MIN_TICKETS",
+        200,
+        "Resolved tickets learned triage needs before it trains a model (none: the routing file alone).",
+        int,
+    ),
+    Setting(
+        "TRIAGE_MIN_AGE_DAYS",
+        7,
+        "Learned triage learns only from tickets resolved at least this many days ago.",
         int,
     ),
     Setting(
