@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 from kb_engine.errors import InvalidQuery, InvalidTransition, KBError
 from kb_engine.helpdesk.mail_ids import reply_message_id, ticket_of_our_id
 from kb_engine.helpdesk.models import Ticket, TicketEvent, utcnow
+from kb_engine.helpdesk.recurring import RecurringRules, flag_recurring
 from kb_engine.helpdesk.similarity import Embed
 from kb_engine.helpdesk.tickets import LIMITS, TicketService
 from kb_engine.helpdesk.tickets.rules import check_email
@@ -292,6 +293,7 @@ def intake(
     public_url: str,
     mail_from: str,
     embed: Embed | None = None,
+    recurring: RecurringRules | None = None,
     card: Callable[[SearchResponse], str | None] | None = None,
 ) -> IntakeResult:
     """File one incoming email: a new ticket, or a reply attached to its thread's ticket.
@@ -303,7 +305,9 @@ def intake(
         search: query → SearchResponse (public articles, `k` of the caller's choosing).
         public_url: base URL of the help centre, for the links in the reply.
         mail_from: our address, the reply's sender.
-        embed: query embedding, to attach the ticket to a known problem (None: not done).
+        embed: query embedding, to attach the ticket to a known problem and flag a customer's recurring
+            incident (None: neither is done).
+        recurring: when a customer's tickets make a recurring incident (default: RecurringRules()).
         card: the answer card of a search as plain text (None: the reply lists articles only).
 
     Returns:
@@ -354,6 +358,8 @@ def intake(
     ticket.email_message_id = mail.message_id
     session.flush()
     problem = service.link_or_propose_problem(ticket, embed) if embed is not None else None
+    if embed is not None:
+        flag_recurring(service, ticket, embed, recurring)
     known = problem.banner if problem is not None and problem.status == "open" else None
     reply = build_reply(
         ticket,

@@ -9,6 +9,7 @@ server can still answer lexically when the model cannot be loaded (degraded mode
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import re
@@ -30,6 +31,7 @@ from kb_engine.content.glossary import Glossary
 from kb_engine.content.scope import SCOPE_AUDIENCE, SCOPE_PREFIX
 from kb_engine.errors import InvalidQuery, KBError, NotFound
 from kb_engine.search import vector_index
+from kb_engine.search.admission import Admission
 from kb_engine.search.embedding import Embedder, load_embedder, runtime_of
 from kb_engine.search.fusion import saturate
 from kb_engine.search.index_files import check_manifest, current_build, read_manifest
@@ -112,10 +114,7 @@ class SearchResponse:
         }
         if self.redirect:
             data["redirect"] = self.redirect
-        if self.clarify:
-            data["clarify"] = self.clarify
-        if self.facet:
-            data["facet"] = self.facet
+        data.update({name: v for name, v in (("clarify", self.clarify), ("facet", self.facet)) if v})
         return data
 
 
@@ -159,10 +158,13 @@ class Searcher:
         max_query_chars: int = 2000,
         threshold: float | None = None,
         cache_size: int = 2048,
+        admission: Admission | None = None,
         platforms: Platforms | None = None,
     ) -> None:
         self.platforms = platforms or Platforms()
         self.index_dir = Path(index_dir)
+        # Bounds the searches computed at once (kb_engine/search/admission.py); None: no bound (CLI, tests).
+        self.admission = admission
         self.model = model
         self.threads = threads
         self.runtime = runtime
@@ -261,6 +263,7 @@ class Searcher:
             max_query_chars=self.max_query_chars,
             threshold=self._threshold_override,
             cache_size=self._cache_size,
+            admission=self.admission,
             platforms=self.platforms,
         )
         newer.on_search = self.on_search
@@ -365,8 +368,7 @@ class Searcher:
             lang: the query's language if known (interface language); detected otherwise.
             use_cache: answer repeated identical queries from the in-process cache (of `cache_size`
                 answers; 0 turns it off).
-            clarify: also say which question to ask when the answer depends on a facet (`clarify`).
-            facet: a facet value the customer chose ("phone"): its sections and articles come first.
+            clarify, facet: say which question to ask when the answer depends on a facet; a value chosen.
         """
         facet = facet if facet in self.platforms.words else None
         text = clean_query(query, self.max_query_chars)
@@ -385,9 +387,13 @@ class Searcher:
                 if self.on_search is not None:
                     self.on_search(response)
                 return response
-        response = self._search(
-            text, k=k, include_internal=include_internal, lang=lang, clarify=clarify, facet=facet
-        )
+        run = functools.partial(self._search, text, k=k, include_internal=include_internal, lang=lang)
+        run = functools.partial(run, clarify=clarify, facet=facet)
+        if self.admission is None:
+            response = run()
+        else:
+            with self.admission.slot():  # Overloaded (503) when no slot frees up in time
+                response = run()
         response.query = query
         if use_cache and key[-1] == self.build_id:  # not an answer from a build switched away meanwhile
             with self._cache_lock:
@@ -530,7 +536,6 @@ class Searcher:
         else:
             passage, matched = "", "lexical"
         section, answer_chunk = self.sections.section_of(article, group.row, scores, query)
-        # The desk's checklist is no snippet for a customer: show the answering section instead.
         if answer_chunk is not None and chunk >= 0 and not is_answer_heading(self.chunk_headings[chunk]):
             passage = self.chunk_passages[answer_chunk]
         if not passage:
