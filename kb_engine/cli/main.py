@@ -186,6 +186,8 @@ def search_cmd(
     default=None,
     help="Ambiguity set (lang, expected, section, facet, query TSV); default eval/ambiguity.tsv if present.",
 )
+@click.option("--article", "article_slugs", multiple=True, help="Report on one article's queries, in words.")
+@click.option("--category", default=None, help="Report on every article of a category, in words.")
 @pass_ctx
 def eval_cmd(
     ctx: Context,
@@ -197,11 +199,14 @@ def eval_cmd(
     show_failures: int,
     sections_file: Path | None,
     ambiguity_file: Path | None,
+    article_slugs: tuple[str, ...],
+    category: str | None,
 ) -> None:
     """Measure search quality on a query set (lang, expected, query TSV), with baselines; and, on a
     section query set, whether the first hit opens on the section that answers (section hit@1, hit@3).
 
     Example: kb eval eval/queries.tsv
+    Example: kb eval --article password-reset
     Example: kb eval ../shared/bench/covidfaq/queries.tsv --articles ../shared/bench/covidfaq/articles
     """
     from kb_engine.search.embedding import model_cache_dir
@@ -213,6 +218,24 @@ def eval_cmd(
         settings["INDEX_DIR"] = index_for_articles(settings, articles_dir, progress=not as_json)
     queries = queries or Path("eval/queries.tsv")
     searcher = open_searcher(settings)
+    if article_slugs or category:
+        from kb_engine.authoring.article_report import article_reports
+        from kb_engine.search.evaluation import SignalCache, engine_outcomes
+
+        slugs = list(dict.fromkeys(s.split("/")[-1] for s in article_slugs))
+        if category:
+            slugs += sorted({a.slug for a in searcher.articles if a.category == category} - set(slugs))
+        if not slugs:
+            fail(f"no article in category {category!r}")
+        items = load_queries(queries)
+        outcomes = engine_outcomes(SignalCache(searcher, items, progress=not as_json and sys.stderr.isatty()))
+        per_article = article_reports(outcomes, slugs)
+        if as_json:
+            click.echo(json.dumps([r.to_dict() for r in per_article], ensure_ascii=False, indent=2))
+        else:
+            for one in per_article:
+                click.echo("\n".join(one.lines()))
+        return
     name = queries.parent.name if queries.stem == "queries" else queries.stem
     report = evaluate(
         searcher,
