@@ -182,6 +182,7 @@ def feedback(lang: str, slug: str):
             analytics.record_feedback(
                 db, art.id, "solved", search=entry, visitor=visitor_id(), channel=channel
             )
+            get_tickets().resolve_by_self_service(visitor_id(), art.id)
             db.commit()
             return redirect(url_for("customer.article", lang=lang, slug=slug, answer="yes"), code=303)
         analytics.record_feedback(
@@ -315,6 +316,7 @@ def contact_solved():
     db = get_db()
     with store_errors():
         analytics.record_feedback(db, art.id, "solved", search=entry, visitor=visitor_id(), channel="form")
+        get_tickets().resolve_by_self_service(visitor_id(), art.id)
         db.commit()
     return redirect(url_for("customer.contact", s=entry.id, solved=art.id), code=303)
 

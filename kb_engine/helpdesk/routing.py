@@ -51,6 +51,15 @@ class Routing:
         route = self.route(category)
         return route.escalation.get(tier) or self.default.escalation.get(tier)
 
+    def teams(self, tier: str | None = None) -> list[str]:
+        """Every team the file names (those working at `tier`, if given), sorted: the console's pickers."""
+        found: set[str] = set()
+        for route in (self.default, *self.categories.values()):
+            if route.team and tier in (None, route.tier):
+                found.add(route.team)
+            found.update(team for at, team in route.escalation.items() if tier in (None, at))
+        return sorted(found)
+
 
 def _tier(value: Any, where: str) -> str:
     tier = str(value).upper()

@@ -8,13 +8,17 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import select
+
 from kb_engine.errors import InvalidQuery, InvalidTransition
 from kb_engine.helpdesk import priority as priority_rule
-from kb_engine.helpdesk.models import Ticket, TicketContact, TicketEvent
+from kb_engine.helpdesk.models import SearchLog, Ticket, TicketContact, TicketEvent
 from kb_engine.helpdesk.tickets.base import TicketBase
 from kb_engine.helpdesk.tickets.rules import (
     ACTIVE,
     CUSTOMER,
+    MISS_SOURCES,
+    SELF_SERVICE,
     SOURCES,
     STATUSES,
     check_length,
@@ -148,9 +152,27 @@ class LifecycleMixin(TicketBase):
         self.session.flush()
         return ticket
 
+    def unassign(self, ticket: Ticket, actor: str) -> Ticket:
+        """Put the ticket back in its team's queue, nobody's (its status stays)."""
+        self._require(ticket, "unassign", ACTIVE)
+        if ticket.assignee is None:
+            return ticket
+        previous, ticket.assignee = ticket.assignee, None
+        self._event(ticket, actor, "unassigned", None, previous=previous)
+        self.session.flush()
+        return ticket
+
     def ask_customer(self, ticket: Ticket, actor: str, message: str) -> Ticket:
         """Ask the customer something: the ticket waits on them until they reply."""
         self._require(ticket, "ask the customer about", ACTIVE)
+        if not self.reachable(ticket):
+            # Parking the ticket "waiting on customer" would wait for an answer that cannot come.
+            raise InvalidQuery(
+                f"{ticket.reference} has no contact (an anonymous request): nobody would receive this "
+                "message. Keep it as an internal note instead, or add the customer's contact first.",
+                key="no_contact",
+                reference=ticket.reference,
+            )
         ticket.status = "waiting_on_customer"
         if ticket.assignee is None:
             ticket.assignee = actor
@@ -204,6 +226,34 @@ class LifecycleMixin(TicketBase):
         self._event(ticket, actor, "resolved", note, article=article)
         self.session.flush()
         return ticket
+
+    def resolve_by_self_service(self, visitor: str | None, article: str) -> list[Ticket]:
+        """The visitor marked `article` "solved": their anonymous miss tickets nobody has touched are
+        resolved as "solved by self-service" (they stay counted as tickets and as content gaps).
+
+        Returns the tickets resolved (none when the visitor is unknown or every ticket is in hand).
+        """
+        if not visitor:
+            return []
+        candidates = self.session.scalars(
+            select(Ticket)
+            .join(SearchLog, Ticket.search_id == SearchLog.id)
+            .where(
+                SearchLog.visitor == visitor,
+                Ticket.source.in_(MISS_SOURCES),
+                Ticket.status == "new",
+                Ticket.assignee.is_(None),
+                Ticket.merged_into_id.is_(None),
+            )
+            .order_by(Ticket.id)
+        )
+        resolved = []
+        for ticket in candidates:
+            if self.reachable(ticket):  # they asked to be contacted: a person decides
+                continue
+            self.resolve(ticket, CUSTOMER, article=article, note=SELF_SERVICE)
+            resolved.append(ticket)
+        return resolved
 
     def close(self, ticket: Ticket, actor: str, reason: str | None = None) -> Ticket:
         """Close for good (from any status but closed): no change or reply is accepted afterwards."""

@@ -24,6 +24,8 @@ PROBLEM_STATUSES = ("proposed", "open", "resolved", "rejected")
 REFERENCE_PREFIX = "KB-"
 CUSTOMER = "customer"
 ENGINE = "engine"
+# The resolution note of an anonymous miss the customer then solved with an article on their own.
+SELF_SERVICE = "solved by self-service"
 
 # A problem is proposed when this many tickets about the same thing arrive within this window.
 PROBLEM_MIN_TICKETS = 3
