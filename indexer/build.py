@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import os
@@ -28,6 +27,7 @@ from tqdm import tqdm
 from indexer.cache import EmbeddingCache, cache_key
 from kb_engine.content.articles import Problem, scan_articles
 from kb_engine.content.chunking import Chunk, chunk_article
+from kb_engine.content.files import Timeout, exclusive, fsync_dir
 from kb_engine.content.glossary import Glossary, load_glossary
 from kb_engine.content.learned import apply_learned, load_learned
 from kb_engine.content.scope import Scope, load_scope, scope_articles
@@ -40,7 +40,6 @@ from kb_engine.search.index_files import (
     FORMAT_VERSION,
     MANIFEST,
     current_build_id,
-    fsync_dir,
     read_manifest,
     write_json,
 )
@@ -82,17 +81,14 @@ class BuildReport:
 def index_lock(index_dir: Path, *, wait: bool = False) -> Iterator[None]:
     """Hold the index directory's exclusive lock; IndexBusy if another indexer has it (unless wait)."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    with contextlib.ExitStack() as held:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
+            held.enter_context(exclusive(index_dir / ".lock", wait=wait))
+        except Timeout:
             raise IndexBusy(
                 f"another indexer is already building {index_dir}; try again when it is done"
             ) from None
         yield
-    finally:
-        os.close(fd)
 
 
 def _fingerprint(

@@ -7,6 +7,7 @@ Relative paths are resolved against the current working directory.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -28,6 +29,12 @@ def _bool(value: Any) -> bool:
     raise ValueError(f"not a boolean: {value!r}")
 
 
+def _optional_bool(value: Any) -> bool | None:
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    return _bool(value)
+
+
 def _optional_float(value: Any) -> float | None:
     if value is None or (isinstance(value, str) and value.strip() == ""):
         return None
@@ -38,6 +45,14 @@ def _str_list(value: Any) -> list[str]:
     if isinstance(value, list | tuple):
         return [str(v).strip() for v in value if str(v).strip()]
     return [v.strip() for v in str(value).split(",") if v.strip()]
+
+
+def _networks(value: Any) -> list[str]:
+    """Comma-separated addresses or networks (`127.0.0.1`, `10.0.0.0/8`, `::1`), checked and normalised."""
+    out = []
+    for item in _str_list(value):
+        out.append(str(ipaddress.ip_network(item, strict=False)))
+    return out
 
 
 def _runtime(value: Any) -> str:
@@ -114,6 +129,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SECRET_KEY", "", "Flask secret key. Empty: a random key kept in `instance/secret_key`."),
     Setting("INSTANCE_DIR", "instance", "Folder for the instance file, secret key and SQLite database."),
     Setting("SESSION_COOKIE_SECURE", True, "Send the session cookie over HTTPS only.", _bool),
+    Setting(
+        "TRUSTED_PROXIES",
+        "",
+        "Addresses or networks of the reverse proxies in front of the app (comma-separated, e.g. "
+        "`127.0.0.1` for the nginx of `scripts/serve-prod.sh`). Only a request coming from one of them has "
+        "its client address taken from `X-Forwarded-For` (the last address, the one the proxy saw) and its "
+        "scheme from `X-Forwarded-Proto`; anyone else's headers are ignored. Empty: never.",
+        _networks,
+    ),
+    Setting(
+        "HSTS",
+        None,
+        "Send `Strict-Transport-Security` (one year). Empty: when `KB_SESSION_COOKIE_SECURE` is on "
+        "(the site is served over HTTPS).",
+        _optional_bool,
+    ),
     Setting("SESSION_IDLE_MINUTES", 30, "A staff session unused for this long ends (log in again).", int),
     Setting("SESSION_MAX_HOURS", 12, "A staff session ends this long after its login, however busy.", int),
     Setting(

@@ -45,3 +45,6 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
 fi
+
+# nginx for the production set-up's tests (tests/security/test_slow_clients.py, the scale-out test).
+source scripts/nginx.sh

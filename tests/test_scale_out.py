@@ -1,5 +1,6 @@
-"""Scaling out: two stateless app servers (the production gunicorn setup) on loopback, sharing one
-PostgreSQL ticket store and one read-only index directory that a single indexer publishes.
+"""Scaling out: two stateless app servers (the production set-up: nginx in front of gunicorn, each) on
+loopback, sharing one PostgreSQL ticket store and one read-only index directory that a single indexer
+publishes.
 
 A ticket opened through one server is visible and editable through the other, and a new index build
 reaches both without a restart.
@@ -11,8 +12,6 @@ import http.client
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -22,10 +21,9 @@ from typing import Any
 import pytest
 
 from indexer.build import build_index
-from kb_engine.bench.http import gunicorn_command
-from kb_engine.bench.measure import free_port
 from kb_engine.search.embedding import HashingEmbedder
-from tests.conftest import ROOT, copy_sample
+from tests.conftest import copy_sample
+from tests.production import need_nginx
 from tests.tickets.conftest import fresh_postgres_schema
 
 pytestmark = pytest.mark.postgres
@@ -52,20 +50,15 @@ def _build(articles: Path, index_dir: Path, *, force: bool = False) -> str:
 
 
 class Server:
-    """One production app server (gunicorn + web/gunicorn.conf.py) on a loopback port."""
+    """One production app server (web/production.py: nginx + gunicorn) on a loopback port."""
 
     def __init__(self, name: str, tmp: Path, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.log_path = tmp / f"{name}.log"
+        from web.production import ProductionPair
+
         instance = tmp / f"instance-{name}"  # nothing shared on disk but the index directory
-        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            gunicorn_command(self.port),
-            cwd=ROOT,
-            env={**env, "KB_INSTANCE_DIR": str(instance)},
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
+        self.pair = ProductionPair({**env, "KB_INSTANCE_DIR": str(instance)}, prefix=tmp / f"nginx-{name}")
+        self.pair.start()
+        self.port = self.pair.port
 
     def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -78,27 +71,11 @@ class Server:
         finally:
             conn.close()
 
-    def wait_ready(self, timeout: float = 120.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log_path.read_text()
-            try:
-                status, data = self.request("GET", "/healthz")
-            except OSError:
-                status, data = 0, None
-            if status == 200:
-                return data  # type: ignore[no-any-return]
-            time.sleep(0.2)
-        raise AssertionError(f"server did not start:\n{self.log_path.read_text()}")
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        self.pair.wait_ready(timeout)
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-        self._log.close()
+        self.pair.stop()
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +85,7 @@ def two_servers(
     """Both servers, started once for this module's tests (each start loads an app and an index)."""
     if shutil.which("gunicorn", path=str(Path(sys.executable).parent)) is None:
         pytest.skip("gunicorn is not installed in this environment")
+    need_nginx()
     tmp_path = tmp_path_factory.mktemp("scale-out")
     articles = copy_sample(tmp_path / "articles")
     index_dir = tmp_path / "index"

@@ -67,6 +67,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             app.config[key] = value  # plain Flask settings (TESTING, WTF_CSRF_ENABLED...)
 
     csrf.init_app(app)
+    if settings["TRUSTED_PROXIES"]:
+        from web.proxy import TrustedProxyFix
+
+        app.wsgi_app = TrustedProxyFix(app.wsgi_app, settings["TRUSTED_PROXIES"])  # type: ignore[method-assign]
 
     from web import resources
 
@@ -81,6 +85,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_console(app)
     _register_errors(app)
 
+    hsts = settings["SESSION_COOKIE_SECURE"] if settings["HSTS"] is None else settings["HSTS"]
+
     @app.after_request
     def security_headers(response):
         response.headers.setdefault("Content-Security-Policy", CSP)
@@ -88,6 +94,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if hsts:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         return response
 
     return app

