@@ -28,7 +28,12 @@ def test_canned_reply_without_js_keeps_the_typed_reply_and_the_note(app, client)
     reference = open_ticket(app, query="printer offline", contact_email="ana@example.com", contact_name="Ana")
     login_staff(app, client, "lena", "agent-L1")
     page = act(
-        client, reference, "compose", message="First line\nsecond line", note="half-written note", canned="try-article"
+        client,
+        reference,
+        "compose",
+        message="First line\nsecond line",
+        note="half-written note",
+        canned="try-article",
     )
     html = page.get_data(as_text=True)
     assert page.status_code == 200
@@ -45,7 +50,9 @@ def test_reply_keeps_line_breaks_and_the_other_draft(app, client) -> None:
     assert page.status_code == 200 and "keep me</textarea>" in page.get_data(as_text=True)
     history = ticket_row(app, reference)["history"]
     assert history[-1]["kind"] == "asked_customer" and history[-1]["message"] == "Step 1\nStep 2"
-    assert 'class="text">Step 1\nStep 2</div>' in client.get(f"/console/tickets/{reference}").get_data(as_text=True)
+    assert 'class="text">Step 1\nStep 2</div>' in client.get(f"/console/tickets/{reference}").get_data(
+        as_text=True
+    )
 
 
 def test_message_to_a_customer_without_contact_is_refused_with_an_offer_of_a_note(app, client) -> None:
@@ -85,7 +92,9 @@ def test_close_needs_a_reason_and_a_confirmation(app, client) -> None:
     asked = act(client, reference, "close", reason="duplicate of a phone call")
     assert asked.status_code == 200 and "Close " + reference + " for good?" in asked.get_data(as_text=True)
     assert ticket_row(app, reference)["status"] == "new"
-    assert act(client, reference, "close", reason="duplicate of a phone call", confirm="yes").status_code == 303
+    assert (
+        act(client, reference, "close", reason="duplicate of a phone call", confirm="yes").status_code == 303
+    )
     assert ticket_row(app, reference)["status"] == "closed"
 
 
@@ -102,7 +111,9 @@ def test_the_escalating_agent_still_adds_notes_and_the_reason_is_a_banner(app, c
     reference = open_ticket(app, query="VPN drops every 5 minutes", contact_email="ana@example.com")
     login_staff(app, client, "lena", "agent-L1")
     act(client, reference, "take")
-    assert act(client, reference, "escalate", reason="gateway certificate\nexpired on Monday").status_code == 303
+    assert (
+        act(client, reference, "escalate", reason="gateway certificate\nexpired on Monday").status_code == 303
+    )
     assert act(client, reference, "compose", mode="note", note="customer called again").status_code == 303
     assert act(client, reference, "note", note="and again").status_code == 303
     assert act(client, reference, "resolve", note="x").status_code == 403  # notes only
@@ -119,13 +130,17 @@ def test_the_escalating_agent_still_adds_notes_and_the_reason_is_a_banner(app, c
 def test_problems_page_confirms_with_banners_links_and_resolves_tickets(app, client) -> None:
     from kb_engine.helpdesk.models import Problem
 
-    refs = [open_ticket(app, query=q, contact_email=f"c{i}@example.com") for i, q in
-            enumerate(["VPN down since 9", "VPN ne marche plus", "VPN timeout"])]
+    refs = [
+        open_ticket(app, query=q, contact_email=f"c{i}@example.com")
+        for i, q in enumerate(["VPN down since 9", "VPN ne marche plus", "VPN timeout"])
+    ]
     with service_session(app) as session:
         from kb_engine.helpdesk.tickets import TicketService
 
         service = TicketService(session)
-        problem = Problem(title="VPN down since 9", query="VPN down since 9", status="proposed", created_by="engine")
+        problem = Problem(
+            title="VPN down since 9", query="VPN down since 9", status="proposed", created_by="engine"
+        )
         session.add(problem)
         session.flush()
         for r in refs[:2]:
@@ -136,17 +151,26 @@ def test_problems_page_confirms_with_banners_links_and_resolves_tickets(app, cli
     page = client.get("/console/problems").get_data(as_text=True)
     assert f'id="problem-{problem_id}"' in page and refs[0] in page and refs[2] not in page
     assert post(client, f"/console/problems/{problem_id}/link", references=refs[2]).status_code == 303
-    assert post(client, f"/console/problems/{problem_id}/confirm", banner_en="", banner_fr="").status_code == 400
+    assert (
+        post(client, f"/console/problems/{problem_id}/confirm", banner_en="", banner_fr="").status_code == 400
+    )
     confirmed = post(
-        client, f"/console/problems/{problem_id}/confirm", title="VPN outage",
-        banner_en="VPN is down; we are on it.", banner_fr="Le VPN est en panne ; nous nous en occupons.",
+        client,
+        f"/console/problems/{problem_id}/confirm",
+        title="VPN outage",
+        banner_en="VPN is down; we are on it.",
+        banner_fr="Le VPN est en panne ; nous nous en occupons.",
     )
     assert confirmed.status_code == 303
     assert "problem #" in client.get(f"/console/tickets/{refs[2]}").get_data(as_text=True)  # badge
     assert post(client, f"/console/problems/{problem_id}/unlink", reference=refs[1]).status_code == 303
-    resolved = post(client, f"/console/problems/{problem_id}/resolve", note="Gateway\nrestarted", resolve_tickets="yes")
+    resolved = post(
+        client, f"/console/problems/{problem_id}/resolve", note="Gateway\nrestarted", resolve_tickets="yes"
+    )
     assert resolved.status_code == 303
-    assert ticket_row(app, refs[0])["status"] == "resolved" and ticket_row(app, refs[2])["status"] == "resolved"
+    assert (
+        ticket_row(app, refs[0])["status"] == "resolved" and ticket_row(app, refs[2])["status"] == "resolved"
+    )
     assert ticket_row(app, refs[1])["status"] == "new"  # unlinked: left alone
     with service_session(app) as session:
         problem = session.get(Problem, problem_id)

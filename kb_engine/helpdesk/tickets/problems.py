@@ -186,7 +186,9 @@ class ProblemsMixin(LifecycleMixin):
         """
         self._require_problem(problem, "confirm", ("proposed",))
         texts = {
-            lang: text for lang, text in ((k, check_length("banner", v)) for k, v in (banners or {}).items()) if text
+            lang: text
+            for lang, text in ((k, check_length("banner", v)) for k, v in (banners or {}).items())
+            if text
         }
         banner = check_length("banner", banner) or next(iter(texts.values()), None)
         problem.title = check_length("title", title) or problem.title
