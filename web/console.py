@@ -85,9 +85,5 @@ def canned():
     return render_template("console/canned.html", replies=load_canned(path), path=CANNED_FILE, user=staff())
 
 
-# The ticket page and its actions register on this blueprint.
-from web import (  # noqa: E402,F401
-    console_problems,  # noqa: E402,F401
-    console_queue,
-    console_ticket,
-)
+# The queue, ticket page, problems page and intake screen register their views on this blueprint.
+from web import console_admin, console_intake, console_problems, console_queue, console_ticket  # noqa: E402,F401

@@ -24,7 +24,7 @@ from web.console import bp
 from web.console_ticket import _assignee
 from web.resources import get_db, get_embed, get_tickets
 
-FILTERS = ("tier", "status", "category", "lang", "assignee", "view", "fold")
+FILTERS = ("tier", "team", "status", "category", "lang", "assignee", "view", "fold")
 VIEW_NAMES = {
     "all": "Working queue",
     "mine": "Mine",
@@ -108,6 +108,8 @@ def queue():
     )
     if args["category"]:
         entries = [e for e in entries if e.lead.category == args["category"]]
+    if args["team"]:
+        entries = [e for e in entries if (e.lead.team or "—") == args["team"]]
     if args["lang"]:
         entries = [e for e in entries if e.lead.lang == args["lang"]]
     assignee = user.username if args["assignee"] == "me" else args["assignee"]

@@ -185,3 +185,56 @@ def test_working_queue_leaves_out_anonymous_misses_which_have_their_own_view(app
     assert reachable in queue and anonymous not in queue
     misses = client.get("/console/?view=misses").get_data(as_text=True)
     assert anonymous in misses and reachable not in misses
+
+
+def test_phone_intake_solved_on_the_call_counts_as_first_contact_resolution(app, client) -> None:
+    earlier = open_ticket(app, query="mailbox full", contact_email="ana@example.com")
+    login_staff(app, client, "lena", "agent-L1")
+    page = client.get("/console/new?email=ANA@example.com").get_data(as_text=True)
+    assert earlier in page  # the caller's history, by email
+    assert earlier in client.get("/console/callers?phone=&email=ana@example.com").get_data(as_text=True)
+    missing = post(client, "/console/new", query="printer offline", outcome="solved")
+    assert missing.status_code == 400 and "printer offline</textarea>" in missing.get_data(as_text=True)
+    done = post(
+        client,
+        "/console/new",
+        query="printer offline",
+        name="Ana",
+        email="ana@example.com",
+        article="en/printer-offline",
+        outcome="solved",
+        source="phone",
+    )
+    assert done.status_code == 303
+    reference = done.headers["Location"].rsplit("/", 1)[1]
+    row = ticket_row(app, reference)
+    assert (row["source"], row["status"], row["assignee"]) == ("phone", "resolved", "lena")
+    assert row["history"][-1]["data"]["first_contact"] is True
+    opened = post(
+        client, "/console/new", query="laptop fan very loud", phone="555-0101", outcome="open", level="2"
+    )
+    row = ticket_row(app, opened.headers["Location"].rsplit("/", 1)[1])
+    assert (row["status"], row["priority"], row["tier"]) == ("open", 2, "L1")
+    dashboard = client.get("/console/dashboard").get_data(as_text=True)
+    assert re.search(r'data-metric="first_contact">1<', dashboard)
+    assert re.search(r'data-metric="first_contact_rate">50%<', dashboard)
+
+
+def test_admin_manages_staff_on_the_web_with_the_cli_rules(app, client) -> None:
+    login_staff(app, client, "root", "admin")
+    agent = app.test_client()
+    login_staff(app, agent, "lena", "agent-L1")
+    assert agent.get("/console/admin/users").status_code == 403
+    assert "lena" in client.get("/console/admin/users").get_data(as_text=True)
+    weak = post(client, "/console/admin/users", username="bob", role="agent-L2", password="short")
+    assert weak.status_code == 400
+    assert (
+        post(client, "/console/admin/users", username="bob", role="agent-L2", password="x" * 14).status_code
+        == 303
+    )
+    assert post(client, "/console/admin/users/lena/role", role="agent-L2").status_code == 303
+    assert agent.get("/console/").status_code == 302  # the role change ended lena's session
+    assert post(client, "/console/admin/users/root/disable").status_code == 400  # not yourself
+    assert post(client, "/console/admin/users/bob/disable").status_code == 303
+    page = client.get("/console/admin/users").get_data(as_text=True)
+    assert re.search(r'data-user="bob">.*?data-field="state">disabled', page, re.S)

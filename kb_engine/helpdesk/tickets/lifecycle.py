@@ -208,9 +208,19 @@ class LifecycleMixin(TicketBase):
         return target
 
     def resolve(
-        self, ticket: Ticket, actor: str, *, article: str | None = None, note: str | None = None
+        self,
+        ticket: Ticket,
+        actor: str,
+        *,
+        article: str | None = None,
+        note: str | None = None,
+        first_contact: bool = False,
     ) -> Ticket:
-        """Resolve with the article that solved it and/or a note describing the fix."""
+        """Resolve with the article that solved it and/or a note describing the fix.
+
+        `first_contact`: solved while the customer was on the phone or at the desk (the intake screen's
+        "solved on the call"), counted as a first-contact resolution.
+        """
         if ticket.status == "resolved":
             raise InvalidTransition(f"cannot resolve {ticket.reference}: it is already resolved")
         self._require(ticket, "resolve", ACTIVE)
@@ -223,7 +233,8 @@ class LifecycleMixin(TicketBase):
         ticket.resolution_note = note
         ticket.resolved_at = self.clock()
         self._responded(ticket)
-        self._event(ticket, actor, "resolved", note, article=article)
+        extra = {"first_contact": True} if first_contact else {}
+        self._event(ticket, actor, "resolved", note, article=article, **extra)
         self.session.flush()
         return ticket
 

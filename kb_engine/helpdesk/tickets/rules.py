@@ -14,7 +14,9 @@ from kb_engine.helpdesk.similarity import (
     SAME_THING,
 )
 
-SOURCES = ("search_miss", "not_helpful", "contact_form", "agent", "api", "email")
+SOURCES = ("search_miss", "not_helpful", "contact_form", "agent", "api", "email", "phone", "walk_in")
+# Channels where an agent talks to the customer live: a ticket solved there is a first-contact resolution.
+LIVE_SOURCES = ("phone", "walk_in")
 MISS_SOURCES = ("search_miss", "not_helpful")
 STATUSES = ("new", "open", "waiting_on_customer", "resolved", "closed")
 ACTIVE = ("new", "open", "waiting_on_customer")
