@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -215,3 +217,31 @@ def new_page(browser: Any) -> Iterator[Callable[[], Any]]:
 @pytest.fixture()
 def page(new_page: Callable[[], Any]) -> Any:
     return new_page()
+
+
+@pytest.fixture()
+def kb_process(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start `kb` subprocesses (output in a log file) and stop them at the end of the test."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = open(tmp_path / f"kb-{len(started)}.log", "wb")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kb_engine", *args],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        proc.log_path = Path(log.name)  # type: ignore[attr-defined]
+        log.close()
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

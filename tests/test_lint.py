@@ -43,7 +43,7 @@ def both(root: Path, slug: str, body: str = "Intro line.\n", **fields: str) -> N
 
 
 def reasons(items: list) -> list[str]:
-    return [f"{p.path}: {p.reason}" for p in items]
+    return [str(p) for p in items]
 
 
 def test_links_and_images_are_checked_with_their_line(tmp_path: Path) -> None:
@@ -69,17 +69,17 @@ def test_links_and_images_are_checked_with_their_line(tmp_path: Path) -> None:
     article(tmp_path, "fr/page.md")
     result = lint_articles(tmp_path, today=TODAY)
     assert reasons(result.problems) == [
-        "en/page.md: line 13: broken link to missing-article.md: no article en/missing-article",
-        "en/page.md: line 13: link ../fr/target.md is not turned into an article page: link to an article "
+        "en/page.md:13: broken link to missing-article.md: no article en/missing-article",
+        "en/page.md:13: link ../fr/target.md is not turned into an article page: link to an article "
         "of the same language as `slug.md`, to another language as `/articles/<lang>/<slug>`",
-        "en/page.md: line 14: links to internal article en/runbook, which customers cannot open",
-        "en/page.md: line 14: links to internal article en/runbook, which customers cannot open",
-        "en/page.md: line 15: image img/nope.png does not exist",
-        "en/page.md: line 15: image img/gone.gif does not exist",
-        "en/page.md: line 21: broken link to other-missing.md: no article en/other-missing",
+        "en/page.md:14: links to internal article en/runbook, which customers cannot open",
+        "en/page.md:14: links to internal article en/runbook, which customers cannot open",
+        "en/page.md:15: image img/nope.png does not exist",
+        "en/page.md:15: image img/gone.gif does not exist",
+        "en/page.md:21: broken link to other-missing.md: no article en/other-missing",
     ]
     remote = [w for w in reasons(result.warnings) if "remote image" in w]
-    assert len(remote) == 1 and "line 16" in remote[0] and "Content-Security-Policy" in remote[0]
+    assert len(remote) == 1 and "en/page.md:16:" in remote[0] and "Content-Security-Policy" in remote[0]
 
 
 def test_missing_translation_is_a_warning_except_for_internal_articles(tmp_path: Path) -> None:
@@ -181,9 +181,11 @@ def test_cli_exit_code_is_for_errors_and_strict_makes_warnings_fail(tmp_path: Pa
     data = json.loads(failed.output)
     assert data["ok"] is False and data["semantic"] is False
     assert data["errors"] == [
-        {"path": "en/linked.md", "reason": "line 12: broken link to nowhere.md: no article en/nowhere"}
+        {"path": "en/linked.md", "line": 12, "reason": "broken link to nowhere.md: no article en/nowhere"}
     ]
-    assert {"path": "en/linked.md", "reason": "missing translation: no fr/linked.md"} in data["warnings"]
+    assert {"path": "en/linked.md", "line": None, "reason": "missing translation: no fr/linked.md"} in (
+        data["warnings"]
+    )
 
 
 def test_cli_stale_days_option(tmp_path: Path, runner) -> None:

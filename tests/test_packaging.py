@@ -101,6 +101,7 @@ def test_wheel_ships_licence_and_type_information(wheel: Path) -> None:
         names = set(zf.namelist())
         metadata = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert "kb_engine/py.typed" in names
+    assert "kb_engine/helpdesk/translations/fr/LC_MESSAGES/mail.mo" in names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert "License-Expression: MIT" in metadata
     assert 'Requires-Dist: psycopg>=3.1; extra == "postgres"' in metadata

@@ -84,6 +84,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_api(app)
     init_console(app)
     _register_errors(app)
+    from web import observability
+
+    observability.init_app(app)
 
     hsts = settings["SESSION_COOKIE_SECURE"] if settings["HSTS"] is None else settings["HSTS"]
 

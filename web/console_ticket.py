@@ -168,8 +168,8 @@ def ticket_page(
         active=active,
         next_tier=next_tier,
         agents=_agents_for(ticket.tier),
-        teams=routing.teams(ticket.tier) or routing.teams(),
-        next_teams=routing.teams(next_tier) if next_tier else [],
+        teams=routing.team_names(ticket.tier) or routing.team_names(),
+        next_teams=routing.team_names(next_tier) if next_tier else [],
         escalation_team=routing.escalation_team(ticket.category, next_tier) if next_tier else None,
         confirming=confirming,
         confirm_text=CONFIRM.get(confirming or "", "").format(ref=ticket.reference),
@@ -246,7 +246,7 @@ def _assign(s: TicketService, t: Ticket, actor: str, f: dict[str, Any]) -> str:
 @action("team")
 def _team(s: TicketService, t: Ticket, actor: str, f: dict[str, Any]) -> str:
     team = f.get("team", "").strip()
-    if team not in s.routing.teams():
+    if team not in s.routing.team_names():
         raise InvalidQuery("choose a team of the routing file")
     s.transfer(t, actor, team=team, reason=f.get("reason") or None)
     return f"{t.reference} handed to {team}"

@@ -23,7 +23,13 @@ from typing import Any
 import numpy as np
 
 from kb_engine.authoring.new import PLACEHOLDER
-from kb_engine.content.articles import IMAGE_SUFFIXES, Article, Problem, iter_article_files, scan_articles
+from kb_engine.content.articles import (
+    IMAGE_SUFFIXES,
+    Article,
+    Problem,
+    iter_article_files,
+    scan_articles,
+)
 from kb_engine.content.canned import FILENAME as CANNED_FILE
 from kb_engine.content.canned import load_canned
 from kb_engine.content.chunking import chunk_article
@@ -44,7 +50,6 @@ DUPLICATE_SIMILARITY = 0.92
 # A question is reported when another article's text matches it better than its own article's text by
 # this much (cosine). The model is weaker in French, so smaller margins mostly flag noise there.
 QUESTION_MARGIN = 0.2
-PLACEHOLDER_RE = re.compile(rf"\b{PLACEHOLDER}\b")
 SAFE_SCHEMES = ("http", "https", "mailto", "tel")
 
 Embed = Callable[[Sequence[str]], np.ndarray]
@@ -63,8 +68,8 @@ class LintResult:
             "checked": self.checked,
             "ok": not self.problems,
             "semantic": self.semantic,
-            "errors": [{"path": p.path, "reason": p.reason} for p in self.problems],
-            "warnings": [{"path": p.path, "reason": p.reason} for p in self.warnings],
+            "errors": [p.to_dict() for p in self.problems],
+            "warnings": [p.to_dict() for p in self.warnings],
         }
 
 
@@ -101,12 +106,19 @@ def lint_articles(
     result.problems.extend(scan.problems)
     articles = scan.articles
     _check_support_files(root, articles, languages, result)
+    for draft in scan.drafts:
+        unfinished = scan.unfinished.get(draft.id)
+        left = f"; {PLACEHOLDER} left on line {', '.join(map(str, unfinished))}" if unfinished else ""
+        lines = (root / draft.path).read_text(encoding="utf-8").split("\n")
+        at = next((i + 1 for i, text in enumerate(lines) if re.match(r"(status|draft):", text)), 1)
+        result.warnings.append(
+            Problem(draft.path, f"draft: not published until `status: draft` is removed{left}", line=at)
+        )
     by_id = {a.id: a for a in articles}
     present = set(by_id) | {f"{p.parent.name}/{p.stem}" for p in files}
     routes = _routing_categories(root, result)
-    for article in articles:
+    for article in [*articles, *scan.drafts]:
         source = _Source.read(root, article)
-        _check_placeholders(article, source, result)
         _check_links(root, article, source, by_id, present, result)
         _check_questions(article, result)
         _check_updated(article, today or dt.date.today(), stale_days, result)
@@ -202,17 +214,6 @@ def _references(source: _Source) -> list[tuple[bool, str, int]]:
 
 
 # -- checks -------------------------------------------------------------------------------------------------
-def _check_placeholders(article: Article, source: _Source, result: LintResult) -> None:
-    fields = [article.title, article.category or "", *article.questions]
-    where = [f"line {source.line(m.start())}" for m in PLACEHOLDER_RE.finditer(source.text)]
-    if any(PLACEHOLDER_RE.search(text) for text in fields):
-        where.insert(0, "front matter")
-    if where:
-        result.problems.append(
-            Problem(article.path, f"unfinished: {PLACEHOLDER} placeholder in {', '.join(where)}")
-        )
-
-
 def _check_links(
     root: Path,
     article: Article,
@@ -223,38 +224,38 @@ def _check_links(
 ) -> None:
     folder = (root.resolve() / article.path).parent
     for is_image, target, line in _references(source):
-        where = f"line {line}"
         scheme = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*):", target)
         if not target or target.startswith("#") or (scheme and scheme.group(1).lower() in SAFE_SCHEMES):
             if is_image and scheme and scheme.group(1).lower() in ("http", "https"):
                 result.warnings.append(
                     Problem(
                         article.path,
-                        f"{where}: remote image {target} is blocked by the site's Content-Security-Policy "
+                        f"remote image {target} is blocked by the site's Content-Security-Policy "
                         "(img-src 'self'): put the file in the articles folder",
+                        line=line,
                     )
                 )
             continue
         if scheme:
             if not (is_image and scheme.group(1).lower() == "data"):
                 result.problems.append(
-                    Problem(article.path, f"{where}: link {target} uses a scheme the site removes")
+                    Problem(article.path, f"link {target} uses a scheme the site removes", line=line)
                 )
             continue
         path = urllib.parse.unquote(target.split("#", 1)[0].split("?", 1)[0])
         if not is_image and (path.endswith(".md") or path.startswith("/articles/")):
-            _check_article_link(article, path, where, by_id, present, result)
+            _check_article_link(article, path, line, by_id, present, result)
         elif path.startswith("/"):
             continue  # a page of the site, not something in the articles folder
         elif not (folder / path).resolve().is_file():
             what = "image" if is_image else "link to"
-            result.problems.append(Problem(article.path, f"{where}: {what} {target} does not exist"))
+            result.problems.append(Problem(article.path, f"{what} {target} does not exist", line=line))
 
 
 def _check_article_link(
     article: Article,
     path: str,
-    where: str,
+    line: int,
     by_id: dict[str, Article],
     present: set[str],
     result: LintResult,
@@ -265,8 +266,9 @@ def _check_article_link(
         result.problems.append(
             Problem(
                 article.path,
-                f"{where}: link {path} is not turned into an article page: link to an article of the same "
+                f"link {path} is not turned into an article page: link to an article of the same "
                 "language as `slug.md`, to another language as `/articles/<lang>/<slug>`",
+                line=line,
             )
         )
         return
@@ -275,12 +277,14 @@ def _check_article_link(
     target = by_id.get(target_id)
     if target_id not in present:
         result.problems.append(
-            Problem(article.path, f"{where}: broken link to {path}: no article {target_id}")
+            Problem(article.path, f"broken link to {path}: no article {target_id}", line=line)
         )
     elif target is not None and article.is_public and not target.is_public:
         result.problems.append(
             Problem(
-                article.path, f"{where}: links to internal article {target_id}, which customers cannot open"
+                article.path,
+                f"links to internal article {target_id}, which customers cannot open",
+                line=line,
             )
         )
 

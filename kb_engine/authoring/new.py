@@ -13,15 +13,14 @@ import datetime as dt
 import json
 import os
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb_engine.content.articles import AUDIENCES, SLUG_RE, Article, parse_article
+from kb_engine.content.articles import AUDIENCES, PLACEHOLDER, SLUG_RE, Article, parse_article
+from kb_engine.content.text import fold
 from kb_engine.errors import KBError
 
 MAX_SLUG_CHARS = 80
-PLACEHOLDER = "TODO"
 # Letters that Unicode decomposition does not split into ASCII + accent.
 _LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "Ø": "O"})
 
@@ -50,9 +49,7 @@ def slugify(title: str) -> str:
         A slug matching the article file-name rule, at most MAX_SLUG_CHARS long ("article" if nothing is
         left of the title).
     """
-    folded = unicodedata.normalize("NFKD", title.translate(_LIGATURES))
-    ascii_text = "".join(c for c in folded if not unicodedata.combining(c)).lower()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", fold(title.translate(_LIGATURES))).strip("-")
     if len(slug) > MAX_SLUG_CHARS:
         cut = slug[: MAX_SLUG_CHARS + 1]
         slug = cut.rsplit("-", 1)[0] if "-" in cut else cut[:MAX_SLUG_CHARS]
@@ -99,6 +96,8 @@ def render_template(
         f"category: {category}" if category else f"category: {PLACEHOLDER}",
         f"tags: [{tag_list}]",
         f"audience: {audience}",
+        "# A draft is never published: remove this line when the article is finished.",
+        "status: draft",
         "# 3 to 6 ways a customer would ask this, in their own vague words (see docs/authoring.md).",
         "questions:",
         f'  - "{PLACEHOLDER}: how a customer would describe the problem"',

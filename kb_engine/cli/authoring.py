@@ -18,7 +18,7 @@ import click
 
 from kb_engine.authoring.lint import STALE_DAYS
 from kb_engine.cli.context import Context, articles_option, build_articles, index_option, pass_ctx
-from kb_engine.content.articles import AUDIENCES
+from kb_engine.content.articles import AUDIENCES, problem_line
 from kb_engine.search.embedding import BUNDLED_NAMES, is_e5
 
 if TYPE_CHECKING:
@@ -73,7 +73,11 @@ def new_cmd(
     click.echo(str(created.path))
     if created.translation_of:
         click.echo(f"translation of {', '.join(created.translation_of)}", err=True)
-    click.echo("replace every TODO, then check it with `kb lint`", err=True)
+    click.echo(
+        "a draft (`status: draft`), never published as it is: replace every TODO, check it with `kb lint`, "
+        "preview it, then remove the `status: draft` line to publish it",
+        err=True,
+    )
 
 
 # -- kb lint -----------------------------------------------------------------------------------------------
@@ -155,10 +159,11 @@ def lint_cmd(
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
+        folder = settings["ARTICLES_DIR"]
         for problem in result.problems:
-            click.echo(f"{problem.path}: {problem.reason}")
+            click.echo(problem_line(problem, folder))
         for warning in result.warnings:
-            click.echo(f"{warning.path}: warning: {warning.reason}")
+            click.echo(problem_line(warning, folder, "warning"))
         click.echo(
             f"{result.checked} files checked, {len(result.problems)} errors, {len(result.warnings)} warnings"
             f" (semantic checks {'on' if result.semantic else 'off'})"
@@ -167,8 +172,8 @@ def lint_cmd(
 
 
 # -- kb watch / kb serve --watch ---------------------------------------------------------------------------
-def echo_rebuild(rebuild: Rebuild) -> None:
-    click.echo(f"[{dt.datetime.now():%H:%M:%S}] {rebuild.summary()}")
+def echo_rebuild(rebuild: Rebuild, folder: Path | str = "") -> None:
+    click.echo(f"[{dt.datetime.now():%H:%M:%S}] {rebuild.summary(str(folder))}")
 
 
 def start_watcher(settings: dict[str, Any]) -> threading.Event:
@@ -178,7 +183,9 @@ def start_watcher(settings: dict[str, Any]) -> threading.Event:
     articles, index = Path(settings["ARTICLES_DIR"]), Path(settings["INDEX_DIR"])
     click.echo(f"watching {articles}: re-indexing into {index} on every change")
     _thread, stop = watch_in_background(
-        articles, lambda: build_articles(settings, articles, index, progress=False), on_rebuild=echo_rebuild
+        articles,
+        lambda: build_articles(settings, articles, index, progress=False),
+        on_rebuild=lambda rebuild: echo_rebuild(rebuild, articles),
     )
     return stop
 
@@ -210,7 +217,7 @@ def watch_cmd(ctx: Context, articles_dir: Path | None, index_dir: Path | None, q
         watch_articles(
             articles,
             lambda: build_articles(settings, articles, index, progress=False),
-            on_rebuild=echo_rebuild,
+            on_rebuild=lambda rebuild: echo_rebuild(rebuild, articles),
             quiet=quiet_period,
         )
     except KeyboardInterrupt:
@@ -282,7 +289,7 @@ def _searcher(
 
     report = build_articles(settings, articles_dir, index_dir, progress=progress)
     for problem in report.problems:
-        click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
+        click.echo(problem_line(problem, articles_dir), err=True)
     build_dir = current_build(index_dir)
     manifest = read_manifest(build_dir)
     if manifest.get("calibration") != calibration:
