@@ -171,6 +171,8 @@ def ticket_page(
         teams=routing.team_names(ticket.tier) or routing.team_names(),
         next_teams=routing.team_names(next_tier) if next_tier else [],
         escalation_team=routing.escalation_team(ticket.category, next_tier) if next_tier else None,
+        target=service.priority_of(ticket).due_at if active else None,
+        now=service.clock(),
         confirming=confirming,
         confirm_text=CONFIRM.get(confirming or "", "").format(ref=ticket.reference),
         confirm_fields=confirm_fields or [],

@@ -241,3 +241,33 @@ def test_low_confidence_miss_goes_to_triage_and_solved_after_miss_leaves_the_que
     assert page.locator("tr[data-reference]").count() == 0
     customer.close()
     page.context.close()
+
+
+def test_phone_intake_solved_on_the_call_shows_in_first_contact_resolution(browser, live_server) -> None:
+    server = live_server
+    server.create_user("lena", "agent-L1")
+    server.create_user("root", "admin")
+    earlier = ticket(server, query="mailbox full", contact_email="ana@example.com")
+    page = staff_page(browser, server, "lena")
+    page.goto(f"{server.url}/console/new")
+    assert axe_violations(page) == []
+    page.locator("#query").press_sequentially("my printer shows offline", delay=20)
+    page.wait_for_selector(".suggest-list a")  # the customers' live suggestions
+    page.wait_for_selector("#article option[value='en/printer-offline']")  # mirrored into the outcome list
+    page.fill("#email", "ana@example.com")
+    page.wait_for_selector(f"#caller-history [data-reference={earlier}]")  # the caller's history
+    page.select_option("#article", "en/printer-offline")
+    shot(page, "24-new-ticket")
+    page.click("#solved")
+    page.wait_for_selector("[data-field=status]:has-text('resolved')")
+    page.goto(f"{server.url}/console/dashboard")
+    assert page.inner_text("[data-metric=first_contact]") == "1"
+    assert page.inner_text("[data-metric=first_contact_rate]") == "100%"
+    assert axe_violations(page) == []
+    shot(page, "25-dashboard-lead")
+    page.context.close()
+    admin = staff_page(browser, server, "root")
+    admin.goto(f"{server.url}/console/admin/users")
+    assert admin.locator("tr[data-user=lena]").count() == 1
+    assert axe_violations(admin) == []
+    admin.context.close()
