@@ -254,6 +254,13 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
+        "AUTOMATIONS_EVERY_SECONDS",
+        60,
+        "How often each web server process runs the automations and SLA rules of `automations.yml` "
+        "(0: never; then run `kb tickets automate` from cron).",
+        int,
+    ),
+    Setting(
         "OUTBOX_RETRY_MAX_SECONDS",
         3600,
         "Longest wait between two attempts (the back-off doubles from one minute up to this).",

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from indexer.build import build_index
+from indexer.build import build_index, embed_texts
 from kb_engine.search.embedding import Embedder, HashingEmbedder, load_embedder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,6 +117,7 @@ def app_config(tmp_path: Path, index_dir: Path) -> dict[str, object]:
         "INSTANCE_DIR": str(tmp_path / "instance"),
         "MODEL": MODEL,
         "SESSION_COOKIE_SECURE": False,
+        "AUTOMATIONS_EVERY_SECONDS": 0,  # tests run them themselves (tests/tickets/test_automations.py)
         "TESTING": True,
     }
 
@@ -245,3 +246,10 @@ def kb_process(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture()
+def cached_embed(embedding_cache: Path, index_dir: Path, embedder):
+    """The real model behind the session's embedding cache (filled by `index_dir`): only new chunks are
+    embedded."""
+    return lambda texts: embed_texts(list(texts), embedding_cache, MODEL, lambda: embedder, 32, False)[0]

@@ -83,6 +83,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_customer(app)
     init_api(app)
     init_console(app)
+    from web.desk import init_desk
+
+    init_desk(app)
     _register_errors(app)
     from web import observability
 

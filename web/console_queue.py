@@ -22,6 +22,7 @@ from kb_engine.helpdesk.tickets import ACTIVE, STATUSES, TIERS, QueueEntry, Tick
 from web.auth import agent_required, require_tier, staff, staff_required
 from web.console import bp
 from web.console_ticket import _assignee
+from web.desk import sla_timers
 from web.resources import get_db, get_embed, get_tickets
 
 FILTERS = ("tier", "team", "status", "category", "lang", "assignee", "view", "fold")
@@ -67,7 +68,7 @@ def _views(me: str, now: dt.datetime, replied_ids: set[int]) -> dict[str, Callab
         "unassigned": lambda e: e.lead.assignee is None and not _anonymous(e),
         "waiting": lambda e: e.lead.status == "waiting_on_customer",
         "replied": lambda e: e.lead.id in replied_ids and e.lead.status != "waiting_on_customer",
-        "past": lambda e: e.priority.due_at is not None and e.priority.due_at < now and not _anonymous(e),
+        "past": lambda e: not _anonymous(e) and any(t["state"] == "breached" for t in sla_timers(e.lead)),
         "misses": _anonymous,
     }
 

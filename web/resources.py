@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from kb_engine.content.articles import IMAGE_SUFFIXES
 from kb_engine.errors import KBError
+from kb_engine.helpdesk.automations import Scheduler, load_automations
 from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
 from kb_engine.helpdesk.models import Ticket
 from kb_engine.helpdesk.notifications import QUEUED
@@ -83,6 +84,14 @@ def init_app(app: Flask) -> None:
     app.extensions["kb_engine"] = engine
     app.extensions["kb_sessions"] = make_session_factory(engine)
     app.extensions["kb_searcher"] = SearcherHolder(dict(app.config))
+    if app.config["AUTOMATIONS_EVERY_SECONDS"] > 0:
+        settings = dict(app.config)
+        app.extensions["kb_automations"] = Scheduler(
+            app.extensions["kb_sessions"],
+            lambda session: TicketService.from_settings(session, settings),
+            lambda: load_automations(Path(settings["ARTICLES_DIR"])),
+            interval=settings["AUTOMATIONS_EVERY_SECONDS"],
+        ).start()
     if app.config["SMTP_URL"] and app.config["OUTBOX_IN_PROCESS"]:
         # Each server process sends the outbox too; claims keep two processes off the same message.
         sender = OutboxSender.from_settings(app.extensions["kb_sessions"], app.config)

@@ -13,7 +13,6 @@ import re
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from html import unescape as html_unescape
 from pathlib import Path
 from typing import Any
 
@@ -432,7 +431,9 @@ def template_placeholders(article: Article, body_line: int = 1, front: Sequence[
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".avif")
-_IMG_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")([^"]*)(")')
+# Python-Markdown's, for the pages. toc: headings get ids (`## Steps` -> id="steps"), so that
+# `article.md#steps` links open at the section.
+MARKDOWN_EXTENSIONS = ("tables", "fenced_code", "sane_lists", "toc")
 
 
 def media_path(folder: str, src: str) -> str | None:
@@ -449,44 +450,56 @@ def media_path(folder: str, src: str) -> str | None:
 
 def article_media(article: Article) -> set[str]:
     """Articles-root paths of the images an article shows (as `media_path` resolves them)."""
-    html = render_markdown(article.body)
-    folder = posixpath.dirname(article.path)
-    return {p for m in _IMG_SRC.finditer(html) if (p := media_path(folder, html_unescape(m.group(2))))}
+    shown: set[str] = set()
+    render_markdown(article.body, folder=posixpath.dirname(article.path), media_seen=shown)
+    return shown
 
 
-def render_markdown(body: str, *, link_base: str = "", media_base: str = "", folder: str = "") -> str:
+# A link to another article of the same folder, as authors write it: `other-article.md#section`.
+_ARTICLE_HREF = re.compile(r"(?!https?:|mailto:|tel:|/|#)([a-z0-9][a-z0-9_-]*)\.md(#.*)?", re.DOTALL)
+
+
+def render_markdown(
+    body: str,
+    *,
+    link_base: str = "",
+    media_base: str = "",
+    folder: str = "",
+    media_seen: set[str] | None = None,
+) -> str:
     """Render article Markdown to sanitised HTML.
 
     Scripts, event handlers, styles and `javascript:` URLs never survive; relative links between articles
     (`other-article.md`) are rewritten to the article page (`link_base`), and images linked relatively
     from the article's `folder` (in the articles root) to `media_base`/<path in the root>, so that they
-    show on any page that renders the article.
+    show on any page that renders the article. The rewriting is done on each attribute by the sanitiser
+    (nh3's `attribute_filter`), never by patterns over the HTML. `media_seen`, if given, receives the
+    articles-root path of every image shown.
     """
-    html = markdown.markdown(body, extensions=["tables", "fenced_code", "sane_lists"], output_format="html")
-    clean = nh3.clean(
+
+    def rewrite(element: str, attribute: str, value: str) -> str | None:
+        if element == "a" and attribute == "href" and link_base:
+            if match := _ARTICLE_HREF.fullmatch(value):
+                return f"{link_base}/{match.group(1)}{match.group(2) or ''}"
+        elif element == "img" and attribute == "src":
+            path = media_path(folder, value)
+            if path is not None:
+                if media_seen is not None:
+                    media_seen.add(path)
+                if media_base:
+                    return f"{media_base}/{urllib.parse.quote(path)}"
+        return value
+
+    html = markdown.markdown(body, extensions=list(MARKDOWN_EXTENSIONS), output_format="html")
+    return nh3.clean(
         html,
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto", "tel"},
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
+        attribute_filter=rewrite,
     )
-    if link_base:
-        clean = re.sub(
-            r'href="(?!https?:|mailto:|tel:|/|#)([a-z0-9][a-z0-9_-]*)\.md(#[^"]*)?"',
-            lambda m: f'href="{link_base}/{m.group(1)}{m.group(2) or ""}"',
-            clean,
-        )
-    if media_base:
-
-        def to_media(m: re.Match[str]) -> str:
-            path = media_path(folder, html_unescape(m.group(2)))
-            if path is None:
-                return m.group(0)
-            return f"{m.group(1)}{media_base}/{urllib.parse.quote(path)}{m.group(3)}"
-
-        clean = _IMG_SRC.sub(to_media, clean)
-    return clean
 
 
 def render_article(article: Article, *, pages: str, media: str) -> str:
