@@ -253,7 +253,7 @@ def test_phone_intake_solved_on_the_call_shows_in_first_contact_resolution(brows
     assert axe_violations(page) == []
     page.locator("#query").press_sequentially("my printer shows offline", delay=20)
     page.wait_for_selector(".suggest-list a")  # the customers' live suggestions
-    page.wait_for_selector("#article option[value='en/printer-offline']")  # mirrored into the outcome list
+    page.wait_for_selector("#article option[value='en/printer-offline']", state="attached")  # mirrored
     page.fill("#email", "ana@example.com")
     page.wait_for_selector(f"#caller-history [data-reference={earlier}]")  # the caller's history
     page.select_option("#article", "en/printer-offline")
