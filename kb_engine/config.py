@@ -261,6 +261,25 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
+        "TRIAGE_THRESHOLD",
+        0.8,
+        "Confidence from which learned triage sends a new ticket straight to the tier and team it "
+        "proposes; below it the routing file decides.",
+        float,
+    ),
+    Setting(
+        "TRIAGE_MIN_TICKETS",
+        200,
+        "Resolved tickets learned triage needs before it trains a model (none: the routing file alone).",
+        int,
+    ),
+    Setting(
+        "TRIAGE_MIN_AGE_DAYS",
+        7,
+        "Learned triage learns only from tickets resolved at least this many days ago.",
+        int,
+    ),
+    Setting(
         "OUTBOX_RETRY_MAX_SECONDS",
         3600,
         "Longest wait between two attempts (the back-off doubles from one minute up to this).",

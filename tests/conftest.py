@@ -92,6 +92,15 @@ def index_dir(
 
 
 @pytest.fixture(scope="session")
+def hashing_index(tmp_path_factory: pytest.TempPathFactory, articles_dir: Path) -> Path:
+    """The sample articles indexed with the fast hashing model (plumbing tests that need no ranking)."""
+    out = tmp_path_factory.mktemp("hashing-index")
+    report = build_index(articles_dir, out, model="hashing", embedder_factory=HashingEmbedder, progress=False)
+    assert not report.problems, report.problems
+    return out
+
+
+@pytest.fixture(scope="session")
 def shipped_index_dir(
     tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, embedding_cache: Path
 ) -> Path:

@@ -9,25 +9,43 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Flask, current_app
-from flask_smorest import Api, Blueprint
+from flask_smorest import Blueprint
 
 from kb_engine.content.articles import SLUG_RE, article_id, render_article
 from kb_engine.errors import NotFound
 from web.i18n import search_language
+from web.openapi import KBApi, Pattern, SettingLength, errors, path_parameter, text
 from web.resources import get_embed, get_searcher, get_tickets
 
 blp = Blueprint("api", __name__, url_prefix="/api/v1", description="Search and articles")
 
 
-class SearchArgs(ma.Schema):
-    q = ma.fields.String(required=True, metadata={"description": "The customer's problem description."})
-    k = ma.fields.Integer(load_default=None, validate=ma.validate.Range(1, 50))
-    lang = ma.fields.String(load_default=None, validate=ma.validate.Length(equal=2))
-    ui = ma.fields.String(
+LANGUAGE = r"^[a-z]{2}$"
+
+
+def language(description: str) -> ma.fields.String:
+    return ma.fields.String(
         load_default=None,
-        validate=ma.validate.Length(equal=2),
-        metadata={"description": "The interface's language: preferred when the query's own is unclear."},
+        validate=Pattern(LANGUAGE, error="a two-letter language code, such as en or fr"),
+        metadata={"description": description},
     )
+
+
+class SearchArgs(ma.Schema):
+    q = text(
+        limit=SettingLength("MAX_QUERY_CHARS"),
+        required=True,
+        metadata={
+            "description": "The customer's problem description (at most KB_MAX_QUERY_CHARS characters)."
+        },
+    )
+    k = ma.fields.Integer(
+        load_default=None,
+        validate=ma.validate.Range(1, 50),
+        metadata={"description": "How many articles at most (default: the KB_RESULTS setting)."},
+    )
+    lang = language("Search in this language (a language the index does not hold is ignored).")
+    ui = language("The interface's language: preferred when the query's own is unclear.")
     known_issues = ma.fields.Boolean(
         load_default=False,
         metadata={"description": "Also answer the open known issue (problem) this query is about, if any."},
@@ -87,8 +105,10 @@ class ArticleSchema(ma.Schema):
 
 
 @blp.route("/search")
+@blp.doc(operationId="search")
 @blp.arguments(SearchArgs, location="query")
 @blp.response(200, SearchResponseSchema)
+@errors(blp, 503)
 def search(args: dict[str, Any]) -> dict[str, Any]:
     """Search public articles (same fields as `kb search --json`); never writes (suggestions, widget)."""
     k = args["k"] or current_app.config["RESULTS"]
@@ -105,8 +125,18 @@ def search(args: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-@blp.route("/articles/<lang>/<slug>")
+ARTICLE_PATH = [
+    path_parameter("lang", LANGUAGE, "The article's language.", example="en"),
+    path_parameter(
+        "slug", SLUG_RE.pattern, "The article's file name without `.md`.", example="password-reset"
+    ),
+]
+
+
+@blp.route("/articles/<lang>/<slug>", parameters=ARTICLE_PATH)
+@blp.doc(operationId="getArticle")
 @blp.response(200, ArticleSchema)
+@errors(blp, 404, 503)
 def article(lang: str, slug: str) -> dict[str, Any]:
     """One public article, as sanitised HTML and as Markdown."""
     if not SLUG_RE.match(slug) or len(lang) != 2:
@@ -131,6 +161,8 @@ def article(lang: str, slug: str) -> dict[str, Any]:
 def init_api(app: Flask) -> None:
     from web.api_tickets import blp as tickets_blp
 
-    api = Api(app)
-    api.register_blueprint(blp)
-    api.register_blueprint(tickets_blp)
+    api = KBApi(app)
+    # In the app's context: the document states limits that are its settings (SettingLength).
+    with app.app_context():
+        api.register_blueprint(blp)
+        api.register_blueprint(tickets_blp)

@@ -19,6 +19,7 @@ from flask import Blueprint, abort, current_app, jsonify, redirect, render_templ
 from flask.typing import ResponseReturnValue
 from flask_babel import format_number
 from flask_babel import gettext as _
+from flask_login import current_user
 from markupsafe import Markup
 
 from kb_engine.content.articles import SLUG_RE, article_id, render_article
@@ -418,6 +419,9 @@ def article_viewed():
         art = get_searcher().article(art_id)
     except NotFound:
         return jsonify({"ok": False}), 404
+    if current_user.is_authenticated:
+        # Staff (an author checking the page, an agent) are not customers: their visits are not views.
+        return jsonify({"ok": True, "s": None, "counted": False})
     db = get_db()
     entry = _search_log(data.get("s"))
     channel = entry.channel if entry else analytics.channel_or_default(data.get("ch"))

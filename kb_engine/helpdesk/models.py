@@ -230,3 +230,20 @@ class OutboxMessage(Base):
     claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Satisfaction(Base):
+    """A customer's answer to "Are you satisfied?" about their resolved request: one per ticket. The tier,
+    team and category are kept as they were when the customer answered (the dashboard groups by them)."""
+
+    __tablename__ = "satisfaction"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), unique=True)
+    rating: Mapped[str] = mapped_column(String(8))  # good | bad
+    comment: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(16), default="web")  # web | email
+    tier: Mapped[str | None] = mapped_column(String(4))
+    team: Mapped[str | None] = mapped_column(String(80))
+    category: Mapped[str | None] = mapped_column(String(40))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)

@@ -25,6 +25,7 @@ from kb_engine.helpdesk.tickets.rules import (
     IncidentRules,
     status_label,
 )
+from kb_engine.helpdesk.triage import TriageModel, model_for
 
 
 class TicketBase:
@@ -38,12 +39,14 @@ class TicketBase:
         clock: Callable[[], dt.datetime] = utcnow,
         rules: IncidentRules | None = None,
         notifier: Notifier | None = None,
+        triage: TriageModel | None = None,
     ) -> None:
         self.session = session
         self.routing = routing or Routing()
         self.clock = clock
         self.rules = rules or IncidentRules()
         self.notifier = notifier or Notifier()
+        self.triage = triage
         self._quiet: set[str] = set()
 
     @classmethod
@@ -58,6 +61,7 @@ class TicketBase:
                 min_tickets=int(settings["PROBLEM_MIN_TICKETS"]),
             ),
             notifier=Notifier.from_settings(settings),
+            triage=model_for(Path(settings["INSTANCE_DIR"]), float(settings["TRIAGE_THRESHOLD"])),
         )
 
     def _rules(
