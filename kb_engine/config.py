@@ -166,6 +166,18 @@ SETTINGS: tuple[Setting, ...] = (
         _str_list,
     ),
     Setting(
+        "RETAIN_SEARCH_DAYS",
+        90,
+        "Days a search's text (and feedback's) is kept; then `kb privacy purge` replaces it (0: forever).",
+        int,
+    ),
+    Setting(
+        "RETAIN_TICKET_DAYS",
+        365,
+        "Days after closing that a ticket keeps its contact details and words; then purged (0: forever).",
+        int,
+    ),
+    Setting(
         "METRICS_TOKEN", "", "Bearer token that opens `/metrics` from any address. Empty: addresses only."
     ),
     Setting(

@@ -151,7 +151,8 @@ def test_diff_text_report_and_fail_on_loss_for_ci(tmp_path: Path, repo: Path, ru
     assert "  added: en/new-article" in out
     assert "  hit@1     0.667 -> 0.667  (+0.000)" in out
     assert "1 gained their answer:\n  + [en] 'my scanner is jammed' expected printer-offline:" in out
-    assert "1 lost it:\n  - [en] 'encrypted tunnel to the office' expected vpn-cannot-connect: " \
+    assert "1 lost it (`kb diff --accept` if the new answer is the right one):\n"  \
+        "  - [en] 'encrypted tunnel to the office' expected vpn-cannot-connect: " \
         "vpn-cannot-connect -> wifi-no-internet" in out  # fmt: skip
     assert "logged searches: none" in out
     gate = runner.invoke(cli, [*args, "--fail-on-loss", "--no-logged"], env=diff_env(tmp_path))
@@ -198,3 +199,24 @@ def test_diff_answers_with_the_served_index_calibration(
     env["KB_INDEX_DIR"] = str(served)
     report = json.loads(runner.invoke(cli, [*diff_args(repo), "--json"], env=env).stdout)
     assert report["eval"]["before"]["answered"] == report["eval"]["after"]["answered"] == 1.0
+
+
+def test_diff_names_an_uncovered_new_article_and_accept_records_the_new_answer(
+    tmp_path: Path, repo: Path, runner
+) -> None:
+    args = [*diff_args(repo), "--no-logged"]
+    report = json.loads(runner.invoke(cli, [*args, "--json"], env=diff_env(tmp_path)).stdout)
+    assert report["uncovered"] == ["en/new-article"]
+    text = runner.invoke(cli, args, env=diff_env(tmp_path)).stdout
+    assert "no eval query covers the new article en/new-article: add two or three" in text
+    before = (repo / "queries.tsv").read_text(encoding="utf-8")
+    accepted = runner.invoke(cli, [*args, "--accept", "--fail-on-loss"], env=diff_env(tmp_path))
+    assert accepted.exit_code == 0, accepted.output  # the accepted loss is no loss any more
+    assert "accepted: [en] 'encrypted tunnel to the office' now expects wifi-no-internet" in accepted.stdout
+    after = (repo / "queries.tsv").read_text(encoding="utf-8")
+    assert after == before.replace(
+        "en\tvpn-cannot-connect\tencrypted tunnel to the office",
+        "en\twifi-no-internet\tencrypted tunnel to the office",
+    )
+    again = json.loads(runner.invoke(cli, [*args, "--json"], env=diff_env(tmp_path)).stdout)
+    assert again["eval"]["lost"] == []

@@ -12,6 +12,8 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
+from kb_engine.authoring.lint import lint_articles
+from kb_engine.authoring.overview import overview, problems_of
 from kb_engine.authoring.preview import preview_article
 from kb_engine.content.articles import SLUG_RE, article_id
 from kb_engine.errors import InvalidQuery, KBError, NotFound
@@ -31,8 +33,13 @@ MAX_DRAFT_QUESTIONS = 8
 @bp.get("/")
 @author_required
 def home():
-    """The authors' start page: content gaps."""
-    return redirect(url_for("authors.gaps"))
+    """The authors' start page: article files and their state, drafts, recent changes, lint problems."""
+    found = overview(
+        Path(current_app.config["ARTICLES_DIR"]),
+        tuple(current_app.config["LANGUAGES"]),
+        get_searcher().manifest,
+    )
+    return render_template("console/authors_home.html", overview=found, user=staff())
 
 
 @bp.get("/gaps")
@@ -161,8 +168,13 @@ def preview(lang: str, slug: str):
     """An article file as it is on disk: rendered, how its questions rank it, logged searches, neighbours."""
     if not SLUG_RE.match(slug) or lang not in current_app.config["LANGUAGES"]:
         abort(404)
-    result = preview_article(get_searcher(), Path(current_app.config["ARTICLES_DIR"]), lang, slug, get_db())
-    return render_template("console/preview.html", preview=result, user=staff())
+    root = Path(current_app.config["ARTICLES_DIR"])
+    result = preview_article(get_searcher(), root, lang, slug, get_db())
+    path = f"{lang}/{slug}.md"
+    checked = lint_articles(root, languages=tuple(current_app.config["LANGUAGES"]), only={path})
+    return render_template(
+        "console/preview.html", preview=result, lint=problems_of(checked, path), user=staff()
+    )
 
 
 @bp.get("/questions")
