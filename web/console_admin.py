@@ -1,16 +1,16 @@
 """Staff administration on the web (/console/admin/users), for admins: create accounts, disable and
 enable them, change roles, reset passwords. The same rules as `kb users` (kb_engine.helpdesk.users: the
 username and password rules, sessions ended on disable, role or password change), and each change is
-logged with who made it, like the CLI's.
+recorded in the staff audit log (`kb_engine.helpdesk.audit`, action `user_<change>`) with who made it,
+in the same transaction as the change.
 """
 
 from __future__ import annotations
 
-import logging
-
 from flask import flash, redirect, render_template, request, url_for
 
 from kb_engine.errors import InvalidQuery, KBError
+from kb_engine.helpdesk import audit
 from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.users import (
     ROLES,
@@ -25,14 +25,13 @@ from web.auth import admin_required, staff
 from web.console import bp
 from web.resources import get_db
 
-log = logging.getLogger("kb_engine.audit")
-
 
 def users_page(*, error: str | None = None, form: dict[str, str] | None = None, status: int = 200):
     return (
         render_template(
             "console/users.html",
             users=list_users(get_db()),
+            history=[e for e in audit.entries(get_db(), limit=200) if e.action.startswith("user_")][:20],
             roles=ROLES,
             error=error,
             form=form or {},
@@ -60,6 +59,9 @@ def _change(action: str, username: str, form: dict[str, str]) -> str:
     get_user(db, username)
     if username == me and action in ("disable", "role"):
         raise InvalidQuery("you cannot disable your own account or change your own role (ask another admin)")
+    details = {"role": form.get("role", "")} if action == "role" else {}
+    if action in ("disable", "enable", "role", "password"):
+        audit.record(db, me, f"user_{action}", username, **details)
     if action == "disable":
         set_active(db, username, False)
         return f"{username} disabled: their sessions ended"
@@ -92,6 +94,5 @@ def user_action(username: str, action: str):
             raise
         kept = {k: v for k, v in form.items() if k != "password"}
         return users_page(error=exc.message, form=kept, status=exc.status)
-    log.info("staff admin by %s: %s", staff().username, notice)
     flash(notice, "notice")
     return redirect(url_for("console.users"), code=303)

@@ -238,3 +238,16 @@ def test_admin_manages_staff_on_the_web_with_the_cli_rules(app, client) -> None:
     assert post(client, "/console/admin/users/bob/disable").status_code == 303
     page = client.get("/console/admin/users").get_data(as_text=True)
     assert re.search(r'data-user="bob">.*?data-field="state">disabled', page, re.S)
+    from kb_engine.helpdesk import audit
+
+    with service_session(app) as session:
+        done = [
+            (e.actor, e.action, e.target)
+            for e in reversed(audit.entries(session))
+            if e.action.startswith("user_")
+        ]
+    assert done == [
+        ("root", "user_create", "bob"),
+        ("root", "user_role", "lena"),
+        ("root", "user_disable", "bob"),
+    ]

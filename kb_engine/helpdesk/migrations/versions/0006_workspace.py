@@ -1,7 +1,7 @@
 """agent workspace: a known issue's banner in each interface language
 
 Revision ID: 0006_workspace
-Revises: 0005a_satisfaction
+Revises: 0009_ops
 Create Date: 2026-12-05 22:50:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_workspace"
-down_revision = "0005a_satisfaction"
+down_revision = "0009_ops"
 branch_labels = None
 depends_on = None
 
