@@ -55,6 +55,7 @@ def _change(action: str, username: str, form: dict[str, str]) -> str:
         user = create_user(
             db, form.get("username", "").strip(), form.get("password", ""), form.get("role", "")
         )
+        audit.record(db, me, "user_create", user.username, role=user.role)
         return f"account {user.username} ({user.role}) created"
     get_user(db, username)
     if username == me and action in ("disable", "role"):
