@@ -116,6 +116,26 @@ SETTINGS: tuple[Setting, ...] = (
         "Answers to repeated queries kept per server process, emptied when the index changes (0: no cache).",
         int,
     ),
+    Setting(
+        "SEARCH_SLOTS",
+        1,
+        "Searches computed at once per server process (with `KB_MODEL_THREADS=1` and one process per core, "
+        "1 keeps the cores from being oversubscribed); more wait in the queue.",
+        int,
+    ),
+    Setting(
+        "SEARCH_QUEUE",
+        32,
+        "Searches that may wait for a slot per server process; one more is refused at once with a 503 and "
+        "`Retry-After` (0: no waiting).",
+        int,
+    ),
+    Setting(
+        "SEARCH_WAIT_SECONDS",
+        1.0,
+        "Longest a search waits in the queue before it is refused with a 503 and `Retry-After`.",
+        float,
+    ),
     Setting("EMBED_BATCH_SIZE", 32, "Batch size when embedding chunks at index time.", int),
     Setting("LANGUAGES", "en,fr", "Languages of the knowledge base, first is the default.", _str_list),
     Setting("RESULTS", 5, "Number of articles returned by a search when the caller does not say.", int),
@@ -212,6 +232,14 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting("PROBLEM_WINDOW_MINUTES", 120, "Window in which similar tickets count towards a problem.", int),
+    Setting(
+        "RECURRING_MIN_TICKETS",
+        3,
+        "Tickets about the same thing from one customer (email, phone or browser) within "
+        '`KB_RECURRING_WINDOW_DAYS` that flag the newest "recurring for this customer" (priority +1).',
+        int,
+    ),
+    Setting("RECURRING_WINDOW_DAYS", 30, "Window of the recurring-incident rule, in days.", int),
     Setting("PUBLIC_URL", "http://127.0.0.1:5000", "Base URL used in links sent to customers (emails, API)."),
     Setting(
         "CORS_ORIGINS",

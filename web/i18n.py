@@ -105,6 +105,8 @@ def error_text(exc: KBError) -> str:
             "Request %(reference)s is closed and cannot take replies any more; please start a new request.",
             reference=params["reference"],
         )
+    if exc.key == "overloaded":
+        return _("The search service is busy; please try again in a moment.")
     if exc.key == "rating":
         return _("Please choose an answer: satisfied or not.")
     if exc.key == "not_resolved":
