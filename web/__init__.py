@@ -195,3 +195,6 @@ def init_console(app: Flask) -> None:
     app.register_blueprint(console_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(authors_bp)
+    from web.privacy import bp as privacy_bp
+
+    app.register_blueprint(privacy_bp)

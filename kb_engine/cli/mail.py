@@ -23,6 +23,7 @@ from kb_engine.helpdesk.mail_intake import IntakeResult, MailError, intake, pars
 from kb_engine.helpdesk.recurring import RecurringRules
 from kb_engine.helpdesk.smtp import send_smtp
 from kb_engine.helpdesk.tickets import TicketService
+from kb_engine.search.answer import response_card
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
 
@@ -99,6 +100,9 @@ def mail_in(
                     public_url=settings["PUBLIC_URL"],
                     mail_from=settings["MAIL_FROM"],
                     embed=embedder.encode_queries if embedder is not None else None,
+                    card=lambda r: response_card(
+                        searcher, r, base_url=settings["PUBLIC_URL"].rstrip("/"), query="ch=email"
+                    ),
                     recurring=RecurringRules.from_settings(settings),
                 )
                 session.commit()

@@ -294,6 +294,7 @@ def intake(
     mail_from: str,
     embed: Embed | None = None,
     recurring: RecurringRules | None = None,
+    card: Callable[[SearchResponse], str | None] | None = None,
 ) -> IntakeResult:
     """File one incoming email: a new ticket, or a reply attached to its thread's ticket.
 
@@ -307,6 +308,7 @@ def intake(
         embed: query embedding, to attach the ticket to a known problem and flag a customer's recurring
             incident (None: neither is done).
         recurring: when a customer's tickets make a recurring incident (default: RecurringRules()).
+        card: the answer card of a search as plain text (None: the reply lists articles only).
 
     Returns:
         What happened, the ticket, the search made and the reply to send (None for automatic mail and
@@ -360,7 +362,14 @@ def intake(
         flag_recurring(service, ticket, embed, recurring)
     known = problem.banner if problem is not None and problem.status == "open" else None
     reply = build_reply(
-        ticket, mail, response, public_url=public_url, mail_from=mail_from, lang=response.lang, known=known
+        ticket,
+        mail,
+        response,
+        public_url=public_url,
+        mail_from=mail_from,
+        lang=response.lang,
+        known=known,
+        card=card(response) if card is not None else None,
     )
     return IntakeResult("created", ticket, response=response, reply=reply)
 
@@ -397,11 +406,13 @@ def build_reply(
     mail_from: str,
     lang: str | None,
     known: str | None = None,
+    card: str | None = None,
 ) -> EmailMessage:
     """The answer to the customer, in their language: the reference, the best articles, the status link.
 
     `response` None: an acknowledgement that their message joined the ticket (no links: whoever wrote
-    into a thread is not necessarily the ticket's customer).
+    into a thread is not necessarily the ticket's customer). `card`: the answer card as plain text (the
+    first article's best section in its own words), shown above the links when the engine is confident.
     """
     lang = lang if lang in REPLY_LANGUAGES else REPLY_LANGUAGES[0]
     _ = reply_catalogue(lang).gettext
@@ -430,6 +441,8 @@ def build_reply(
             message = response.redirect["message"]
             lines += [_("This does not seem to be for IT support: {message}").format(message=message), ""]
         elif response.hits:
+            if card and response.answered:
+                lines += [_("This step from our help centre should solve it:"), "", card, ""]
             lines += [_("While you wait, these articles may already solve it:"), ""]
             for n, hit in enumerate(response.hits, 1):
                 lines += [f"{n}. {hit.title}", f"   {base}{hit.url}?{urlencode({'ch': 'email'})}"]
