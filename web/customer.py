@@ -229,6 +229,7 @@ def feedback(lang: str, slug: str):
             analytics.record_feedback(
                 db, art.id, "solved", search=entry, visitor=visitor_id(), channel=channel
             )
+            get_tickets().resolve_by_self_service(visitor_id(), art.id)
             db.commit()
             if request.form.get("from") == "card":
                 # "Solved" on the results page's answer card: the customer stays on the results.
@@ -368,6 +369,7 @@ def contact_solved():
     db = get_db()
     with store_errors():
         analytics.record_feedback(db, art.id, "solved", search=entry, visitor=visitor_id(), channel="form")
+        get_tickets().resolve_by_self_service(visitor_id(), art.id)
         db.commit()
     return redirect(url_for("customer.contact", s=entry.id, solved=art.id), code=303)
 

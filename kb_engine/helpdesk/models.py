@@ -118,6 +118,8 @@ class Problem(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     title: Mapped[str] = mapped_column(String(200))
     banner: Mapped[str | None] = mapped_column(Text)
+    # The banner in each interface language ({"en": ..., "fr": ...}); `banner` is the default one.
+    banners: Mapped[dict[str, str] | None] = mapped_column(JSON)
     query: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[str | None] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(16), default="proposed", index=True)
@@ -130,6 +132,10 @@ class Problem(Base):
     resolution_note: Mapped[str | None] = mapped_column(Text)
 
     tickets: Mapped[list[Ticket]] = relationship(back_populates="problem", order_by="Ticket.id")
+
+    def banner_for(self, lang: str | None) -> str | None:
+        """The customer-facing banner in `lang`, else the default one."""
+        return (self.banners or {}).get(lang or "") or self.banner
 
 
 class SearchLog(Base):
