@@ -85,13 +85,13 @@ def chosen_facet() -> str | None:
     """The platform the visitor said they use ("Which one are you using?"): `?facet=` on the results page,
     kept in the session for their next searches; `?facet=` empty forgets it."""
     if "facet" in request.args:
-        value = request.args["facet"]
-        if value in get_searcher().platforms.words:
-            session["facet"] = value
+        asked = request.args["facet"]
+        if asked in get_searcher().platforms.words:
+            session["facet"] = asked
         else:
             session.pop("facet", None)
-    value = session.get("facet")
-    return str(value) if value else None
+    kept = session.get("facet")
+    return str(kept) if kept else None
 
 
 def box_search(query: str, **options: Any) -> SearchResponse | ResponseReturnValue:
