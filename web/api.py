@@ -9,11 +9,12 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Flask, current_app
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 
 from kb_engine.content.articles import SLUG_RE, article_id, render_article
 from kb_engine.errors import NotFound
 from web.i18n import search_language
+from web.json_input import Blueprint
 from web.resources import get_embed, get_searcher, get_tickets
 
 blp = Blueprint("api", __name__, url_prefix="/api/v1", description="Search and articles")

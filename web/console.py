@@ -93,9 +93,12 @@ def _ticket_page(reference: str, *, error: str | None = None, form: dict[str, st
     top = suggestions.hits[0] if suggestions and suggestions.hits else None
     public_url = current_app.config["PUBLIC_URL"].rstrip("/")
     contact = ticket.contacts[0] if ticket.contacts else None
+    customers = service.customers(ticket)
+    several = len(customers) > 1
     values = {
-        "customer_name": (contact.name if contact else None) or ticket.contact_name,
-        "reference": ticket.reference,
+        # Several customers: left as placeholders, filled for each one when they read the message.
+        "customer_name": None if several else (contact.name if contact else None) or ticket.contact_name,
+        "reference": None if several else ticket.reference,
         "article_url": f"{public_url}{top.url}" if top and top.audience == "public" else None,
         "article_title": top.title if top and top.audience == "public" else None,
         "agent_name": staff().username,
@@ -121,6 +124,7 @@ def _ticket_page(reference: str, *, error: str | None = None, form: dict[str, st
         earlier_searches=earlier_searches(db, ticket),
         suggestions=suggestions,
         canned=canned,
+        customers=customers,
         similar=similar,
         can_act=staff().may_act_on(ticket.tier),
         active=ticket.status in ACTIVE and ticket.merged_into_id is None,
@@ -195,8 +199,11 @@ def _note(s: TicketService, t: Ticket, actor: str, f: dict[str, Any]) -> str:
 
 @action("ask")
 def _ask(s: TicketService, t: Ticket, actor: str, f: dict[str, Any]) -> str:
-    s.ask_customer(t, actor, f.get("message", ""))
-    return "message sent to the customer; the ticket waits on their answer"
+    to = f.get("to") or None
+    s.ask_customer(t, actor, f.get("message", ""), to=to)
+    reached = 1 if to else len(s.customers(t))
+    who = "the customer" if reached == 1 else f"{reached} customers"
+    return f"message sent to {who}; the ticket waits on their answer"
 
 
 @action("escalate")
