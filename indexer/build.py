@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import os
@@ -26,8 +25,9 @@ import numpy as np
 from tqdm import tqdm
 
 from indexer.cache import EmbeddingCache, cache_key
-from kb_engine.content.articles import Problem, scan_articles
+from kb_engine.content.articles import AUDIENCES, Article, Problem, scan_articles
 from kb_engine.content.chunking import Chunk, chunk_article
+from kb_engine.content.files import Timeout, exclusive, fsync_dir
 from kb_engine.content.glossary import Glossary, load_glossary
 from kb_engine.content.learned import apply_learned, load_learned
 from kb_engine.content.scope import Scope, load_scope, scope_articles
@@ -40,7 +40,6 @@ from kb_engine.search.index_files import (
     FORMAT_VERSION,
     MANIFEST,
     current_build_id,
-    fsync_dir,
     read_manifest,
     write_json,
 )
@@ -63,6 +62,9 @@ class BuildReport:
     seconds: float = 0.0
     # An HNSW graph kept from the previous build: chunks kept, added, and tombstones now in it.
     graph_update: dict[str, int] | None = None
+    # Articles whose file no longer parses, still served as the previous build had them (their ids).
+    kept: list[str] = field(default_factory=list)
+    drafts: int = 0  # `status: draft` files, not indexed
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,7 +72,9 @@ class BuildReport:
             "chunks": self.chunks,
             "embedded": self.embedded,
             "cached": self.cached,
-            "problems": [{"path": p.path, "reason": p.reason} for p in self.problems],
+            "problems": [p.to_dict() for p in self.problems],
+            "kept": self.kept,
+            "drafts": self.drafts,
             "build_id": self.build_id,
             "up_to_date": self.up_to_date,
             "seconds": round(self.seconds, 3),
@@ -82,17 +86,14 @@ class BuildReport:
 def index_lock(index_dir: Path, *, wait: bool = False) -> Iterator[None]:
     """Hold the index directory's exclusive lock; IndexBusy if another indexer has it (unless wait)."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    with contextlib.ExitStack() as held:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
+            held.enter_context(exclusive(index_dir / ".lock", wait=wait))
+        except Timeout:
             raise IndexBusy(
                 f"another indexer is already building {index_dir}; try again when it is done"
             ) from None
         yield
-    finally:
-        os.close(fd)
 
 
 def _fingerprint(
@@ -168,7 +169,17 @@ def build_index(
     articles_dir, index_dir = Path(articles_dir), Path(index_dir)
     report = BuildReport()
     with index_lock(index_dir):
+        builds = index_dir / BUILDS
+        builds.mkdir(parents=True, exist_ok=True)
+        previous: dict[str, Any] | None = None
+        current_id = current_build_id(index_dir)
+        if current_id:
+            with contextlib.suppress(OSError, ValueError):
+                previous = read_manifest(builds / current_id)
         scan = scan_articles(articles_dir, languages=languages)
+        report.drafts = len(scan.drafts)
+        last = builds / current_id if previous is not None and current_id else None
+        report.kept = keep_last_good(scan.articles, scan.problems, last)
         report.problems = scan.problems
         try:
             glossary, glossary_hash = load_glossary(articles_dir)
@@ -191,20 +202,16 @@ def build_index(
         hashes = {a.id: a.sha256 for a in real_articles}
         # Out-of-scope families are indexed as hidden pseudo-articles (never shown, see content/scope.py).
         articles = real_articles + scope_articles(scope, scope_hash)
+        # The problems are part of the fingerprint: the manifest (what /healthz and the authors' pages
+        # report) always lists the files that are broken now.
+        problems = [p.to_dict() for p in report.problems]
         fingerprint = _fingerprint(
             hashes,
             glossary_hash,
             model,
-            {"vector_kind": vector_kind, "scope": scope_hash, "learned": learned_hash},
+            {"vector_kind": vector_kind, "scope": scope_hash, "learned": learned_hash, "problems": problems},
         )
 
-        builds = index_dir / BUILDS
-        builds.mkdir(parents=True, exist_ok=True)
-        previous: dict[str, Any] | None = None
-        current_id = current_build_id(index_dir)
-        if current_id:
-            with contextlib.suppress(OSError, ValueError):
-                previous = read_manifest(builds / current_id)
         if previous and previous.get("fingerprint") == fingerprint and not force:
             report.up_to_date = True
             report.build_id = current_id
@@ -265,6 +272,8 @@ def build_index(
                 "scope_sha256": scope_hash,
                 "languages": list(languages),
                 "fingerprint": fingerprint,
+                "problems": problems,
+                "kept": report.kept,
                 # Calibration (thresholds, learned weights) survives re-indexing with the same model.
                 "calibration": (previous or {}).get("calibration")
                 if (previous or {}).get("model") == model
@@ -283,6 +292,42 @@ def build_index(
         report.build_id = build_id
     report.seconds = time.perf_counter() - started
     return report
+
+
+def keep_last_good(articles: list[Article], problems: list[Problem], previous_dir: Path | None) -> list[str]:
+    """Put back, in `articles`, the previous build's version of every article whose file no longer
+    parses (or is left unfinished), so that a bad edit never takes a live article down; each such
+    problem says so. A file the previous build did not have (new, broken) stays unpublished.
+
+    Returns:
+        The ids of the articles kept from the previous build.
+    """
+    old: list[Article] = []
+    if previous_dir is not None:
+        try:
+            rows = json.loads((previous_dir / "articles.json").read_text("utf-8"))
+            old = [Article.from_dict(row) for row in rows if row.get("audience") in AUDIENCES]
+        except (OSError, ValueError, TypeError):
+            old = []
+    by_path = {article.path: article for article in old}
+    present = {article.id for article in articles}
+    kept: list[str] = []
+    for i, problem in enumerate(problems):
+        last_good = by_path.get(problem.path)
+        if last_good is None or last_good.id in present:
+            if problem.path.endswith(".md") and problem.path not in {a.path for a in articles}:
+                problems[i] = Problem(problem.path, f"{problem.reason} — not published", problem.line)
+            continue
+        articles.append(last_good)
+        present.add(last_good.id)
+        kept.append(last_good.id)
+        problems[i] = Problem(
+            problem.path,
+            f"{problem.reason} — the last good version stays published until the file is fixed",
+            problem.line,
+        )
+    articles.sort(key=lambda a: a.id)
+    return kept
 
 
 def _wants_graph(vector_kind: str, n_chunks: int) -> bool:

@@ -20,6 +20,7 @@ from pathlib import Path
 from watchfiles import Change, watch
 
 from indexer.build import BuildReport
+from kb_engine.content.articles import problem_line
 from kb_engine.errors import IndexBusy, KBError
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,9 @@ class Rebuild:
     report: BuildReport | None = None
     error: str | None = None
 
-    def summary(self) -> str:
-        """One line saying what happened (and why), then one line per article file that was skipped."""
+    def summary(self, folder: str = "") -> str:
+        """One line saying what happened (and why), then one `path:line: error: reason` line per file that
+        could not be used (paths under `folder` when given, as editors and CI annotations want them)."""
         shown = ", ".join(self.changed[:3]) + ("…" if len(self.changed) > 3 else "")
         cause = f" ({len(self.changed)} changed: {shown})" if self.changed else ""
         if self.report is None:
@@ -51,7 +53,9 @@ class Rebuild:
                 f"rebuilt {report.build_id}: {report.articles} articles, {report.embedded} chunks embedded, "
                 f"{report.cached} cached, {report.seconds:.1f}s{cause}"
             )
-        return "\n".join([head, *(f"  skipped {p.path}: {p.reason}" for p in report.problems)])
+        if report.kept:
+            head += f"; {len(report.kept)} kept from the last good build"
+        return "\n".join([head, *(f"  {problem_line(p, folder)}" for p in report.problems)])
 
 
 def is_source(path: Path, root: Path) -> bool:

@@ -147,6 +147,27 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("SESSION_IDLE_MINUTES", 30, "A staff session unused for this long ends (log in again).", int),
     Setting("SESSION_MAX_HOURS", 12, "A staff session ends this long after its login, however busy.", int),
+    # -- operations (kb_engine/ops) -----------------------------------------------------------------------
+    Setting(
+        "LOG_FORMAT",
+        "json",
+        "Log lines of the server and the CLI jobs: `json` (one object a line) or `text`.",
+    ),
+    Setting(
+        "LOG_QUERIES",
+        False,
+        "Add customers' query text to the request log lines (personal data: off by default).",
+        _bool,
+    ),
+    Setting(
+        "METRICS_ALLOW",
+        "127.0.0.1/32,::1/128",
+        "Addresses (CIDR, comma-separated) allowed to read `/metrics` without a token.",
+        _str_list,
+    ),
+    Setting(
+        "METRICS_TOKEN", "", "Bearer token that opens `/metrics` from any address. Empty: addresses only."
+    ),
     Setting(
         "LOGIN_MAX_FAILURES",
         5,
@@ -235,8 +256,55 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SMTP_URL",
         "",
-        "Where `kb mail-in` sends its replies (`smtp://host:25`, `smtps://user:password@host:465`, "
-        "`smtp+starttls://…`). Empty: the reply goes to stdout or `--reply-to-file`, for the mail server.",
+        "SMTP server of the outbox (customers' and teams' notifications) and of `kb mail-in`'s replies "
+        "(`smtp://host:25`, `smtps://user:password@host:465`, `smtp+starttls://…`). Empty: notifications "
+        "wait in the outbox, and `kb mail-in` writes its reply to stdout or `--reply-to-file`.",
+    ),
+    Setting(
+        "MAIL_REPLY_TO",
+        "",
+        "Reply-To of notifications: the address whose mail reaches `kb mail-in`, so that a reply joins its "
+        "ticket. Empty: `KB_MAIL_FROM`.",
+    ),
+    Setting(
+        "MAIL_TEMPLATES_DIR",
+        "",
+        "Folder of email templates overriding the built-in ones (`<lang>/<name>.txt`, e.g. "
+        "`fr/delay_notice.txt`). Empty: the built-in templates only.",
+    ),
+    Setting(
+        "OUTBOX_IN_PROCESS",
+        True,
+        "Each web server process sends the outbox itself (a background thread) when `KB_SMTP_URL` is set. "
+        "Off: only `kb outbox send` (cron) does.",
+        _bool,
+    ),
+    Setting("OUTBOX_POLL_SECONDS", 10, "How often the in-process sender looks for messages to send.", int),
+    Setting(
+        "OUTBOX_LEASE_SECONDS",
+        300,
+        "A message claimed by a sender that has not finished with it after this long (it died) is taken "
+        "over by another sender.",
+        int,
+    ),
+    Setting(
+        "OUTBOX_MAX_ATTEMPTS",
+        20,
+        "Attempts before a message the SMTP server keeps refusing is marked failed (`kb outbox retry`).",
+        int,
+    ),
+    Setting(
+        "AUTOMATIONS_EVERY_SECONDS",
+        60,
+        "How often each web server process runs the automations and SLA rules of `automations.yml` "
+        "(0: never; then run `kb tickets automate` from cron).",
+        int,
+    ),
+    Setting(
+        "OUTBOX_RETRY_MAX_SECONDS",
+        3600,
+        "Longest wait between two attempts (the back-off doubles from one minute up to this).",
+        int,
     ),
 )
 

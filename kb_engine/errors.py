@@ -26,10 +26,11 @@ class ArticleError(KBError):
     status = 422
     code = "bad_article"
 
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
+    def __init__(self, path: str, reason: str, *, line: int | None = None) -> None:
+        super().__init__(f"{path}:{line}: {reason}" if line else f"{path}: {reason}")
         self.path = path
         self.reason = reason
+        self.line = line  # the file's line (1-based) the problem is on, when it is known
 
 
 class ConfigError(KBError):

@@ -23,6 +23,10 @@ import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The project's one percentile definition (nearest rank), from a module that needs only the standard
+# library: this script runs without the project's dependencies installed.
+sys.path.insert(0, str(ROOT))
+from kb_engine.bench.measure import percentile  # noqa: E402
 
 
 def load_paths(limit: int = 400) -> list[str]:
@@ -77,13 +81,6 @@ def run_threads(target, count: int) -> None:
         t.start()
     for t in threads:
         t.join()
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def summary(name: str, latencies: list[float], errors: int, seconds: float) -> dict[str, object]:

@@ -14,7 +14,7 @@ fi
 echo "== lint"
 $BIN/ruff check kb_engine indexer web tests
 $BIN/ruff format --check kb_engine indexer web tests
-$BIN/mypy kb_engine
+$BIN/mypy kb_engine indexer web
 
 echo "== tests"
 set +e

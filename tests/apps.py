@@ -24,6 +24,7 @@ def served_app(
             "INSTANCE_DIR": str(tmp_path / "instance"),
             "MODEL": model,
             "SESSION_COOKIE_SECURE": False,
+            "AUTOMATIONS_EVERY_SECONDS": 0,  # no scheduler thread in tests
             "TESTING": testing,
         }
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from indexer.build import build_index
+from indexer.build import build_index, embed_texts
 from kb_engine.search.embedding import Embedder, HashingEmbedder, load_embedder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,6 +117,7 @@ def app_config(tmp_path: Path, index_dir: Path) -> dict[str, object]:
         "INSTANCE_DIR": str(tmp_path / "instance"),
         "MODEL": MODEL,
         "SESSION_COOKIE_SECURE": False,
+        "AUTOMATIONS_EVERY_SECONDS": 0,  # tests run them themselves (tests/tickets/test_automations.py)
         "TESTING": True,
     }
 
@@ -215,3 +218,38 @@ def new_page(browser: Any) -> Iterator[Callable[[], Any]]:
 @pytest.fixture()
 def page(new_page: Callable[[], Any]) -> Any:
     return new_page()
+
+
+@pytest.fixture()
+def kb_process(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start `kb` subprocesses (output in a log file) and stop them at the end of the test."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = open(tmp_path / f"kb-{len(started)}.log", "wb")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kb_engine", *args],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        proc.log_path = Path(log.name)  # type: ignore[attr-defined]
+        log.close()
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture()
+def cached_embed(embedding_cache: Path, index_dir: Path, embedder):
+    """The real model behind the session's embedding cache (filled by `index_dir`): only new chunks are
+    embedded."""
+    return lambda texts: embed_texts(list(texts), embedding_cache, MODEL, lambda: embedder, 32, False)[0]

@@ -108,15 +108,13 @@ def test_symlink_outside_root_is_refused(tmp_path: Path) -> None:
 
 def test_scan_reports_duplicate_id_and_keeps_good_files(tmp_path: Path) -> None:
     write(tmp_path, "en/password-reset.md", GOOD)
-    write(
-        tmp_path, "fr/password-reset.md", GOOD.replace("category: accounts", "category: accounts\nlang: en")
-    )
+    write(tmp_path, "password-reset.md", GOOD.replace("category: accounts", "category: accounts\nlang: en"))
     write(tmp_path, "en/broken.md", "---\ntitle: [\n---\nx\n")
     write(tmp_path, "en/other.md", GOOD.replace("Reset a forgotten password", "Other"))
     result = scan_articles(tmp_path)
     assert [a.id for a in result.articles] == ["en/other", "en/password-reset"]
     reasons = {p.path: p.reason for p in result.problems}
-    assert "duplicate id 'en/password-reset'" in reasons["fr/password-reset.md"]
+    assert "duplicate id 'en/password-reset'" in reasons["password-reset.md"]
     assert "invalid YAML" in reasons["en/broken.md"]
 
 

@@ -23,7 +23,10 @@ ALLOWED = {
     "insights": {"content", "search", "helpdesk", "authoring"},
     "authoring": {"content", "search", "helpdesk", "insights"},
     "bench": {"content", "search"},
-    "cli": {"content", "search", "helpdesk", "insights", "authoring", "bench"},
+    # Outer rooms: they use the wings above, none of those imports them.
+    "integrations": {"content", "search", "helpdesk", "insights", "authoring"},
+    "ops": {"content", "search", "helpdesk", "insights"},
+    "cli": {"content", "search", "helpdesk", "insights", "authoring", "bench", "integrations", "ops"},
 }
 ENTRY_POINT = "kb_engine.__main__"  # `python -m kb_engine`: runs the CLI
 FORBIDDEN_EVERYWHERE = ("web", "flask")
@@ -82,7 +85,9 @@ def violations(root: Path) -> list[str]:
             other = wing(dep)
             if other is None or other == own:  # the top-level modules (config, errors) serve every wing
                 continue
-            if own is None:
+            if own is not None and own not in ALLOWED:
+                found.append(f"{module} is in a wing this test does not know ({own}): add it to ALLOWED")
+            elif own is None:
                 if module != ENTRY_POINT:
                     found.append(f"{module} (top level) imports the wing {other} ({dep})")
             elif other not in ALLOWED[own]:
@@ -140,6 +145,8 @@ def test_no_import_loop():
 def test_every_wing_is_a_package_that_says_what_it_offers():
     for name in ALLOWED:
         init = PACKAGE / name / "__init__.py"
+        if name in {"integrations", "ops"} and not init.parent.exists():
+            continue  # an outer room not built yet
         assert init.is_file(), name
         assert ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))), (
             f"{name}/__init__.py has no docstring"

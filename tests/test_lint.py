@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
+import markdown
 import pytest
 
-from indexer.build import embed_texts
-from kb_engine.authoring.lint import lint_articles
+from kb_engine.authoring.lint import LintResult, lint_articles
 from kb_engine.cli.main import cli
-from tests.conftest import MODEL, SHIPPED, copy_sample
+from kb_engine.content.articles import MARKDOWN_EXTENSIONS, scan_articles
+from kb_engine.content.links import references
+from tests.conftest import SHIPPED, copy_sample
 
 TODAY = dt.date(2026, 11, 24)
 
@@ -43,7 +46,65 @@ def both(root: Path, slug: str, body: str = "Intro line.\n", **fields: str) -> N
 
 
 def reasons(items: list) -> list[str]:
-    return [f"{p.path}: {p.reason}" for p in items]
+    return [str(p) for p in items]
+
+
+def lint_page(root: Path, body: str) -> LintResult:
+    """Lint `root` once en/page.md (its body from line 12) and its translation are added."""
+    article(root, "en/page.md", body)
+    article(root, "fr/page.md")
+    return lint_articles(root, today=TODAY)
+
+
+def test_markdown_that_only_looks_like_a_broken_link_is_not_one(tmp_path: Path) -> None:
+    both(tmp_path, "target")
+    (tmp_path / "en" / "img").mkdir()
+    (tmp_path / "en" / "img" / "chart (2).png").write_bytes(b"\x89PNG")
+    body = "\n".join(
+        [
+            "An autolink <https://status.example.com/incidents?id=(42)> and <support@example.com>.",  # 12
+            "A URL with parentheses: [Foo](https://en.wikipedia.org/wiki/Foo_(bar)), [t](target.md).",
+            "An image with parentheses: ![chart](<img/chart (2).png>)",
+            "",
+            "Indented code is an example, not a link:",
+            "",
+            "    [x](y)",
+            "    ![shot](missing.png)",
+            "",
+            "A [real broken one](nowhere.md), a \\[escaped](not-a-link.md) and a [ref][r].",  # 21
+            "",
+            "[r]: also-nowhere.md",
+        ]
+    )
+    result = lint_page(tmp_path, body)
+    assert reasons(result.problems) == [
+        "en/page.md:21: broken link to nowhere.md: no article en/nowhere",
+        "en/page.md:21: broken link to also-nowhere.md: no article en/also-nowhere",
+    ]
+
+
+class _RenderedRefs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: set[tuple[bool, str]] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        wanted = {"a": "href", "img": "src"}.get(tag)
+        self.found |= {(tag == "img", v) for k, v in attrs if k == wanted and v is not None}
+
+
+def test_lint_reads_the_links_and_images_the_pages_show_in_every_shipped_article() -> None:
+    """Lint (markdown-it-py) and the renderer (Python-Markdown) are two parsers: they must agree."""
+    articles = scan_articles(SHIPPED).articles
+    assert len(articles) > 50
+    compared = 0
+    for art in articles:
+        page = _RenderedRefs()
+        page.feed(markdown.markdown(art.body, extensions=list(MARKDOWN_EXTENSIONS)))
+        linted = {(r.is_image, r.target) for r in references(art.body) if r.shown}
+        assert linted == page.found, art.path
+        compared += len(linted)
+    assert compared > 0
 
 
 def test_links_and_images_are_checked_with_their_line(tmp_path: Path) -> None:
@@ -65,21 +126,19 @@ def test_links_and_images_are_checked_with_their_line(tmp_path: Path) -> None:
             "[ref]: other-missing.md",
         ]
     )
-    article(tmp_path, "en/page.md", body)
-    article(tmp_path, "fr/page.md")
-    result = lint_articles(tmp_path, today=TODAY)
+    result = lint_page(tmp_path, body)
     assert reasons(result.problems) == [
-        "en/page.md: line 13: broken link to missing-article.md: no article en/missing-article",
-        "en/page.md: line 13: link ../fr/target.md is not turned into an article page: link to an article "
+        "en/page.md:13: broken link to missing-article.md: no article en/missing-article",
+        "en/page.md:13: link ../fr/target.md is not turned into an article page: link to an article "
         "of the same language as `slug.md`, to another language as `/articles/<lang>/<slug>`",
-        "en/page.md: line 14: links to internal article en/runbook, which customers cannot open",
-        "en/page.md: line 14: links to internal article en/runbook, which customers cannot open",
-        "en/page.md: line 15: image img/nope.png does not exist",
-        "en/page.md: line 15: image img/gone.gif does not exist",
-        "en/page.md: line 21: broken link to other-missing.md: no article en/other-missing",
+        "en/page.md:14: links to internal article en/runbook, which customers cannot open",
+        "en/page.md:14: links to internal article en/runbook, which customers cannot open",
+        "en/page.md:15: image img/nope.png does not exist",
+        "en/page.md:15: image img/gone.gif does not exist",
+        "en/page.md:21: broken link to other-missing.md: no article en/other-missing",
     ]
     remote = [w for w in reasons(result.warnings) if "remote image" in w]
-    assert len(remote) == 1 and "line 16" in remote[0] and "Content-Security-Policy" in remote[0]
+    assert len(remote) == 1 and "en/page.md:16:" in remote[0] and "Content-Security-Policy" in remote[0]
 
 
 def test_missing_translation_is_a_warning_except_for_internal_articles(tmp_path: Path) -> None:
@@ -125,7 +184,7 @@ def test_too_few_questions_and_unrouted_categories_are_warnings(tmp_path: Path) 
     warnings = reasons(lint_articles(tmp_path, today=TODAY).warnings)
     assert "en/one-question.md: only 1 `questions`: write 3 to 6 different phrasings" in warnings
     assert (
-        "en/unrouted.md: category 'gardening' is not in routing.yml: its tickets take the default route"
+        "en/unrouted.md:3: category 'gardening' is not in routing.yml: its tickets take the default route"
         in warnings
     )
 
@@ -181,9 +240,11 @@ def test_cli_exit_code_is_for_errors_and_strict_makes_warnings_fail(tmp_path: Pa
     data = json.loads(failed.output)
     assert data["ok"] is False and data["semantic"] is False
     assert data["errors"] == [
-        {"path": "en/linked.md", "reason": "line 12: broken link to nowhere.md: no article en/nowhere"}
+        {"path": "en/linked.md", "line": 12, "reason": "broken link to nowhere.md: no article en/nowhere"}
     ]
-    assert {"path": "en/linked.md", "reason": "missing translation: no fr/linked.md"} in data["warnings"]
+    assert {"path": "en/linked.md", "line": None, "reason": "missing translation: no fr/linked.md"} in (
+        data["warnings"]
+    )
 
 
 def test_cli_stale_days_option(tmp_path: Path, runner) -> None:
@@ -207,13 +268,6 @@ def test_cli_semantic_checks_run_through_the_embedding_cache(tmp_path: Path, run
     assert on.exit_code == 0, on.output
     assert json.loads(on.output)["semantic"] is True
     assert (index / "cache.sqlite3").is_file()
-
-
-@pytest.fixture()
-def cached_embed(embedding_cache: Path, index_dir: Path, embedder):
-    """The real model behind the session's embedding cache (filled by `index_dir`): only new chunks are
-    embedded."""
-    return lambda texts: embed_texts(list(texts), embedding_cache, MODEL, lambda: embedder, 32, False)[0]
 
 
 @pytest.mark.model

@@ -3,14 +3,19 @@ pages are shared, and `kb bench` runs. No timing assertions: `kb bench` is the m
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
+import math
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from indexer.build import build_index
-from kb_engine.bench.measure import percentiles
+from kb_engine.bench import measure
+from kb_engine.bench.measure import percentile, percentiles
 from kb_engine.bench.synthetic import SyntheticEmbedder, write_synthetic_kb
 from kb_engine.content.chunking import KINDS
 from kb_engine.content.text import fold
@@ -24,7 +29,7 @@ from kb_engine.search.ranking import (
     group_translations,
 )
 from kb_engine.search.searcher import Searcher
-from tests.conftest import copy_sample
+from tests.conftest import ROOT, copy_sample
 
 
 # -- reference implementations: the code before it was made fast ------------------------------------------
@@ -164,6 +169,18 @@ def test_cache_size_zero_answers_every_query_afresh(fake_index) -> None:
     assert len(searcher._cache) == 0
 
 
+def test_cache_keeps_the_most_recently_used_answers(fake_index) -> None:
+    _articles, index = fake_index
+    searcher = Searcher(index, model="hashing", cache_size=2)
+    searcher.search("printer offline")
+    searcher.search("vpn cannot connect")
+    searcher.search("printer offline")  # used again: the VPN answer is now the oldest
+    searcher.search("password reset")
+    assert "cache_ms" in searcher.search("printer offline").timings
+    assert "cache_ms" not in searcher.search("vpn cannot connect").timings
+    assert len(searcher._cache) == 2
+
+
 def test_cache_is_dropped_when_a_new_build_is_published(fake_index) -> None:
     articles, index = fake_index
     searcher = Searcher(index, model="hashing")
@@ -224,6 +241,23 @@ def test_percentiles_use_nearest_rank() -> None:
     stats = percentiles([float(i) for i in range(1, 101)])
     assert (stats["p50"], stats["p95"], stats["p99"]) == (50.0, 95.0, 99.0)
     assert percentiles([])["n"] == 0
+    assert percentile([3.0, 1.0, 2.0], 99) == 3.0 and math.isnan(percentile([], 50))
+
+
+def test_load_test_prints_the_same_percentiles_as_kb_bench() -> None:
+    """One definition: the stdlib-only load generator imports kb bench's, whose module needs nothing else."""
+    spec = importlib.util.spec_from_file_location("loadtest", ROOT / "scripts" / "loadtest.py")
+    assert spec is not None and spec.loader is not None
+    loadtest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loadtest)
+    assert loadtest.percentile is percentile
+    latencies = [0.001 * (i % 37) + 0.0001 * i for i in range(523)]
+    report = loadtest.summary("sustained", latencies, errors=0, seconds=1.0)
+    assert report["p99_ms"] == round(percentiles([x * 1000 for x in latencies])["p99"], 1)
+    tree = ast.parse(Path(measure.__file__).read_text(encoding="utf-8"))
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}
 
 
 def test_kb_bench_quick_prints_its_table_and_writes_json(runner, tmp_path: Path) -> None:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,41 +108,14 @@ def test_a_broken_save_is_reported_and_the_watch_goes_on(tmp_path: Path, fake_em
         eventually(lambda: rebuilds, "the initial build")
         (articles / "en" / "half-written.md").write_text("---\ntitle: [oops\n---\nbody\n", encoding="utf-8")
         eventually(lambda: len(rebuilds) > 1, "a rebuild after the broken save")
-        assert "skipped en/half-written.md: invalid YAML" in rebuilds[-1].summary()
+        assert "en/half-written.md:2: error: invalid YAML" in rebuilds[-1].summary()
+        assert "not published" in rebuilds[-1].summary()
         (articles / "en" / "half-written.md").write_text("---\ntitle: Fixed\n---\nkoala body\n", "utf-8")
         eventually(lambda: len(rebuilds) > 2, "a rebuild after the fix")
         assert rebuilds[-1].report is not None and rebuilds[-1].report.articles == 2 * len(SLUGS) + 1
     finally:
         stop.set()
         thread.join(10)
-
-
-@pytest.fixture()
-def kb_process(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """Start `kb` subprocesses (output in a log file) and stop them at the end of the test."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = open(tmp_path / f"kb-{len(started)}.log", "wb")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "kb_engine", *args],
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        proc.log_path = Path(log.name)  # type: ignore[attr-defined]
-        log.close()
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_kb_watch_makes_an_edited_and_a_new_article_searchable(tmp_path: Path, kb_process) -> None:

@@ -86,7 +86,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_customer(app)
     init_api(app)
     init_console(app)
+    from web.desk import init_desk
+
+    init_desk(app)
     _register_errors(app)
+    from web import observability
+
+    observability.init_app(app)
 
     hsts = settings["SESSION_COOKIE_SECURE"] if settings["HSTS"] is None else settings["HSTS"]
 

@@ -37,7 +37,8 @@ class NewTicketSchema(ma.Schema):
     query = _text("query", required=True, metadata={"description": "The customer's problem, in their words."})
     details = _text("details", load_default=None)
     name = _text("contact_name", load_default=None)
-    email = ma.fields.Email(load_default=None, validate=ma.validate.Length(max=LIMITS["contact_email"]))
+    # Checked by the ticket service, as for the form and the CLI (one check, one message).
+    email = _text("contact_email", load_default=None, metadata={"format": "email"})
     phone = _text("contact_phone", load_default=None)
     availability = _text("availability", load_default=None, metadata={"description": "e.g. mornings"})
 

@@ -74,9 +74,11 @@ def draft():
         languages=languages,
     )
     flash(
-        f"Draft written: {path.parent.name}/{path.name} — finish it, then `kb lint` and `kb index`.", "notice"
+        f"Draft written: {path.parent.name}/{path.name} (status: draft, not published) — replace its TODOs, "
+        "check it with `kb lint`, then remove the `status: draft` line to publish it.",
+        "notice",
     )
-    return redirect(url_for("authors.gaps"), code=303)
+    return redirect(url_for("authors.preview", lang=lang, slug=path.stem), code=303)
 
 
 def _feedback_counts() -> dict[str, dict[str, int]]:

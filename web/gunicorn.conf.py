@@ -15,13 +15,25 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 from kb_engine.search.threads import thread_env
 
 # Read by native libraries when they load: set before any worker imports numpy or torch.
 thread_env(1)
 os.environ.setdefault("KB_MODEL_THREADS", "1")
+
+# Prometheus multiprocess mode (kb_engine/ops/metrics.py): every worker writes its counts to this folder and
+# `/metrics` adds them up. Set before any worker imports prometheus_client; emptied at each start (stale
+# files of a previous run would count twice); a folder made here is removed on exit.
+_OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _OWN_METRICS_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kb-metrics-")
+for _stale in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
+    _stale.unlink()
 
 bind = os.environ.get("KB_WEB_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("KB_WEB_WORKERS") or max(1, os.cpu_count() or 1))
@@ -72,7 +84,11 @@ def post_worker_init(worker):
             from web.resources import get_searcher
 
             searcher = get_searcher()
-            searcher.search("password reset warm-up", use_cache=False)
+            observer, searcher.on_search = searcher.on_search, None  # the warm-up is no customer's search
+            try:
+                searcher.search("password reset warm-up", use_cache=False)
+            finally:
+                searcher.on_search = observer
         worker.log.info(
             "worker %s warm in %.1fs (build %s, model on %s)",
             worker.pid,
@@ -82,3 +98,15 @@ def post_worker_init(worker):
         )
     except Exception as exc:  # noqa: BLE001 - a worker without an index still serves pages and /healthz
         worker.log.warning("worker %s not warmed: %s", worker.pid, exc)
+
+
+def child_exit(server, worker):  # noqa: ARG001 - gunicorn's hook signature
+    """A dead worker's gauges leave the live figures (its counters stay: they were counted)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):  # noqa: ARG001 - gunicorn's hook signature
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

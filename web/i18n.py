@@ -96,6 +96,8 @@ def error_text(exc: KBError) -> str:
             length=format_number(params["length"]),
             limit=format_number(params["limit"]),
         )
+    if exc.key == "bad_email":
+        return _("That email address does not look right.")
     if exc.key == "required":
         return _("Please fill in the %(field)s field.", field=field)
     if exc.key == "closed":

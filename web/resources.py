@@ -10,17 +10,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, abort, current_app, g, request, send_file
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from kb_engine.content.articles import IMAGE_SUFFIXES
 from kb_engine.errors import KBError
 from kb_engine.helpdesk import limits
+from kb_engine.helpdesk.automations import Scheduler, load_automations
 from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
 from kb_engine.helpdesk.models import Ticket
+from kb_engine.helpdesk.notifications import QUEUED
+from kb_engine.helpdesk.outbox import BackgroundSender, OutboxSender
 from kb_engine.helpdesk.similarity import Embed
 from kb_engine.helpdesk.tickets import TicketService
 from kb_engine.search.embedding import model_cache_dir
@@ -36,12 +41,18 @@ class SearcherHolder:
         self._searcher: Searcher | None = None
         self._lock = threading.Lock()
         self._checked = 0.0
+        self.on_search: Callable[[SearchResponse], None] | None = None  # set by web/observability.py
+
+    @property
+    def served(self) -> Searcher | None:
+        """The searcher serving now, without loading one (None before the first search)."""
+        return self._searcher
 
     def get(self) -> Searcher:
         if self._searcher is None:
             with self._lock:
                 if self._searcher is None:
-                    self._searcher = Searcher(
+                    searcher = Searcher(
                         Path(self.settings["INDEX_DIR"]),
                         model=self.settings["MODEL"],
                         threads=self.settings["MODEL_THREADS"],
@@ -51,6 +62,8 @@ class SearcherHolder:
                         threshold=self.settings["ANSWER_THRESHOLD"],
                         cache_size=self.settings["SEARCH_CACHE_SIZE"],
                     )
+                    searcher.on_search = self.on_search
+                    self._searcher = searcher
                     self._checked = time.monotonic()
         now = time.monotonic()
         if now - self._checked >= RELOAD_EVERY and self._lock.acquire(blocking=False):
@@ -72,6 +85,24 @@ def init_app(app: Flask) -> None:
     app.extensions["kb_engine"] = engine
     app.extensions["kb_sessions"] = make_session_factory(engine)
     app.extensions["kb_searcher"] = SearcherHolder(dict(app.config))
+    if app.config["AUTOMATIONS_EVERY_SECONDS"] > 0:
+        settings = dict(app.config)
+        app.extensions["kb_automations"] = Scheduler(
+            app.extensions["kb_sessions"],
+            lambda session: TicketService.from_settings(session, settings),
+            lambda: load_automations(Path(settings["ARTICLES_DIR"])),
+            interval=settings["AUTOMATIONS_EVERY_SECONDS"],
+        ).start()
+    if app.config["SMTP_URL"] and app.config["OUTBOX_IN_PROCESS"]:
+        # Each server process sends the outbox too; claims keep two processes off the same message.
+        sender = OutboxSender.from_settings(app.extensions["kb_sessions"], app.config)
+        background = BackgroundSender(sender, interval=app.config["OUTBOX_POLL_SECONDS"]).start()
+        app.extensions["kb_outbox_sender"] = background
+
+        @sa_event.listens_for(app.extensions["kb_sessions"], "after_commit")
+        def wake_sender(session: Session) -> None:
+            if session.info.pop(QUEUED, False):
+                background.wake()  # the customer's confirmation goes now, not at the next poll
 
     @app.teardown_appcontext
     def close_db(exc: BaseException | None) -> None:

@@ -70,6 +70,28 @@ def export_articles(articles_dir: Path, ref: str, dest: Path) -> Path:
     return out
 
 
+def changed_files(articles_dir: Path, ref: str = "HEAD") -> set[str]:
+    """The files of the articles folder that differ from git `ref` (modified, added, renamed, untracked;
+    not deleted), as paths in the folder (`en/x.md`).
+
+    Raises:
+        KBError: not a git work tree, or an unknown ref.
+    """
+    articles_dir = Path(articles_dir).resolve()
+    top = Path(_git(articles_dir, "rev-parse", "--show-toplevel")).resolve()
+    if not _exists(top, f"{ref}^{{commit}}"):
+        raise KBError(f"unknown git ref {ref!r}")
+    prefix = articles_dir.relative_to(top).as_posix()
+    spec = ["--", prefix]
+    listed = _git(top, "diff", "--name-only", "--diff-filter=d", "-z", ref, *spec).split("\0")
+    listed += _git(top, "ls-files", "--others", "--exclude-standard", "-z", *spec).split("\0")
+    return {
+        (top / name).relative_to(articles_dir).as_posix()
+        for name in listed
+        if name and (top / name).is_relative_to(articles_dir)
+    }
+
+
 def _exists(top: Path, spec: str) -> bool:
     return subprocess.run(["git", "cat-file", "-e", spec], cwd=top, capture_output=True).returncode == 0
 

@@ -15,20 +15,31 @@ from __future__ import annotations
 import datetime as dt
 import re
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from kb_engine.authoring.new import PLACEHOLDER
-from kb_engine.content.articles import IMAGE_SUFFIXES, Article, Problem, iter_article_files, scan_articles
+from kb_engine.authoring.lint_rules import (
+    check_alt_text,
+    check_anchor,
+    check_headings,
+    did_you_mean,
+    image_suggestion,
+)
+from kb_engine.authoring.lint_semantic import DUPLICATE_SIMILARITY, QUESTION_MARGIN, Embed, check_semantic
+from kb_engine.content.articles import (
+    PLACEHOLDER,
+    Article,
+    Problem,
+    iter_article_files,
+    scan_articles,
+)
 from kb_engine.content.canned import FILENAME as CANNED_FILE
 from kb_engine.content.canned import load_canned
-from kb_engine.content.chunking import chunk_article
 from kb_engine.content.glossary import load_glossary
 from kb_engine.content.learned import apply_learned, load_learned
+from kb_engine.content.links import references
 from kb_engine.content.scope import load_scope
 from kb_engine.errors import ArticleError, KBError
 from kb_engine.helpdesk.routing import FILENAME as ROUTING_FILE
@@ -36,19 +47,7 @@ from kb_engine.helpdesk.routing import load_routing
 
 STALE_DAYS = 365
 MIN_QUESTIONS = 3
-# Both semantic thresholds were chosen on the shipped knowledge base with all-MiniLM-L6-v2.
-# Cosine similarity of two articles' mean chunk vectors (same language) from which they are reported as
-# near-duplicates: the closest distinct shipped articles (French "email not sending" / "not receiving")
-# score 0.90, a copy of an article with its intro reworded scores about 0.99.
-DUPLICATE_SIMILARITY = 0.92
-# A question is reported when another article's text matches it better than its own article's text by
-# this much (cosine). The model is weaker in French, so smaller margins mostly flag noise there.
-QUESTION_MARGIN = 0.2
-PLACEHOLDER_RE = re.compile(rf"\b{PLACEHOLDER}\b")
 SAFE_SCHEMES = ("http", "https", "mailto", "tel")
-
-Embed = Callable[[Sequence[str]], np.ndarray]
-"""Texts -> L2-normalised vectors, one row per text (an embedder, usually behind the embedding cache)."""
 
 
 @dataclass
@@ -63,8 +62,8 @@ class LintResult:
             "checked": self.checked,
             "ok": not self.problems,
             "semantic": self.semantic,
-            "errors": [{"path": p.path, "reason": p.reason} for p in self.problems],
-            "warnings": [{"path": p.path, "reason": p.reason} for p in self.warnings],
+            "errors": [p.to_dict() for p in self.problems],
+            "warnings": [p.to_dict() for p in self.warnings],
         }
 
 
@@ -77,6 +76,7 @@ def lint_articles(
     embed: Embed | None = None,
     duplicate_similarity: float = DUPLICATE_SIMILARITY,
     question_margin: float = QUESTION_MARGIN,
+    only: Collection[str] | None = None,
 ) -> LintResult:
     """Check every article (and the glossary and routing files) below root.
 
@@ -89,6 +89,9 @@ def lint_articles(
             better by another article) run too.
         duplicate_similarity: article similarity from which two articles are near-duplicates.
         question_margin: how much better another article must match one of an article's questions.
+        only: report only these files (paths in root, e.g. `en/x.md`: the files being changed); the whole
+            knowledge base is still read (links, translations, and the near-duplicate check against every
+            article, with a threshold fitted on the untouched articles instead of `duplicate_similarity`).
 
     Returns:
         A LintResult: errors (`problems`) and warnings, each with the file and the reason.
@@ -101,27 +104,44 @@ def lint_articles(
     result.problems.extend(scan.problems)
     articles = scan.articles
     _check_support_files(root, articles, languages, result)
+    for draft in scan.drafts:
+        unfinished = scan.unfinished.get(draft.id)
+        left = f"; {PLACEHOLDER} left on line {', '.join(map(str, unfinished))}" if unfinished else ""
+        lines = (root / draft.path).read_text(encoding="utf-8").split("\n")
+        at = next((i + 1 for i, text in enumerate(lines) if re.match(r"(status|draft):", text)), 1)
+        result.warnings.append(
+            Problem(draft.path, f"draft: not published until `status: draft` is removed{left}", line=at)
+        )
     by_id = {a.id: a for a in articles}
     present = set(by_id) | {f"{p.parent.name}/{p.stem}" for p in files}
     routes = _routing_categories(root, result)
-    for article in articles:
+    for article in [*articles, *scan.drafts]:
         source = _Source.read(root, article)
-        _check_placeholders(article, source, result)
         _check_links(root, article, source, by_id, present, result)
         _check_questions(article, result)
         _check_updated(article, today or dt.date.today(), stale_days, result)
+        check_headings(article, source.text, source.line, result.warnings)
+        check_alt_text(article, source.text, source.line, result.warnings)
         if routes is not None and article.category not in (None, PLACEHOLDER, *routes):
             result.warnings.append(
                 Problem(
                     article.path,
                     f"category {article.category!r} is not in {ROUTING_FILE}: "
-                    "its tickets take the default route",
+                    f"its tickets take the default route{did_you_mean(article.category or '', routes)}",
+                    line=source.field_line("category"),
                 )
             )
     _check_translations(articles, languages, present, result)
     if embed is not None and articles:
         result.semantic = True
-        _check_semantic(articles, embed, duplicate_similarity, question_margin, result)
+        focus = None if only is None else {a.id for a in articles if a.path in only}
+        check_semantic(articles, embed, duplicate_similarity, question_margin, result.warnings, focus)
+    if only is not None:
+        result.checked = len([f for f in files if str(f.relative_to(root)) in only])
+        result.problems = [p for p in result.problems if p.path in only]
+        result.warnings = [p for p in result.warnings if p.path in only]
+    result.problems.sort(key=lambda p: (p.path, p.line or 0))
+    result.warnings.sort(key=lambda p: (p.path, p.line or 0))
     return result
 
 
@@ -158,10 +178,13 @@ def _check_support_files(
 
 @dataclass
 class _Source:
-    """An article's Markdown body with code masked out, and the file line its first line is on."""
+    """An article's Markdown body, as written (`raw`) and with code masked out (`text`, for the line-based
+    checks), and the file line its first line is on."""
 
     text: str
     first_line: int
+    front: tuple[str, ...] = ()  # the lines between the two '---', from file line 2
+    raw: str = ""
 
     @classmethod
     def read(cls, root: Path, article: Article) -> _Source:
@@ -170,49 +193,26 @@ class _Source:
         fences = [i for i, line in enumerate(lines) if re.fullmatch(r"-{3,}\s*", line)]
         start = fences[1] + 1 if len(fences) > 1 and fences[0] == 0 else 0
         body = "\n".join(lines[start:])
-        # Links and placeholders inside code are examples, not content: blank them, keeping offsets.
+        # Placeholders and headings inside code are examples, not content: blank them, keeping offsets.
         blank = lambda m: re.sub(r"[^\n]", " ", m.group(0))  # noqa: E731
-        body = re.sub(r"^(```|~~~).*?^\1[ \t]*$", blank, body, flags=re.MULTILINE | re.DOTALL)
-        body = re.sub(r"`[^`\n]+`", blank, body)
-        return cls(body, start + 1)
+        masked = re.sub(r"^(```|~~~).*?^\1[ \t]*$", blank, body, flags=re.MULTILINE | re.DOTALL)
+        masked = re.sub(r"`[^`\n]+`", blank, masked)
+        return cls(masked, start + 1, tuple(lines[1 : start - 1]) if start else (), body)
+
+    def field_line(self, name: str) -> int | None:
+        """The file line of a front-matter key."""
+        return next((i + 2 for i, text in enumerate(self.front) if text.startswith(f"{name}:")), None)
 
     def line(self, offset: int) -> int:
         return self.first_line + self.text.count("\n", 0, offset)
 
-
-_INLINE_LINK = re.compile(r"(!?)\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^()\s<>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
-_REF_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+.*)?$", re.MULTILINE)
-_HTML_REF = re.compile(r"<(a|img)\b[^>]*?\b(?:href|src)\s*=\s*[\"']([^\"']*)[\"']", re.IGNORECASE)
-
-
-def _references(source: _Source) -> list[tuple[bool, str, int]]:
-    """(is_image, target, line) for every link and image of an article body."""
-    refs = [
-        (m.group(1) == "!", m.group(2), source.line(m.start())) for m in _INLINE_LINK.finditer(source.text)
-    ]
-    refs += [
-        (m.group(1).lower().endswith(IMAGE_SUFFIXES), m.group(1), source.line(m.start()))
-        for m in _REF_DEF.finditer(source.text)
-    ]
-    refs += [
-        (m.group(1).lower() == "img", m.group(2), source.line(m.start()))
-        for m in _HTML_REF.finditer(source.text)
-    ]
-    return sorted(refs, key=lambda r: r[2])
+    def references(self) -> list[tuple[bool, str, int]]:
+        """(is_image, target, file line) for every link and image, from the Markdown tree (code is code)."""
+        found = [(r.is_image, r.target, self.first_line + r.line - 1) for r in references(self.raw)]
+        return sorted(found, key=lambda r: r[2])
 
 
 # -- checks -------------------------------------------------------------------------------------------------
-def _check_placeholders(article: Article, source: _Source, result: LintResult) -> None:
-    fields = [article.title, article.category or "", *article.questions]
-    where = [f"line {source.line(m.start())}" for m in PLACEHOLDER_RE.finditer(source.text)]
-    if any(PLACEHOLDER_RE.search(text) for text in fields):
-        where.insert(0, "front matter")
-    if where:
-        result.problems.append(
-            Problem(article.path, f"unfinished: {PLACEHOLDER} placeholder in {', '.join(where)}")
-        )
-
-
 def _check_links(
     root: Path,
     article: Article,
@@ -222,39 +222,56 @@ def _check_links(
     result: LintResult,
 ) -> None:
     folder = (root.resolve() / article.path).parent
-    for is_image, target, line in _references(source):
-        where = f"line {line}"
+    for is_image, target, line in source.references():
         scheme = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*):", target)
-        if not target or target.startswith("#") or (scheme and scheme.group(1).lower() in SAFE_SCHEMES):
+        if target.startswith("#"):
+            check_anchor(article, article, urllib.parse.unquote(target[1:]), line, result.warnings)
+            continue
+        if not target or (scheme and scheme.group(1).lower() in SAFE_SCHEMES):
             if is_image and scheme and scheme.group(1).lower() in ("http", "https"):
                 result.warnings.append(
                     Problem(
                         article.path,
-                        f"{where}: remote image {target} is blocked by the site's Content-Security-Policy "
+                        f"remote image {target} is blocked by the site's Content-Security-Policy "
                         "(img-src 'self'): put the file in the articles folder",
+                        line=line,
                     )
                 )
             continue
         if scheme:
             if not (is_image and scheme.group(1).lower() == "data"):
                 result.problems.append(
-                    Problem(article.path, f"{where}: link {target} uses a scheme the site removes")
+                    Problem(article.path, f"link {target} uses a scheme the site removes", line=line)
                 )
             continue
         path = urllib.parse.unquote(target.split("#", 1)[0].split("?", 1)[0])
+        fragment = urllib.parse.unquote(target.split("#", 1)[1]) if "#" in target else ""
         if not is_image and (path.endswith(".md") or path.startswith("/articles/")):
-            _check_article_link(article, path, where, by_id, present, result)
+            _check_article_link(article, path, fragment, line, by_id, present, result)
         elif path.startswith("/"):
             continue  # a page of the site, not something in the articles folder
+        elif not is_image and (folder / f"{path}.md").is_file():
+            result.problems.append(
+                Problem(
+                    article.path,
+                    f"link to {target}: the article exists, but links to articles end in .md: "
+                    f"write `{path}.md`",
+                    line=line,
+                )
+            )
         elif not (folder / path).resolve().is_file():
             what = "image" if is_image else "link to"
-            result.problems.append(Problem(article.path, f"{where}: {what} {target} does not exist"))
+            hint = image_suggestion(root.resolve(), folder, path) if is_image else ""
+            if not is_image:
+                hint = did_you_mean(path, (p.name for p in folder.iterdir() if not p.name.startswith(".")))
+            result.problems.append(Problem(article.path, f"{what} {target} does not exist{hint}", line=line))
 
 
 def _check_article_link(
     article: Article,
     path: str,
-    where: str,
+    fragment: str,
+    line: int,
     by_id: dict[str, Article],
     present: set[str],
     result: LintResult,
@@ -265,8 +282,9 @@ def _check_article_link(
         result.problems.append(
             Problem(
                 article.path,
-                f"{where}: link {path} is not turned into an article page: link to an article of the same "
+                f"link {path} is not turned into an article page: link to an article of the same "
                 "language as `slug.md`, to another language as `/articles/<lang>/<slug>`",
+                line=line,
             )
         )
         return
@@ -274,13 +292,22 @@ def _check_article_link(
         target_id = f"{article.lang}/{path.removesuffix('.md')}"
     target = by_id.get(target_id)
     if target_id not in present:
+        lang, _, slug = target_id.partition("/")
+        slugs = (known.split("/", 1)[1] + (".md" if path.endswith(".md") else "") for known in present
+                 if known.startswith(f"{lang}/"))  # fmt: skip
+        wanted = path.rsplit("/", 1)[-1]
+        hint = did_you_mean(wanted, slugs, cutoff=0.75)
         result.problems.append(
-            Problem(article.path, f"{where}: broken link to {path}: no article {target_id}")
+            Problem(article.path, f"broken link to {path}: no article {target_id}{hint}", line=line)
         )
-    elif target is not None and article.is_public and not target.is_public:
+    elif target is not None and fragment:
+        check_anchor(article, target, fragment, line, result.warnings)
+    if target is not None and article.is_public and not target.is_public:
         result.problems.append(
             Problem(
-                article.path, f"{where}: links to internal article {target_id}, which customers cannot open"
+                article.path,
+                f"links to internal article {target_id}, which customers cannot open",
+                line=line,
             )
         )
 
@@ -354,50 +381,3 @@ def _routing_categories(root: Path, result: LintResult) -> set[str] | None:
     except (KBError, UnicodeDecodeError) as exc:
         result.problems.append(Problem(ROUTING_FILE, str(getattr(exc, "message", exc))))
         return None
-
-
-def _check_semantic(
-    articles: list[Article], embed: Embed, duplicate_similarity: float, margin: float, result: LintResult
-) -> None:
-    chunks = [chunk_article(a) for a in articles]
-    rows = np.repeat(np.arange(len(articles)), [len(c) for c in chunks])
-    question = np.array([c.kind == "question" for cs in chunks for c in cs])
-    vectors = np.asarray(embed([c.text for cs in chunks for c in cs]), dtype=np.float32)
-    centroids = np.stack([vectors[rows == i].mean(axis=0) for i in range(len(articles))])
-    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True) + 1e-12
-    langs = np.array([a.lang for a in articles])
-    slugs = np.array([a.slug for a in articles])
-
-    similarity = centroids @ centroids.T
-    for i, j in zip(*np.nonzero(np.triu(similarity >= duplicate_similarity, k=1)), strict=True):
-        a, b = articles[i], articles[j]
-        if a.lang == b.lang:
-            result.warnings.append(
-                Problem(
-                    a.path,
-                    f"near-duplicate of {b.id} ({b.path}), similarity {similarity[i, j]:.2f}: "
-                    "merge them, or make each one's problem distinct",
-                )
-            )
-
-    # A question is compared with what each article says (title and sections), not with other questions:
-    # "answered better" means another article's text is closer to it than its own article's text.
-    content = ~question
-    for q in np.flatnonzero(question):
-        own = int(rows[q])
-        best = np.full(len(articles), -np.inf, dtype=np.float32)
-        np.maximum.at(best, rows[content], vectors[content] @ vectors[q])
-        rivals = (langs == langs[own]) & (slugs != slugs[own])
-        if not rivals.any():
-            continue
-        rival = int(np.flatnonzero(rivals)[np.argmax(best[rivals])])
-        if best[rival] > best[own] + margin:
-            text = chunks[own][int(q - np.flatnonzero(rows == own)[0])].text
-            result.warnings.append(
-                Problem(
-                    articles[own].path,
-                    f"question {text!r} is answered better by {articles[rival].id}: its text is closer "
-                    f"({best[rival]:.2f}) than this article's ({best[own]:.2f}); move the question there, "
-                    "or make this article answer it",
-                )
-            )

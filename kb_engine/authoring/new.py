@@ -10,27 +10,22 @@ by giving the slug of the existing article.
 from __future__ import annotations
 
 import datetime as dt
-import json
+import difflib
 import os
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb_engine.content.articles import AUDIENCES, SLUG_RE, Article, parse_article
+from kb_engine.authoring import templates
+from kb_engine.authoring.templates import KINDS
+from kb_engine.content.articles import AUDIENCES, SLUG_RE, Article, parse_article, scan_articles
+from kb_engine.content.text import fold
 from kb_engine.errors import KBError
 
 MAX_SLUG_CHARS = 80
-PLACEHOLDER = "TODO"
+CLOSE_TITLE = 0.8  # difflib ratio from which two titles are "close"
 # Letters that Unicode decomposition does not split into ASCII + accent.
 _LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "Ø": "O"})
-
-HEADINGS = {
-    "en": ("Symptoms", "Quick checks", "Steps", ("Windows", "macOS", "Phone"), "If it still fails",
-           "Before escalating"),
-    "fr": ("Symptômes", "Vérifications rapides", "Procédure", ("Windows", "macOS", "Téléphone"),
-           "Si le problème persiste", "Avant d'escalader"),
-}  # fmt: skip
 
 
 class SlugTaken(KBError):
@@ -50,9 +45,7 @@ def slugify(title: str) -> str:
         A slug matching the article file-name rule, at most MAX_SLUG_CHARS long ("article" if nothing is
         left of the title).
     """
-    folded = unicodedata.normalize("NFKD", title.translate(_LIGATURES))
-    ascii_text = "".join(c for c in folded if not unicodedata.combining(c)).lower()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", fold(title.translate(_LIGATURES))).strip("-")
     if len(slug) > MAX_SLUG_CHARS:
         cut = slug[: MAX_SLUG_CHARS + 1]
         slug = cut.rsplit("-", 1)[0] if "-" in cut else cut[:MAX_SLUG_CHARS]
@@ -75,11 +68,6 @@ def unique_slug(root: Path, base: str) -> str:
     return slug
 
 
-def _yaml_str(text: str) -> str:
-    # A JSON string is a valid YAML double-quoted scalar: quotes, colons and '#' in titles are safe.
-    return json.dumps(text, ensure_ascii=False)
-
-
 def render_template(
     *,
     title: str,
@@ -88,39 +76,17 @@ def render_template(
     audience: str,
     tags: tuple[str, ...],
     updated: dt.date,
+    kind: str = "troubleshooting",
+    source: Article | None = None,
 ) -> str:
-    """The Markdown text of a new article: front matter and the section headings of its language."""
-    symptoms, checks, steps, platforms, still_fails, escalating = HEADINGS.get(lang, HEADINGS["en"])
-    tag_list = ", ".join(_yaml_str(t) for t in tags)
-    lines = [
-        "---",
-        f"title: {_yaml_str(title)}",
-        f"lang: {lang}",
-        f"category: {category}" if category else f"category: {PLACEHOLDER}",
-        f"tags: [{tag_list}]",
-        f"audience: {audience}",
-        "# 3 to 6 ways a customer would ask this, in their own vague words (see docs/authoring.md).",
-        "questions:",
-        f'  - "{PLACEHOLDER}: how a customer would describe the problem"',
-        f"updated: {updated.isoformat()}",
-        "---",
-        "",
-        f"{PLACEHOLDER}: one or two lines saying what this article solves.",
-        "",
-        f"## {symptoms}",
-        "",
-        f"- {PLACEHOLDER}",
-        "",
-        f"## {checks}",
-        "",
-        f"- {PLACEHOLDER}",
-        "",
-        f"## {steps}",
-        "",
-    ]
-    for platform in platforms:
-        lines += [f"### {platform}", "", f"1. {PLACEHOLDER}", ""]
-    lines += [f"## {still_fails}", "", f"{PLACEHOLDER}", "", f"## {escalating}", "", f"- {PLACEHOLDER}", ""]
+    """The Markdown text of a new article (a draft): front matter and the sections of its kind in its
+    language, or the sections of `source` when it is a translation of that article."""
+    if kind not in KINDS:
+        raise KBError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    lines = templates.front_matter(
+        title=title, lang=lang, category=category, audience=audience, tags=tags, updated=updated, kind=kind
+    )
+    lines += templates.translation_body(source, lang) if source else templates.body(kind, lang)
     return "\n".join(lines)
 
 
@@ -131,6 +97,7 @@ class NewArticle:
     path: Path
     article: Article
     translation_of: tuple[str, ...] = ()  # ids of existing articles with the same slug
+    warnings: tuple[str, ...] = ()  # a same or close title exists; a translation was probably meant
 
 
 def new_article(
@@ -144,6 +111,7 @@ def new_article(
     tags: tuple[str, ...] = (),
     slug: str | None = None,
     today: dt.date | None = None,
+    kind: str = "troubleshooting",
 ) -> NewArticle:
     """Write a new article from the template into `<root>/<lang>/<slug>.md`.
 
@@ -159,6 +127,8 @@ def new_article(
             language); its category, tags and audience are copied when not given. Without it, the slug is
             the title's, made unique across all languages.
         today: the `updated` date (default: today).
+        kind: troubleshooting, howto or policy: the sections of the template (a translation takes the
+            sections of the article it translates).
 
     Returns:
         A NewArticle: its path, the parsed article and the ids of the articles it translates.
@@ -173,16 +143,17 @@ def new_article(
         raise KBError("the title is empty")
     if audience not in (None, *AUDIENCES):
         raise KBError(f"audience must be public or internal, got {audience!r}")
+    warnings = close_titles(root, title, lang, languages) if slug is None else []
     if slug is None:
         slug = unique_slug(root, slugify(title))
     elif not SLUG_RE.match(slug):
         raise KBError(f"slug {slug!r} is not valid: lowercase letters, digits, '-' or '_'")
     others = [other for other in _languages_having(root, slug) if other != lang]
     translated = [parse_article(root / other / f"{slug}.md", root, languages=languages) for other in others]
-    if translated:
-        source = translated[0]
+    source = translated[0] if translated else None
+    if source is not None:
+        # Tags are search words of one language: a translation gets its own, not the source's.
         category = category or source.category
-        tags = tags or source.tags
         audience = audience or source.audience
     text = render_template(
         title=title.strip(),
@@ -191,6 +162,8 @@ def new_article(
         audience=audience or "public",
         tags=tags,
         updated=today or dt.date.today(),
+        kind=kind,
+        source=source,
     )
     path = root / lang / f"{slug}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -201,4 +174,29 @@ def new_article(
         raise SlugTaken(f"{path} already exists: choose another --slug or edit that file") from None
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
-    return NewArticle(path, parse_article(path, root, languages=languages), tuple(a.id for a in translated))
+    article = parse_article(path, root, languages=languages)
+    return NewArticle(path, article, tuple(a.id for a in translated), tuple(warnings))
+
+
+def close_titles(root: Path, title: str, lang: str, languages: tuple[str, ...]) -> list[str]:
+    """Warnings before writing a new article: an article of the same language with the same or a close
+    title, or one of another language whose slug or title is the new one's (a translation was probably
+    meant: its slug is proposed)."""
+    scan = scan_articles(root, languages=languages) if root.is_dir() else None
+    existing = [*(scan.articles if scan else []), *(scan.drafts if scan else [])]
+    wanted, slug = title.strip().casefold(), slugify(title)
+    warnings = []
+    ids = {article.id for article in existing}
+    for article in existing:
+        ratio = difflib.SequenceMatcher(None, wanted, article.title.casefold()).ratio()
+        if not (article.slug == slug or ratio >= CLOSE_TITLE):
+            continue
+        if article.lang == lang:
+            same = "this slug" if article.slug == slug else "a close title" if ratio < 1 else "the same title"
+            warnings.append(f"{article.id} has {same} ({article.title!r}): edit it instead?")
+        elif f"{lang}/{article.slug}" not in ids:
+            warnings.append(
+                f"{article.id} ({article.title!r}) looks like the same article in {article.lang}: "
+                f"to translate it, use --slug {article.slug}"
+            )
+    return warnings

@@ -1,4 +1,9 @@
-"""Measuring helpers of `kb bench`: percentiles, the machine, sizes, ports, memory."""
+"""Measuring helpers of `kb bench`: percentiles, the machine, sizes, ports, memory.
+
+Standard library only (tests/test_perf.py keeps it so): scripts/loadtest.py, which must run without the
+project's dependencies, takes its percentiles from here too, so every figure the project prints uses one
+definition.
+"""
 
 from __future__ import annotations
 
@@ -21,21 +26,26 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 # -- measuring helpers ----------------------------------------------------------------------------------
+def percentile(values: Sequence[float], p: float) -> float:
+    """The nearest-rank `p`th percentile: the smallest value with at least p % of them at or below it
+    (always one of the values, never interpolated); NaN for no values.
+    """
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
+
+
 def percentiles(values: Sequence[float]) -> dict[str, float]:
-    """p50/p95/p99 and mean of a list of milliseconds (nearest rank; empty -> zeros)."""
+    """p50/p95/p99 and mean of a list of milliseconds (`percentile`; empty -> zeros)."""
     if not values:
         return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "mean": 0.0, "n": 0}
-    ordered = sorted(values)
-
-    def rank(p: float) -> float:
-        return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
-
     return {
-        "p50": round(rank(50), 3),
-        "p95": round(rank(95), 3),
-        "p99": round(rank(99), 3),
-        "mean": round(sum(ordered) / len(ordered), 3),
-        "n": len(ordered),
+        "p50": round(percentile(values, 50), 3),
+        "p95": round(percentile(values, 95), 3),
+        "p99": round(percentile(values, 99), 3),
+        "mean": round(sum(values) / len(values), 3),
+        "n": len(values),
     }
 
 

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kb_engine.authoring.lint import STALE_DAYS
+from kb_engine.authoring.templates import KINDS
 from kb_engine.cli.context import Context, articles_option, build_articles, index_option, pass_ctx
-from kb_engine.content.articles import AUDIENCES
+from kb_engine.content.articles import AUDIENCES, problem_line
 from kb_engine.search.embedding import BUNDLED_NAMES, is_e5
 
 if TYPE_CHECKING:
@@ -40,6 +41,13 @@ DEFAULT_QUERIES = Path("eval/queries.tsv")
 @click.option("--audience", type=click.Choice(AUDIENCES), default=None, help="Default: public.")
 @click.option("--tag", "tags", multiple=True, help="A tag (repeat the option for several).")
 @click.option("--slug", default=None, help="An existing article's slug, to write its translation.")
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    default="troubleshooting",
+    show_default=True,
+    help="The template: troubleshooting (something is broken), howto (a request or task), policy (a rule).",
+)
 @articles_option
 @pass_ctx
 def new_cmd(
@@ -50,9 +58,10 @@ def new_cmd(
     audience: str | None,
     tags: tuple[str, ...],
     slug: str | None,
+    kind: str,
     articles_dir: Path | None,
 ) -> None:
-    """Write a new article from the template (unique slug) and print its path.
+    """Write a new draft article from a template (unique slug) and print its path.
 
     Example: kb new "Réinitialiser l'imprimante" --lang fr --category printing
     """
@@ -69,11 +78,18 @@ def new_cmd(
         audience=audience,
         tags=tags,
         slug=slug,
+        kind=kind,
     )
     click.echo(str(created.path))
+    for warning in created.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if created.translation_of:
         click.echo(f"translation of {', '.join(created.translation_of)}", err=True)
-    click.echo("replace every TODO, then check it with `kb lint`", err=True)
+    click.echo(
+        "a draft (`status: draft`), never published as it is: replace every TODO, check it with `kb lint`, "
+        "preview it, then remove the `status: draft` line to publish it",
+        err=True,
+    )
 
 
 # -- kb lint -----------------------------------------------------------------------------------------------
@@ -108,7 +124,34 @@ def cached_embed(settings: dict[str, Any], index_dir: Path, *, progress: bool):
     return embed
 
 
+def focus_paths(root: Path, paths: Sequence[Path]) -> set[str]:
+    """Files named on the command line (files or folders, relative to the current folder or to the
+    articles folder) as paths in the articles folder."""
+    found: set[str] = set()
+    base = root.resolve()
+    for given in paths:
+        path = given if given.exists() else root / given
+        if not path.exists():
+            raise click.BadParameter(f"{given} does not exist", param_hint="PATHS")
+        path = path.resolve()
+        if not path.is_relative_to(base):
+            raise click.BadParameter(f"{given} is not in the articles folder {root}", param_hint="PATHS")
+        files = sorted(path.rglob("*")) if path.is_dir() else [path]
+        found.update(f.relative_to(base).as_posix() for f in files if f.is_file())
+    return found
+
+
 @click.command("lint")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--changed",
+    is_flag=False,
+    flag_value="HEAD",
+    default=None,
+    metavar="[REF]",
+    help="Check the files changed since a git ref (default HEAD: your uncommitted work), untracked too.",
+)
+@click.option("--all", "show_all", is_flag=True, help="With PATHS or --changed: report every file.")
 @articles_option
 @index_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON document for scripts.")
@@ -129,6 +172,9 @@ def cached_embed(settings: dict[str, Any], index_dir: Path, *, progress: bool):
 @pass_ctx
 def lint_cmd(
     ctx: Context,
+    paths: tuple[Path, ...],
+    changed: str | None,
+    show_all: bool,
     articles_dir: Path | None,
     index_dir: Path | None,
     as_json: bool,
@@ -136,39 +182,50 @@ def lint_cmd(
     stale_days: int,
     strict: bool,
 ) -> None:
-    """Check every article: errors exit 1 (for CI), warnings do not unless --strict.
+    """Check the articles (all, or PATHS, or --changed): errors exit 1 (CI), warnings only with --strict.
 
     Example: kb lint --articles articles/ --json
+    Example: kb lint --changed main
     """
+    from kb_engine.authoring.impact import changed_files
     from kb_engine.authoring.lint import lint_articles
 
     settings = ctx.settings(ARTICLES_DIR=articles_dir, INDEX_DIR=index_dir)
     if semantic is None:
         semantic = model_installed(settings["MODEL"])
     embed = cached_embed(settings, Path(settings["INDEX_DIR"]), progress=not as_json) if semantic else None
+    root = Path(settings["ARTICLES_DIR"])
+    only: set[str] | None = None
+    if paths or changed:
+        only = focus_paths(root, paths)
+        if changed:
+            only |= changed_files(root, changed)
     result = lint_articles(
-        Path(settings["ARTICLES_DIR"]),
+        root,
         languages=tuple(settings["LANGUAGES"]),
         stale_days=stale_days,
         embed=embed,
+        only=None if show_all else only,
     )
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
+        folder = settings["ARTICLES_DIR"]
         for problem in result.problems:
-            click.echo(f"{problem.path}: {problem.reason}")
+            click.echo(problem_line(problem, folder))
         for warning in result.warnings:
-            click.echo(f"{warning.path}: warning: {warning.reason}")
+            click.echo(problem_line(warning, folder, "warning"))
+        scope = "" if only is None or show_all else " (only these files: --all for every file)"
         click.echo(
-            f"{result.checked} files checked, {len(result.problems)} errors, {len(result.warnings)} warnings"
-            f" (semantic checks {'on' if result.semantic else 'off'})"
+            f"{result.checked} files checked{scope}, {len(result.problems)} errors, "
+            f"{len(result.warnings)} warnings (semantic checks {'on' if result.semantic else 'off'})"
         )
     sys.exit(1 if result.problems or (strict and result.warnings) else 0)
 
 
 # -- kb watch / kb serve --watch ---------------------------------------------------------------------------
-def echo_rebuild(rebuild: Rebuild) -> None:
-    click.echo(f"[{dt.datetime.now():%H:%M:%S}] {rebuild.summary()}")
+def echo_rebuild(rebuild: Rebuild, folder: Path | str = "") -> None:
+    click.echo(f"[{dt.datetime.now():%H:%M:%S}] {rebuild.summary(str(folder))}")
 
 
 def start_watcher(settings: dict[str, Any]) -> threading.Event:
@@ -178,7 +235,9 @@ def start_watcher(settings: dict[str, Any]) -> threading.Event:
     articles, index = Path(settings["ARTICLES_DIR"]), Path(settings["INDEX_DIR"])
     click.echo(f"watching {articles}: re-indexing into {index} on every change")
     _thread, stop = watch_in_background(
-        articles, lambda: build_articles(settings, articles, index, progress=False), on_rebuild=echo_rebuild
+        articles,
+        lambda: build_articles(settings, articles, index, progress=False),
+        on_rebuild=lambda rebuild: echo_rebuild(rebuild, articles),
     )
     return stop
 
@@ -210,7 +269,7 @@ def watch_cmd(ctx: Context, articles_dir: Path | None, index_dir: Path | None, q
         watch_articles(
             articles,
             lambda: build_articles(settings, articles, index, progress=False),
-            on_rebuild=echo_rebuild,
+            on_rebuild=lambda rebuild: echo_rebuild(rebuild, articles),
             quiet=quiet_period,
         )
     except KeyboardInterrupt:
@@ -282,7 +341,7 @@ def _searcher(
 
     report = build_articles(settings, articles_dir, index_dir, progress=progress)
     for problem in report.problems:
-        click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
+        click.echo(problem_line(problem, articles_dir), err=True)
     build_dir = current_build(index_dir)
     manifest = read_manifest(build_dir)
     if manifest.get("calibration") != calibration:

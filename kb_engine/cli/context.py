@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from kb_engine.config import load_settings
+from kb_engine.content.articles import problem_line
 
 
 class Context:
@@ -80,7 +81,7 @@ def index_for_articles(settings: dict[str, Any], articles_dir: Path, *, progress
     index_dir = Path(settings["INSTANCE_DIR"]) / "eval-indexes" / key
     report = build_articles(settings, articles_dir, index_dir, progress=progress)
     for problem in report.problems:
-        click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
+        click.echo(problem_line(problem, articles_dir), err=True)
     return index_dir
 
 

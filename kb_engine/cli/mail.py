@@ -14,18 +14,17 @@ from __future__ import annotations
 import json
 import smtplib
 import sys
-from email.message import EmailMessage
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import unquote, urlsplit
 
 import click
 
 from kb_engine.cli.context import Context, open_searcher
-from kb_engine.errors import ConfigError, KBError, StoreUnavailable
+from kb_engine.errors import KBError, StoreUnavailable
 from kb_engine.helpdesk.db import make_engine, make_session_factory, store_errors, upgrade
 from kb_engine.helpdesk.mail_intake import IncomingMail, IntakeResult, MailError, intake, parse_message
 from kb_engine.helpdesk.mail_stream import MessageTooLarge, read_message
+from kb_engine.helpdesk.smtp import send_smtp
 from kb_engine.helpdesk.tickets import TicketService
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
@@ -33,21 +32,6 @@ pass_ctx = click.make_pass_decorator(Context, ensure=True)
 EX_DATAERR = 65
 EX_TEMPFAIL = 75
 MAX_MESSAGE_BYTES = 25 * 1024 * 1024
-
-
-def send_smtp(url: str, message: EmailMessage) -> None:
-    """Send through `smtp://[user:password@]host[:port]`, `smtps://…` or `smtp+starttls://…`."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"smtp", "smtps", "smtp+starttls"} or not parts.hostname:
-        raise ConfigError(f"KB_SMTP_URL: expected smtp://, smtps:// or smtp+starttls://host, got {url!r}")
-    smtp_class = smtplib.SMTP_SSL if parts.scheme == "smtps" else smtplib.SMTP
-    default_port = 465 if parts.scheme == "smtps" else 25
-    with smtp_class(parts.hostname, parts.port or default_port, timeout=30) as smtp:
-        if parts.scheme == "smtp+starttls":
-            smtp.starttls()
-        if parts.username:
-            smtp.login(unquote(parts.username), unquote(parts.password or ""))
-        smtp.send_message(message)
 
 
 def _summary(result: IntakeResult, reply_file: Path | None, sent: bool) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from kb_engine.cli import authoring, bench, console, mail, tickets
+from kb_engine.cli import authoring, bench, console, desk, mail, ops, outbox, tickets
 from kb_engine.cli.context import (
     Context,
     articles_option,
@@ -21,6 +21,7 @@ from kb_engine.cli.context import (
     open_searcher,
     pass_ctx,
 )
+from kb_engine.content.articles import problem_line
 from kb_engine.errors import KBError
 
 
@@ -80,7 +81,7 @@ def index_cmd(
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
         return
     for problem in report.problems:
-        click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
+        click.echo(problem_line(problem, settings["ARTICLES_DIR"]), err=True)
     state = "up to date" if report.up_to_date else f"built {report.build_id}"
     graph = report.graph_update
     kept = f"HNSW graph kept ({graph['added']} added, {graph['tombstones']} tombstones), " if graph else ""
@@ -89,6 +90,14 @@ def index_cmd(
         f"({report.embedded} embedded, {report.cached} from cache), {kept}"
         f"{len(report.problems)} skipped, {report.seconds:.1f}s"
     )
+    if report.kept:
+        click.echo(
+            f"{len(report.kept)} broken article(s) still served as the last good build had them: "
+            f"{', '.join(report.kept)} (fix the file{'s' if len(report.kept) > 1 else ''} above)",
+            err=True,
+        )
+    if report.drafts:
+        click.echo(f"{report.drafts} draft(s) not published (`status: draft`)", err=True)
 
 
 def _contract(response: Any) -> dict[str, Any]:
@@ -260,7 +269,7 @@ def calibrate_cmd(
 
 
 # Command families, each in its own module over `context.py` (never importing this one): one explicit list.
-for _family in (authoring, tickets, console, mail, bench):
+for _family in (authoring, tickets, desk, console, mail, outbox, bench, ops):
     for _command in _family.COMMANDS:
         cli.add_command(_command)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from kb_engine.content.articles import Article, Problem, read_kb_file
+from kb_engine.content.files import atomic_write_text, exclusive
 from kb_engine.errors import ArticleError
 
 LEARNED_FILE = "learned-questions.yml"
@@ -68,16 +69,19 @@ def apply_learned(
 
 
 def approve(articles_dir: Path, article_id: str, question: str) -> bool:
-    """Append an approved question to the learned file (atomic rewrite); False if it was already there."""
+    """Append an approved question to the learned file; False if it was already there.
+
+    The read-modify-write holds the file's lock, so approvals made at the same time (two authors, two
+    server workers) all land; the rewrite is atomic, so the indexer never reads half a file.
+    """
     path = Path(articles_dir) / LEARNED_FILE
-    learned, _ = load_learned(articles_dir)
-    lines = learned.setdefault(article_id, [])
     question = " ".join(question.split())
-    if question in lines:
-        return False
-    lines.append(question)
-    header = "# Customers' phrasings approved by authors; each line is indexed as a `questions` entry.\n"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(header + yaml.safe_dump(learned, allow_unicode=True, sort_keys=True), encoding="utf-8")
-    tmp.replace(path)
+    with exclusive(path.with_name(f".{path.name}.lock")):
+        learned, _ = load_learned(articles_dir)
+        lines = learned.setdefault(article_id, [])
+        if question in lines:
+            return False
+        lines.append(question)
+        header = "# Customers' phrasings approved by authors; each line is indexed as a `questions` entry.\n"
+        atomic_write_text(path, header + yaml.safe_dump(learned, allow_unicode=True, sort_keys=True))
     return True

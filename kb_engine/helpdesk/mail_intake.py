@@ -28,16 +28,16 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
-import hashlib
-import hmac
+import functools
+import gettext
 import re
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -45,16 +45,16 @@ from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
 from kb_engine.errors import InvalidQuery, InvalidTransition, KBError
+from kb_engine.helpdesk.mail_ids import reply_message_id, ticket_of_our_id
 from kb_engine.helpdesk.mail_stream import SIZE_HEADER
 from kb_engine.helpdesk.models import Ticket, TicketEvent, utcnow
 from kb_engine.helpdesk.similarity import Embed
 from kb_engine.helpdesk.tickets import LIMITS, TicketService
+from kb_engine.helpdesk.tickets.rules import check_email
 from kb_engine.insights import analytics
 from kb_engine.search.searcher import SearchResponse
 
 REFERENCE_IN_SUBJECT = re.compile(r"\[(KB-\d{6,})\]", re.IGNORECASE)
-# Our replies' Message-IDs: <KB-000123.nonce.mac@domain>, the MAC keyed by the ticket's token.
-OUR_ID = re.compile(r"^<?(KB-\d{6,})\.([0-9a-f]{16})\.([0-9a-f]{24})@", re.IGNORECASE)
 QUERY_CHARS = 1000  # the subject and the start of the message are what we search with
 AUTOMATIC_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply)@", re.IGNORECASE)
 REPLY_LANGUAGES = ("en", "fr")
@@ -196,6 +196,13 @@ def _one_line(text: str) -> str:
     return " ".join(_CONTROLS.sub(" ", text).split())
 
 
+def _is_email(address: str) -> bool:
+    try:
+        return check_email("contact_email", address) is not None
+    except InvalidQuery:
+        return False
+
+
 def parse_message(raw: bytes) -> IncomingMail:
     """Parse one RFC 5322 message (bytes as the mail server hands them over).
 
@@ -216,7 +223,7 @@ def _parse(raw: bytes) -> IncomingMail:
     if not isinstance(msg, EmailMessage) or (msg.get("From") is None and msg.get("Message-ID") is None):
         raise MailError("not an email message (no From or Message-ID header)")
     addresses = getaddresses([str(msg.get("From") or "")])
-    name, sender = next(((n, a) for n, a in addresses if "@" in a), ("", ""))
+    name, sender = next(((n, a) for n, a in addresses if _is_email(a)), ("", ""))
     if not sender:
         raise MailError("the message has no sender address to answer")
     body_part = msg.get_body(preferencelist=("plain", "html"))
@@ -244,29 +251,6 @@ def _parse(raw: bytes) -> IncomingMail:
 
 
 # -- threads --------------------------------------------------------------------------------------------
-def _mac(ticket: Ticket, nonce: str) -> str:
-    return hmac.new(
-        ticket.token.encode(), f"{ticket.reference}.{nonce}".encode(), hashlib.sha256
-    ).hexdigest()[:24]
-
-
-def reply_message_id(ticket: Ticket, domain: str) -> str:
-    """A Message-ID for one of our replies that names its ticket and cannot be forged without its token."""
-    nonce = secrets.token_hex(8)
-    return f"<{ticket.reference}.{nonce}.{_mac(ticket, nonce)}@{domain}>"
-
-
-def _ticket_of_our_id(session: Session, message_id: str) -> Ticket | None:
-    match = OUR_ID.match(message_id)
-    if not match:
-        return None
-    reference, nonce, mac = match.groups()
-    ticket = session.scalar(select(Ticket).where(Ticket.reference == reference.upper()))
-    if ticket is None or not hmac.compare_digest(_mac(ticket, nonce.lower()), mac.lower()):
-        return None
-    return ticket
-
-
 def _ticket_with_message(session: Session, message_id: str) -> Ticket | None:
     """The ticket opened by, or already holding, the email with this Message-ID."""
     ticket = session.scalar(select(Ticket).where(Ticket.email_message_id == message_id))
@@ -287,7 +271,7 @@ def _ticket_with_message(session: Session, message_id: str) -> Ticket | None:
 def _named_ticket(session: Session, mail: IncomingMail) -> tuple[Ticket | None, bool]:
     """The ticket the message names, and whether its thread proves it (True) or only its subject does."""
     for ref in mail.references:
-        ticket = _ticket_of_our_id(session, ref) or _ticket_with_message(session, ref)
+        ticket = ticket_of_our_id(session, ref) or _ticket_with_message(session, ref)
         if ticket is not None:
             return ticket, True
     match = REFERENCE_IN_SUBJECT.search(mail.subject)
@@ -432,32 +416,17 @@ def intake(
 
 
 # -- the reply ------------------------------------------------------------------------------------------
-REPLY_TEXT: dict[str, dict[str, str]] = {
-    "en": {
-        "hello": "Hello {name},",
-        "hello_anonymous": "Hello,",
-        "created": "We have received your request {reference}. A technician will get back to you.",
-        "articles": "While you wait, these articles may already solve it:",
-        "redirect": "This does not seem to be for IT support: {message}",
-        "known": "{banner} No need to report it again: technicians are already working on it.",
-        "follow": "Follow your request: {url}",
-        "more": "To add information, reply to this email (keep {reference} in the subject).",
-        "attached": "Your message has been added to request {reference}. Thank you.",
-        "signature": "The support desk",
-    },
-    "fr": {
-        "hello": "Bonjour {name},",
-        "hello_anonymous": "Bonjour,",
-        "created": "Nous avons bien reçu votre demande {reference}. Un technicien vous recontactera.",
-        "articles": "En attendant, ces articles peuvent déjà résoudre le problème :",
-        "redirect": "Cette demande ne semble pas relever du support informatique : {message}",
-        "known": "{banner} Inutile de le signaler à nouveau : les techniciens y travaillent déjà.",
-        "follow": "Suivre votre demande : {url}",
-        "more": "Pour ajouter une information, répondez à cet e-mail (gardez {reference} dans l'objet).",
-        "attached": "Votre message a été ajouté à la demande {reference}. Merci.",
-        "signature": "Le support informatique",
-    },
-}
+# The reply's texts are gettext messages in English; translations live in the library's own catalogue
+# (translations/<lang>/LC_MESSAGES/mail.po beside this module, compiled to .mo), read with the standard
+# library's gettext so that `kb mail-in` needs no web framework.
+LOCALE_DIR = Path(__file__).resolve().parent / "translations"
+MAIL_DOMAIN = "mail"
+
+
+@functools.cache
+def reply_catalogue(lang: str) -> gettext.NullTranslations:
+    """The reply texts in `lang` (English, the source language, for any language without a catalogue)."""
+    return gettext.translation(MAIL_DOMAIN, LOCALE_DIR, languages=[lang], fallback=True)
 
 
 def _subject(mail: IncomingMail, reference: str) -> str:
@@ -484,29 +453,45 @@ def build_reply(
     `response` None: an acknowledgement that their message joined the ticket (no links: whoever wrote
     into a thread is not necessarily the ticket's customer).
     """
-    words = REPLY_TEXT[lang if lang in REPLY_TEXT else REPLY_LANGUAGES[0]]
+    lang = lang if lang in REPLY_LANGUAGES else REPLY_LANGUAGES[0]
+    _ = reply_catalogue(lang).gettext
     base = public_url.rstrip("/")
     reference = ticket.reference or ""
-    lines = [
-        words["hello"].format(name=mail.sender_name) if mail.sender_name else words["hello_anonymous"],
-        "",
-    ]
+    name = mail.sender_name
+    lines = [_("Hello {name},").format(name=name) if name else _("Hello,"), ""]
     if response is None:
-        lines += [words["attached"].format(reference=reference)]
+        joined = _("Your message has been added to request {reference}. Thank you.")
+        lines += [joined.format(reference=reference)]
     else:
-        lines += [words["created"].format(reference=reference), ""]
+        lines += [
+            _("We have received your request {reference}. A technician will get back to you.").format(
+                reference=reference
+            ),
+            "",
+        ]
         if known:
-            lines += [words["known"].format(banner=known), ""]
+            lines += [
+                _("{banner} No need to report it again: technicians are already working on it.").format(
+                    banner=known
+                ),
+                "",
+            ]
         if response.redirect:
-            lines += [words["redirect"].format(message=response.redirect["message"]), ""]
+            message = response.redirect["message"]
+            lines += [_("This does not seem to be for IT support: {message}").format(message=message), ""]
         elif response.hits:
-            lines += [words["articles"], ""]
+            lines += [_("While you wait, these articles may already solve it:"), ""]
             for n, hit in enumerate(response.hits, 1):
                 lines += [f"{n}. {hit.title}", f"   {base}{hit.url}?{urlencode({'ch': 'email'})}"]
             lines.append("")
         status = f"{base}/tickets/{reference}?{urlencode({'t': ticket.token})}"
-        lines += [words["follow"].format(url=status), words["more"].format(reference=reference)]
-    lines += ["", "-- ", words["signature"]]
+        lines += [
+            _("Follow your request: {url}").format(url=status),
+            _("To add information, reply to this email (keep {reference} in the subject).").format(
+                reference=reference
+            ),
+        ]
+    lines += ["", "-- ", _("The support desk")]
     reply = EmailMessage()
     reply["From"] = mail_from
     reply["To"] = (
@@ -522,5 +507,5 @@ def build_reply(
     reply["Auto-Submitted"] = "auto-replied"  # RFC 3834: other robots must not answer it
     reply.set_content("\n".join(lines) + "\n")
     # After set_content, which drops every Content-* header.
-    reply["Content-Language"] = lang if lang in REPLY_TEXT else REPLY_LANGUAGES[0]
+    reply["Content-Language"] = lang
     return reply

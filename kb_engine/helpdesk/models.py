@@ -211,3 +211,35 @@ class AnonymousAction(Base):
     address: Mapped[str] = mapped_column(String(64))
     email: Mapped[str | None] = mapped_column(String(320))
     at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
+class OutboxMessage(Base):
+    """A message owed to someone (a customer's notification, a team's alert), written in the same
+    transaction as the change it tells about and delivered by the outbox sender (kb_engine.helpdesk.outbox).
+
+    `status`: pending (due at `next_attempt_at`) → sending (claimed by `claimed_by` at `claimed_at`) →
+    sent; or failed (refused for good, or out of attempts; `kb outbox retry` queues it again).
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    channel: Mapped[str] = mapped_column(String(16), default="email")
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_event.id"))
+    recipient: Mapped[str] = mapped_column(String(320))
+    lang: Mapped[str | None] = mapped_column(String(8))
+    subject: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    message_id: Mapped[str] = mapped_column(String(300), unique=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from dataclasses import dataclass, field
+
+from kb_engine.content.text import fold as fold_accents
 
 HIGHEST = 1
 LOWEST = 4
@@ -98,8 +99,7 @@ VOLUME_STEPS = ((20, 2), (5, 1))  # (customers at least, levels up)
 
 def fold(text: str) -> str:
     """Lower case, no accents, typographic apostrophes made plain: what the word lists are matched on."""
-    text = unicodedata.normalize("NFKD", text.lower().replace("’", "'"))
-    return "".join(c for c in text if not unicodedata.combining(c))
+    return fold_accents(text.replace("’", "'"))
 
 
 def _pattern(phrases: str) -> re.Pattern[str]:

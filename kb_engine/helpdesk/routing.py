@@ -7,6 +7,8 @@
     categories:
       security: {tier: L2, team: security}
       network: {tier: L1, team: network, escalation: {L3: network-engineering}}
+    teams:                                       # where a team's alerts go (a new P1, an escalation)
+      security: security-team@example.com
 
 `escalation` names the team that picks up a ticket escalated to a tier (per category or for all). A
 missing file routes everything to L1 with no team. The file is re-read when it changes.
@@ -41,6 +43,7 @@ class Route:
 class Routing:
     default: Route = field(default_factory=Route)
     categories: dict[str, Route] = field(default_factory=dict)
+    teams: dict[str, str] = field(default_factory=dict)
 
     def route(self, category: str | None) -> Route:
         """The tier and team for a new ticket of this category."""
@@ -50,6 +53,10 @@ class Routing:
         """The team that picks up a ticket of this category escalated to `tier` (None if unnamed)."""
         route = self.route(category)
         return route.escalation.get(tier) or self.default.escalation.get(tier)
+
+    def team_address(self, team: str | None) -> str | None:
+        """The email address of a team's alerts (None: the routing file names none)."""
+        return self.teams.get(team or "")
 
 
 def _tier(value: Any, where: str) -> str:
@@ -82,7 +89,7 @@ def parse_routing(data: Any, where: str = FILENAME) -> Routing:
         return Routing()
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping with default, escalation and categories")
-    unknown = set(data) - {"default", "escalation", "categories"}
+    unknown = set(data) - {"default", "escalation", "categories", "teams"}
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     default = _route(
@@ -93,8 +100,14 @@ def parse_routing(data: Any, where: str = FILENAME) -> Routing:
     categories = data.get("categories") or {}
     if not isinstance(categories, dict):
         raise ConfigError(f"{where}: categories must map a category to {{tier, team}}")
+    teams = data.get("teams") or {}
+    if not isinstance(teams, dict) or not all(
+        isinstance(v, str) and "@" in v and len(v) <= 320 for v in teams.values()
+    ):
+        raise ConfigError(f"{where}: teams must map a team to its email address (team: alerts@example.com)")
     return Routing(
         default=default,
+        teams={str(k): v.strip() for k, v in teams.items()},
         categories={
             str(name): _route(
                 spec, f"{where}: categories.{name}", Route(tier=default.tier, team=default.team)

@@ -8,10 +8,10 @@ the same open tickets are compared again and again (queue, merge suggestions, pr
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
+from cachetools import LRUCache
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
@@ -20,8 +20,8 @@ Embed = Callable[[Sequence[str]], np.ndarray]
 SAME_THING = 0.6
 
 CACHE_SIZE = 20000
-_cache: OrderedDict[tuple[Hashable, str], np.ndarray] = OrderedDict()
-_lock = threading.Lock()
+_cache: LRUCache[tuple[Hashable, str], np.ndarray] = LRUCache(maxsize=CACHE_SIZE)
+_lock = threading.Lock()  # LRUCache is not thread-safe; the web app's threads share it
 
 
 def normalise(text: str) -> str:
@@ -47,16 +47,12 @@ def embed_texts(embed: Embed, texts: Sequence[str]) -> np.ndarray:
         with _lock:
             for key, row in zip(missing, fresh, strict=True):
                 _cache[(embed, key)] = row
-            while len(_cache) > CACHE_SIZE:
-                _cache.popitem(last=False)
     with _lock:
         rows = []
         for key in keys:
             row = _cache.get((embed, key))
             if row is None:  # evicted by a concurrent caller between the two steps: recompute
                 row = np.asarray(embed([key]), dtype=np.float32)[0]
-            else:
-                _cache.move_to_end((embed, key))
             rows.append(row)
     return np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
 

@@ -12,7 +12,6 @@ stand-in for plumbing tests and for starting a server before a model is availabl
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import hashlib
 import importlib.metadata
@@ -23,9 +22,8 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
@@ -33,6 +31,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from kb_engine.content.files import atomic_write_text, exclusive
 from kb_engine.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -378,30 +377,9 @@ def _package_version(name: str) -> str | None:
         return None
 
 
-@contextlib.contextmanager
-def _export_lock(cache_dir: Path) -> Iterator[None]:
+def _export_lock(cache_dir: Path) -> contextlib.AbstractContextManager[None]:
     """One exporter per cache folder at a time; the others wait for its verdict (workers start together)."""
-    fd = os.open(cache_dir / ".export.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide it from the server's user
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    return exclusive(cache_dir / ".export.lock")
 
 
 def _current_verdict(verdict_path: Path) -> dict[str, Any] | None:
@@ -475,7 +453,7 @@ def ensure_onnx_export(name: str, plan: OnnxPlan, cache_dir: Path, *, threads: i
                     verdict = _run_export(plan, onnx_path, threads)
                     verdict["onnxruntime"] = _package_version("onnxruntime")
                     if not verdict.pop("retry", False):
-                        _write_atomically(verdict_path, json.dumps(verdict, indent=2) + "\n")
+                        atomic_write_text(verdict_path, json.dumps(verdict, indent=2) + "\n")
         except OSError as exc:
             raise OnnxUnavailable(f"cannot write the ONNX export in {cache_dir}: {exc}") from None
     if not verdict.get("verified"):

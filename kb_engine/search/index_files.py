@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from kb_engine.content.files import atomic_write_text
 from kb_engine.errors import IndexMismatch, IndexMissing
 
 FORMAT_VERSION = 1
@@ -74,21 +75,8 @@ def check_manifest(manifest: dict[str, Any], *, model: str | None) -> None:
         )
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_json(path: Path, data: Any) -> None:
     """Write JSON durably: to a temporary file, fsync, then rename over the target."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        # dumps, not dump: json.dump streams through the pure-Python encoder, several times slower on the
-        # chunk table of a large KB.
-        fh.write(json.dumps(data, ensure_ascii=False))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    # dumps, not dump: json.dump streams through the pure-Python encoder, several times slower on the
+    # chunk table of a large KB.
+    atomic_write_text(path, json.dumps(data, ensure_ascii=False))

@@ -15,13 +15,14 @@ import re
 import threading
 import time
 import unicodedata
-from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import faiss
 import numpy as np
+from cachetools import LRUCache
 
 from kb_engine.content.articles import Article, article_media
 from kb_engine.content.chunking import KINDS
@@ -159,9 +160,13 @@ class Searcher:
         self._embedder = embedder
         self._embedder_error: str | None = None
         self._lock = threading.Lock()
-        self._cache: OrderedDict[tuple[Any, ...], SearchResponse] = OrderedDict()
-        self._cache_lock = threading.Lock()  # worker threads share the cache
+        # LRUCache is not thread-safe: worker threads share it under the lock. (maxsize 0 would refuse every
+        # insert; a cache_size of 0 turns caching off before it is reached.)
+        self._cache: LRUCache[tuple[Any, ...], SearchResponse] = LRUCache(maxsize=max(1, cache_size))
+        self._cache_lock = threading.Lock()
         self._cache_size = cache_size
+        # Called with every answer (cached or not): the web app counts searches and stage latencies with it.
+        self.on_search: Callable[[SearchResponse], None] | None = None
         limit_blas(1)  # single-vector products: one BLAS thread is fastest and leaves the cores to others
         self._load(current_build(self.index_dir))
 
@@ -232,7 +237,7 @@ class Searcher:
             return None
         if build_dir.name == self.build_id:
             return None
-        return Searcher(
+        newer = Searcher(
             self.index_dir,
             model=self.model,
             embedder=self._embedder,
@@ -243,6 +248,8 @@ class Searcher:
             threshold=self._threshold_override,
             cache_size=self._cache_size,
         )
+        newer.on_search = self.on_search
+        return newer
 
     def reload_if_changed(self) -> bool:
         """Switch to a newer published build, if any; True when it switched. Never leaves a half state."""
@@ -288,6 +295,10 @@ class Searcher:
             "model_runtime": runtime_of(self._embedder),
             "model_error": self._embedder_error,
             "degraded": degraded,
+            # Article files that do not parse now (counts only: the paths are for the authors' pages);
+            # `articles_kept` of them are still served as the last good build had them.
+            "article_problems": len(self.manifest.get("problems") or ()),
+            "articles_kept": len(self.manifest.get("kept") or ()),
         }
 
     # -- articles ------------------------------------------------------------------------------------------
@@ -345,21 +356,22 @@ class Searcher:
         if use_cache:
             t0 = time.perf_counter()
             with self._cache_lock:
-                cached = self._cache.get(key)
-                if cached is not None:
-                    self._cache.move_to_end(key)
+                cached = self._cache.get(key)  # marks it recently used
             if cached is not None:
                 # A copy: the cached answer keeps its own query text and timings.
-                return dataclasses.replace(
+                response = dataclasses.replace(
                     cached, query=query, timings={"cache_ms": (time.perf_counter() - t0) * 1000}
                 )
+                if self.on_search is not None:
+                    self.on_search(response)
+                return response
         response = self._search(text, k=k, include_internal=include_internal, lang=lang)
         response.query = query
         if use_cache and key[-1] == self.build_id:  # not an answer from a build switched away meanwhile
             with self._cache_lock:
-                self._cache[key] = response
-                if len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+                self._cache[key] = response  # evicts the least recently used past cache_size
+        if self.on_search is not None:
+            self.on_search(response)
         return response
 
     def signals(self, text: str, lang_hint: str | None = None) -> dict[str, Any]:

@@ -86,6 +86,7 @@ def test_draft_article_from_a_gap_has_front_matter_and_questions(tmp_path) -> No
     assert article.title == "Book a meeting room" and article.lang == "en"
     assert article.questions == ("how do I book a meeting room", 'a "quoted" one')
     assert "TODO" in path.read_text(encoding="utf-8")  # kb lint flags the draft until it is written
+    assert article.is_draft  # never published until an author removes `status: draft`
 
 
 def test_candidates_most_frequent_first_approve_writes_learned_file(db: Session, tmp_path) -> None:

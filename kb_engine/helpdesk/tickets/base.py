@@ -7,7 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
@@ -18,6 +19,7 @@ from kb_engine.content.canned import fill
 from kb_engine.errors import InvalidTransition, NotFound
 from kb_engine.helpdesk import priority as priority_rule
 from kb_engine.helpdesk.models import Ticket, TicketEvent, utcnow
+from kb_engine.helpdesk.notifications import Notifier
 from kb_engine.helpdesk.routing import Routing, routing_for
 from kb_engine.helpdesk.tickets.rules import (
     CUSTOMER_TEXT,
@@ -41,11 +43,14 @@ class TicketBase:
         routing: Routing | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
         rules: IncidentRules | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.session = session
         self.routing = routing or Routing()
         self.clock = clock
         self.rules = rules or IncidentRules()
+        self.notifier = notifier or Notifier()
+        self._quiet: set[str] = set()
 
     @classmethod
     def from_settings(cls, session: Session, settings: Mapping[str, Any]) -> Self:
@@ -58,6 +63,7 @@ class TicketBase:
                 window=dt.timedelta(minutes=int(settings["PROBLEM_WINDOW_MINUTES"])),
                 min_tickets=int(settings["PROBLEM_MIN_TICKETS"]),
             ),
+            notifier=Notifier.from_settings(settings),
         )
 
     def _rules(
@@ -80,6 +86,35 @@ class TicketBase:
         self.session.add(event)
         ticket.updated_at = event.at
         return event
+
+    # -- telling people (outbox rows, in the caller's transaction) -------------------------------------
+    def _tell(self, ticket: Ticket, kind: str, event: TicketEvent | None = None, **context: Any) -> None:
+        """Queue message `kind` for the ticket's customers (kb_engine.helpdesk.notifications)."""
+        if kind in self._quiet:
+            return
+        self.session.flush()  # the event's id names the message (one per event and customer)
+        self.notifier.tell_customers(self.session, ticket, kind, now=self.clock(), event=event, **context)
+
+    def _alert(
+        self, ticket: Ticket, kind: str, team: str | None, event: TicketEvent | None = None, **context: Any
+    ) -> None:
+        """Queue staff message `kind` to the team's address in the routing file (none: nothing)."""
+        address = self.routing.team_address(team)
+        if address:
+            self.session.flush()
+            self.notifier.tell_team(
+                self.session, ticket, kind, address, now=self.clock(), event=event, **context
+            )
+
+    @contextmanager
+    def _quietly(self, *kinds: str) -> Iterator[None]:
+        """Tell nobody about `kinds` inside the block (another message already says it)."""
+        before = set(self._quiet)
+        self._quiet.update(kinds)
+        try:
+            yield
+        finally:
+            self._quiet = before
 
     def _require(self, ticket: Ticket, action: str, allowed: Iterable[str]) -> None:
         if ticket.merged_into_id is not None:

@@ -50,7 +50,7 @@ class EscalationMixin(TicketBase):
         self._responded(ticket)
         packet = self.escalation_packet(ticket)
         packet["escalation"] = {"from": source_tier, "to": target, "reason": reason, "by": actor}
-        self._event(
+        event = self._event(
             ticket,
             actor,
             "escalated",
@@ -62,6 +62,9 @@ class EscalationMixin(TicketBase):
             vendor_ref=vendor_ref,
             packet=packet,
         )
+        if target in ("L3", VENDOR_TIER):  # the customer is told plainly that it may take long
+            self._tell(ticket, "delay_notice", event, tier=target, vendor=vendor or "")
+        self._alert(ticket, "staff_escalation", ticket.team, event, message=reason, actor=actor)
         self.session.flush()
         return packet
 

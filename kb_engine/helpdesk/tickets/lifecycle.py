@@ -18,6 +18,7 @@ from kb_engine.helpdesk.tickets.rules import (
     ENGINE,
     SOURCES,
     STATUSES,
+    check_email,
     check_length,
     reference_for,
     required_field,
@@ -70,7 +71,7 @@ class LifecycleMixin(TicketBase):
             category=category,
             search_id=search_id,
             contact_name=check_length("contact_name", contact_name),
-            contact_email=check_length("contact_email", contact_email),
+            contact_email=check_email("contact_email", contact_email),
             contact_phone=check_length("contact_phone", contact_phone),
             availability=check_length("availability", availability),
             details=check_length("details", details),
@@ -81,7 +82,7 @@ class LifecycleMixin(TicketBase):
         self.session.add(ticket)
         self.session.flush()
         ticket.reference = reference_for(ticket.id)
-        self._event(
+        created = self._event(
             ticket,
             actor,
             "created",
@@ -93,8 +94,24 @@ class LifecycleMixin(TicketBase):
         if ticket.contact_email or ticket.contact_name or ticket.contact_phone:
             self._add_contact(ticket)
         self._refresh_priority(ticket)
+        if source != "email":  # `kb mail-in` answers an email itself, with articles
+            self._tell(ticket, "opened", created, once=f"opened:{ticket.id}")
+        self._alert_if_critical(ticket, created)
         self.session.flush()
         return ticket
+
+    def _alert_if_critical(self, ticket: Ticket, event: TicketEvent) -> None:
+        """A critical (P1) ticket: its team hears of it at once, once."""
+        level = self.priority_of(ticket)
+        if level.level == priority_rule.HIGHEST:
+            self._alert(
+                ticket,
+                "staff_p1",
+                ticket.team,
+                event,
+                once=f"p1:{ticket.id}",
+                message="; ".join(level.reasons),
+            )
 
     def _add_contact(self, ticket: Ticket) -> None:
         contact = TicketContact(
@@ -121,15 +138,17 @@ class LifecycleMixin(TicketBase):
         """The customer completes a miss ticket with who they are and more detail ("Still need help?")."""
         self._require(ticket, "add contact details to", ACTIVE + ("resolved",))
         ticket.contact_name = check_length("contact_name", name) or ticket.contact_name
-        ticket.contact_email = check_length("contact_email", email) or ticket.contact_email
+        ticket.contact_email = check_email("contact_email", email) or ticket.contact_email
         ticket.contact_phone = check_length("contact_phone", phone) or ticket.contact_phone
         ticket.availability = check_length("availability", availability) or ticket.availability
         extra = check_length("details", details)
         if extra:
             ticket.details = f"{ticket.details}\n\n{extra}" if ticket.details else extra
         self._add_contact(ticket)
-        self._event(ticket, CUSTOMER, "contact_added", details=bool(extra), customer=ticket.reference)
+        added = self._event(ticket, CUSTOMER, "contact_added", details=bool(extra), customer=ticket.reference)
         self._refresh_priority(ticket)
+        if ticket.contact_email:  # the confirmation, once per address (a ticket opened with one has had it)
+            self._tell(ticket, "opened", added, once=f"opened:{ticket.id}", only=[ticket.contact_email])
         self.session.flush()
         return ticket
 
@@ -184,7 +203,9 @@ class LifecycleMixin(TicketBase):
         if ticket.assignee is None:
             ticket.assignee = actor
         self._responded(ticket)
-        self._event(ticket, actor, "asked_customer", text, **extra)
+        event = self._event(ticket, actor, "asked_customer", text, **extra)
+        # By email too: to the one customer chosen, or to each, with their own name and reference.
+        self._tell(ticket, "question", event, message=text, to_reference=to)
         self.session.flush()
         return ticket
 
@@ -230,7 +251,16 @@ class LifecycleMixin(TicketBase):
         ticket.resolution_note = note
         ticket.resolved_at = self.clock()
         self._responded(ticket)
-        self._event(ticket, actor, "resolved", note, article=article)
+        event = self._event(ticket, actor, "resolved", note, article=article)
+        title = next((h.get("title") for h in ticket.shown or [] if h.get("id") == article), None)
+        self._tell(
+            ticket,
+            "resolved",
+            event,
+            fix=note or "",
+            article_title=title or article or "",
+            article_url=self.notifier.article_url(article) if article else "",
+        )
         self.session.flush()
         return ticket
 
@@ -239,7 +269,8 @@ class LifecycleMixin(TicketBase):
         self._require(ticket, "close", STATUSES[:-1])
         ticket.status = "closed"
         ticket.closed_at = self.clock()
-        self._event(ticket, actor, "closed", check_length("reason", reason))
+        reason = check_length("reason", reason)
+        self._tell(ticket, "closed", self._event(ticket, actor, "closed", reason), message=reason or "")
         self.session.flush()
         return ticket
 
@@ -248,7 +279,8 @@ class LifecycleMixin(TicketBase):
         self._require(ticket, "reopen", ("resolved",))
         ticket.status = "open"
         ticket.resolved_at = None
-        self._event(ticket, actor, "reopened", required_field("reason", reason))
+        reason = required_field("reason", reason)
+        self._tell(ticket, "reopened", self._event(ticket, actor, "reopened", reason), message=reason)
         self.session.flush()
         return ticket
 
@@ -301,7 +333,7 @@ class LifecycleMixin(TicketBase):
         previous = ticket.priority_override
         ticket.priority_override = level
         computed = self.priority_of(ticket).level
-        self._event(
+        event = self._event(
             ticket,
             actor,
             "priority_set",
@@ -311,5 +343,14 @@ class LifecycleMixin(TicketBase):
             computed=ticket.priority,
             effective=computed,
         )
+        if level == priority_rule.HIGHEST:  # once per ticket, whether the rule or an agent made it P1
+            self._alert(
+                ticket,
+                "staff_p1",
+                ticket.team,
+                event,
+                once=f"p1:{ticket.id}",
+                message=f"set to P1 by {actor}: {event.message}",
+            )
         self.session.flush()
         return ticket

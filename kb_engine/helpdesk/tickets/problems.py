@@ -200,9 +200,10 @@ class ProblemsMixin(LifecycleMixin):
         """The incident is over: the banner goes; with `resolve_tickets`, its open tickets are resolved."""
         self._end_problem(problem, actor, "resolved", required_field("message", note))
         if resolve_tickets:
-            for ticket in problem.tickets:
-                if ticket.status in ACTIVE and ticket.merged_into_id is None:
-                    self.resolve(ticket, actor, note=problem.resolution_note)
+            with self._quietly("resolved"):  # "the known issue is fixed" already told each customer
+                for ticket in problem.tickets:
+                    if ticket.status in ACTIVE and ticket.merged_into_id is None:
+                        self.resolve(ticket, actor, note=problem.resolution_note)
         self.session.flush()
         return problem
 
@@ -215,7 +216,16 @@ class ProblemsMixin(LifecycleMixin):
         problem.resolved_by = actor
         problem.resolution_note = note
         for ticket in problem.tickets:
-            self._event(ticket, actor, f"problem_{status}", note, problem=problem.id)
+            event = self._event(ticket, actor, f"problem_{status}", note, problem=problem.id)
+            if status == "resolved":  # every customer of every linked ticket, once per address
+                self._tell(
+                    self.surviving(ticket),
+                    "problem_fixed",
+                    event,
+                    once=f"problem_fixed:{problem.id}",
+                    message=note or "",
+                    problem_title=problem.title,
+                )
         self.session.flush()
         return problem
 

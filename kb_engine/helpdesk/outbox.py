@@ -1,0 +1,292 @@
+"""The outbox sender: delivers the messages the ticket service queued (kb_engine.helpdesk.notifications).
+
+One pass (`OutboxSender.send_due`, run by `kb outbox send` from cron and by a thread of each web server):
+
+1. **Claim** a due row in a short transaction: pending rows whose `next_attempt_at` has come, and rows a
+   sender claimed more than `lease` ago without finishing (it died). On PostgreSQL the rows are read with
+   `SELECT … FOR UPDATE SKIP LOCKED`, so several servers each take different rows; on both databases the
+   claim is a conditional UPDATE (status and claim unchanged since read) whose row count says who won.
+   The claim (`status = sending`, a unique `claimed_by`, `attempts + 1`) is committed before any SMTP.
+2. **Send** the claimed row by SMTP, with the Message-ID it was given when queued; then the next row.
+3. **Mark** it: `sent`; or, when the server could not be reached, dropped the connection or answered 4xx,
+   `pending` again after a back-off (1 min, 2, 4 … up to `KB_OUTBOX_RETRY_MAX_SECONDS`); or `failed` when
+   it refused for good (5xx) or after `KB_OUTBOX_MAX_ATTEMPTS`. The mark only applies while the claim is
+   still ours. Nothing is deleted: failed rows wait for `kb outbox retry`.
+
+A sender killed after the SMTP server accepted a message but before step 3 leaves the row `sending`; once
+the lease has passed, a sender sends it again, with the same Message-ID. That is the one case where a
+customer can get a message twice (at most once more per such crash); see README "Notifications".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from kb_engine.helpdesk.models import OutboxMessage, utcnow
+from kb_engine.helpdesk.smtp import is_permanent, parse_smtp_url, send_smtp
+
+log = logging.getLogger(__name__)
+
+Transport = Callable[[EmailMessage], None]
+
+
+@dataclass
+class SendReport:
+    """What one pass did, by row id."""
+
+    sent: list[int] = field(default_factory=list)
+    retried: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    lost_claims: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sent": len(self.sent),
+            "retried": len(self.retried),
+            "failed": len(self.failed),
+            "lost_claims": len(self.lost_claims),
+        }
+
+
+def build_message(row: OutboxMessage) -> EmailMessage:
+    """The email of an outbox row, exactly as queued (the same Message-ID on every attempt)."""
+    message = EmailMessage()
+    headers = dict(row.headers or {})
+    message["From"] = headers.pop("From", "")
+    message["To"] = row.recipient
+    message["Subject"] = row.subject
+    message["Date"] = format_datetime(row.created_at.replace(tzinfo=dt.UTC))
+    message["Message-ID"] = row.message_id
+    for name, value in headers.items():
+        message[name] = value
+    # RFC 3834: automatic mail; out-of-office robots must not answer it (a reply by a person is welcome).
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(row.body)
+    if row.lang:
+        message["Content-Language"] = row.lang  # after set_content, which drops Content-* headers
+    return message
+
+
+class OutboxSender:
+    """Claims, sends and marks outbox rows (see the module's doc).
+
+    Args:
+        sessions: a session factory on the ticket store.
+        smtp_url: `KB_SMTP_URL`; or give `transport` instead (a callable sending one EmailMessage).
+        clock: the time source (naive UTC), so tests can move time past back-offs and leases.
+        lease: how long a claim holds before another sender may take the row over.
+        max_attempts: attempts before a row that keeps failing is marked failed.
+        retry_base, retry_max: the back-off, doubling from `retry_base` up to `retry_max`.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        smtp_url: str = "",
+        transport: Transport | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+        lease: dt.timedelta = dt.timedelta(minutes=5),
+        max_attempts: int = 20,
+        retry_base: dt.timedelta = dt.timedelta(minutes=1),
+        retry_max: dt.timedelta = dt.timedelta(hours=1),
+    ) -> None:
+        if transport is None:
+            parse_smtp_url(smtp_url)  # a wrong URL is a clear error now, not a retry loop later
+            transport = lambda message: send_smtp(smtp_url, message)  # noqa: E731
+        self.sessions = sessions
+        self.transport = transport
+        self.clock = clock
+        self.lease = lease
+        self.max_attempts = max(1, max_attempts)
+        self.retry_base = retry_base
+        self.retry_max = retry_max
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+
+    @classmethod
+    def from_settings(
+        cls, sessions: sessionmaker[Session], settings: Mapping[str, Any], **kwargs: Any
+    ) -> OutboxSender:
+        return cls(
+            sessions,
+            smtp_url=str(settings["SMTP_URL"]),
+            lease=dt.timedelta(seconds=int(settings["OUTBOX_LEASE_SECONDS"])),
+            max_attempts=int(settings["OUTBOX_MAX_ATTEMPTS"]),
+            retry_max=dt.timedelta(seconds=int(settings["OUTBOX_RETRY_MAX_SECONDS"])),
+            **kwargs,
+        )
+
+    # -- one pass --------------------------------------------------------------------------------------
+    def send_due(self, limit: int = 100) -> SendReport:
+        """Claim up to `limit` due rows, send them and mark them; returns what happened."""
+        report = SendReport()
+        claim = f"{self.name}:{uuid.uuid4().hex[:12]}"
+        for _ in range(limit):
+            # One row per claim: a sender that dies holds at most the row it was sending, the others
+            # stay pending for the next sender instead of waiting for the lease to end.
+            claimed = self.claim(claim, 1)
+            if not claimed:
+                break
+            self._deliver(claimed[0], claim, report)
+        return report
+
+    def _due(self, now: dt.datetime) -> Any:
+        return or_(
+            and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
+            and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at <= now - self.lease),
+        )
+
+    def claim(self, claim: str, limit: int) -> list[int]:
+        """Mark up to `limit` due rows as ours (committed); returns their ids, oldest first."""
+        now = self.clock()
+        with self.sessions() as session, session.begin():
+            candidates = session.execute(
+                select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.claimed_by)
+                .where(self._due(now))
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer at a time anyway
+            ).all()
+            claimed = []
+            for row_id, status, previous in candidates:
+                taken = session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id == row_id,
+                        OutboxMessage.status == status,
+                        (
+                            OutboxMessage.claimed_by.is_(None)
+                            if previous is None
+                            else OutboxMessage.claimed_by == previous
+                        ),
+                        self._due(now),
+                    )
+                    .values(
+                        status="sending",
+                        claimed_by=claim,
+                        claimed_at=now,
+                        attempts=OutboxMessage.attempts + 1,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                if taken.rowcount == 1:  # type: ignore[attr-defined]
+                    claimed.append(row_id)
+                    if status == "sending":
+                        log.warning("outbox row %s: claim of %s expired, sending again", row_id, previous)
+        return claimed
+
+    def _deliver(self, row_id: int, claim: str, report: SendReport) -> None:
+        with self.sessions() as session:
+            row = session.get(OutboxMessage, row_id)
+            if row is None or row.claimed_by != claim:
+                report.lost_claims.append(row_id)
+                return
+            message = build_message(row)
+            attempts = row.attempts
+        try:
+            self.transport(message)
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row, none is lost
+            self._failed(row_id, claim, attempts, exc, report)
+            return
+        self._mark(row_id, claim, report.sent, status="sent", sent_at=self.clock(), last_error=None)
+
+    def _failed(self, row_id: int, claim: str, attempts: int, exc: Exception, report: SendReport) -> None:
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        if is_permanent(exc) or attempts >= self.max_attempts:
+            log.error("outbox row %s failed for good after %s attempt(s): %s", row_id, attempts, error)
+            self._mark(row_id, claim, report.failed, status="failed", last_error=error)
+            return
+        delay = min(self.retry_max, self.retry_base * 2 ** (attempts - 1))
+        log.warning("outbox row %s not sent (attempt %s), retry in %s: %s", row_id, attempts, delay, error)
+        self._mark(
+            row_id,
+            claim,
+            report.retried,
+            status="pending",
+            next_attempt_at=self.clock() + delay,
+            claimed_by=None,
+            claimed_at=None,
+            last_error=error,
+        )
+
+    def _mark(self, row_id: int, claim: str, bucket: list[int], **values: Any) -> None:
+        with self.sessions() as session, session.begin():
+            done = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id, OutboxMessage.claimed_by == claim)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        if done.rowcount == 1:  # type: ignore[attr-defined]
+            bucket.append(row_id)
+        else:
+            log.warning("outbox row %s: claim %s was taken over before it was marked", row_id, claim)
+
+
+# -- admin ------------------------------------------------------------------------------------------------
+def retry_failed(session: Session, ids: list[int] | None = None, *, now: dt.datetime | None = None) -> int:
+    """Queue failed rows again (all, or those of `ids`) with a fresh attempt count; returns how many."""
+    stmt = update(OutboxMessage).where(OutboxMessage.status == "failed")
+    if ids:
+        stmt = stmt.where(OutboxMessage.id.in_(ids))
+    result = session.execute(
+        stmt.values(
+            status="pending", attempts=0, next_attempt_at=now or utcnow(), claimed_by=None, claimed_at=None
+        ).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def counts(session: Session) -> dict[str, int]:
+    """Rows per status."""
+    from sqlalchemy import func
+
+    rows = session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+    return {status: int(n) for status, n in rows}
+
+
+class BackgroundSender:
+    """A daemon thread running `send_due` every `interval` seconds (the in-process sender of the web
+    servers); `wake()` makes it look now, `stop()` ends it."""
+
+    def __init__(self, sender: OutboxSender, interval: float = 10.0) -> None:
+        self.sender = sender
+        self.interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="kb-outbox-sender", daemon=True)
+
+    def start(self) -> BackgroundSender:
+        self.thread.start()
+        return self
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float | None = None) -> None:
+        self._stop.set()
+        self._wake.set()
+        self.thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                while self.sender.send_due().sent and not self._stop.is_set():
+                    pass  # a full batch: look again at once
+            except Exception:  # noqa: BLE001 - a database hiccup must not end the thread; retried next turn
+                log.exception("outbox sender pass failed; trying again in %ss", self.interval)
+            self._wake.wait(self.interval)
+            self._wake.clear()
