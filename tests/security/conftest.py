@@ -99,6 +99,7 @@ def make_app(tmp_path: Path, hostile_index: tuple[Path, Path]) -> Iterator[Calla
                 "INSTANCE_DIR": str(tmp_path / "instance"),
                 "MODEL": "hashing",
                 "SESSION_COOKIE_SECURE": False,
+                "AUTOMATIONS_EVERY_SECONDS": 0,  # no scheduler thread in tests
                 "TESTING": True,
                 **config,
             }
