@@ -6,6 +6,10 @@ after the first change), then one build runs: a storm of saves (an editor writin
 incremental one (unchanged chunks come from the embedding cache) and publishes atomically, so a running
 server switches to it on its next index check without a restart. Saves made during a build are kept and
 trigger the next one.
+
+watchfiles does the watching and groups changes into batches; the quiet-then-build loop stays here on
+purpose, since what it decides is the build's, not the watcher's: wait for `quiet` seconds, never past
+`max_wait`, and keep the saves made during a build (or while the index is busy) for the next one.
 """
 
 from __future__ import annotations

@@ -116,6 +116,26 @@ SETTINGS: tuple[Setting, ...] = (
         "Answers to repeated queries kept per server process, emptied when the index changes (0: no cache).",
         int,
     ),
+    Setting(
+        "SEARCH_SLOTS",
+        1,
+        "Searches computed at once per server process (with `KB_MODEL_THREADS=1` and one process per core, "
+        "1 keeps the cores from being oversubscribed); more wait in the queue.",
+        int,
+    ),
+    Setting(
+        "SEARCH_QUEUE",
+        32,
+        "Searches that may wait for a slot per server process; one more is refused at once with a 503 and "
+        "`Retry-After` (0: no waiting).",
+        int,
+    ),
+    Setting(
+        "SEARCH_WAIT_SECONDS",
+        1.0,
+        "Longest a search waits in the queue before it is refused with a 503 and `Retry-After`.",
+        float,
+    ),
     Setting("EMBED_BATCH_SIZE", 32, "Batch size when embedding chunks at index time.", int),
     Setting("LANGUAGES", "en,fr", "Languages of the knowledge base, first is the default.", _str_list),
     Setting("RESULTS", 5, "Number of articles returned by a search when the caller does not say.", int),
@@ -164,6 +184,18 @@ SETTINGS: tuple[Setting, ...] = (
         "127.0.0.1/32,::1/128",
         "Addresses (CIDR, comma-separated) allowed to read `/metrics` without a token.",
         _str_list,
+    ),
+    Setting(
+        "RETAIN_SEARCH_DAYS",
+        90,
+        "Days a search's text (and feedback's) is kept; then `kb privacy purge` replaces it (0: forever).",
+        int,
+    ),
+    Setting(
+        "RETAIN_TICKET_DAYS",
+        365,
+        "Days after closing that a ticket keeps its contact details and words; then purged (0: forever).",
+        int,
     ),
     Setting(
         "METRICS_TOKEN", "", "Bearer token that opens `/metrics` from any address. Empty: addresses only."
@@ -240,6 +272,14 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting("PROBLEM_WINDOW_MINUTES", 120, "Window in which similar tickets count towards a problem.", int),
+    Setting(
+        "RECURRING_MIN_TICKETS",
+        3,
+        "Tickets about the same thing from one customer (email, phone or browser) within "
+        '`KB_RECURRING_WINDOW_DAYS` that flag the newest "recurring for this customer" (priority +1).',
+        int,
+    ),
+    Setting("RECURRING_WINDOW_DAYS", 30, "Window of the recurring-incident rule, in days.", int),
     Setting("PUBLIC_URL", "http://127.0.0.1:5000", "Base URL used in links sent to customers (emails, API)."),
     Setting(
         "CORS_ORIGINS",
@@ -298,6 +338,25 @@ SETTINGS: tuple[Setting, ...] = (
         60,
         "How often each web server process runs the automations and SLA rules of `automations.yml` "
         "(0: never; then run `kb tickets automate` from cron).",
+        int,
+    ),
+    Setting(
+        "TRIAGE_THRESHOLD",
+        0.8,
+        "Confidence from which learned triage sends a new ticket straight to the tier and team it "
+        "proposes; below it the routing file decides.",
+        float,
+    ),
+    Setting(
+        "TRIAGE_MIN_TICKETS",
+        200,
+        "Resolved tickets learned triage needs before it trains a model (none: the routing file alone).",
+        int,
+    ),
+    Setting(
+        "TRIAGE_MIN_AGE_DAYS",
+        7,
+        "Learned triage learns only from tickets resolved at least this many days ago.",
         int,
     ),
     Setting(

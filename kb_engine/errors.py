@@ -8,6 +8,8 @@ class KBError(Exception):
 
     status: int = 500
     code: str = "error"
+    # Seconds after which trying again may work (a 429 or 503 answers it as Retry-After); None: unknown.
+    retry_after: int | None = None
 
     def __init__(self, message: str, *, status: int | None = None, key: str | None = None, **params: object):
         """`key` and `params` name the message for a translated interface (see web/i18n.py `error_text`);
@@ -82,6 +84,7 @@ class StoreUnavailable(KBError):
 
     status = 503
     code = "store_unavailable"
+    retry_after = 5
 
 
 class TooManyRequests(KBError):

@@ -38,6 +38,7 @@ def copy_sample(dest: Path, slugs: tuple[str, ...] = SAMPLE_SLUGS) -> Path:
         for slug in slugs:
             shutil.copy(SHIPPED / lang / f"{slug}.md", dest / lang / f"{slug}.md")
     shutil.copy(SHIPPED / "glossary.yml", dest / "glossary.yml")
+    shutil.copy(SHIPPED / "categories.yml", dest / "categories.yml")
     return dest
 
 
@@ -88,6 +89,15 @@ def index_dir(
         cache_path=embedding_cache,
     )
     assert not report.problems
+    return out
+
+
+@pytest.fixture(scope="session")
+def hashing_index(tmp_path_factory: pytest.TempPathFactory, articles_dir: Path) -> Path:
+    """The sample articles indexed with the fast hashing model (plumbing tests that need no ranking)."""
+    out = tmp_path_factory.mktemp("hashing-index")
+    report = build_index(articles_dir, out, model="hashing", embedder_factory=HashingEmbedder, progress=False)
+    assert not report.problems, report.problems
     return out
 
 

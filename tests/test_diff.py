@@ -16,6 +16,7 @@ from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
 from kb_engine.insights.analytics import log_search
 from kb_engine.search.index_files import current_build
 from kb_engine.search.searcher import SearchResponse
+from tests.conftest import copy_sample
 
 ARTICLES = {
     "en/printer-offline.md": (
@@ -151,7 +152,8 @@ def test_diff_text_report_and_fail_on_loss_for_ci(tmp_path: Path, repo: Path, ru
     assert "  added: en/new-article" in out
     assert "  hit@1     0.667 -> 0.667  (+0.000)" in out
     assert "1 gained their answer:\n  + [en] 'my scanner is jammed' expected printer-offline:" in out
-    assert "1 lost it:\n  - [en] 'encrypted tunnel to the office' expected vpn-cannot-connect: " \
+    assert "1 lost it (`kb diff --accept` if the new answer is the right one):\n"  \
+        "  - [en] 'encrypted tunnel to the office' expected vpn-cannot-connect: " \
         "vpn-cannot-connect -> wifi-no-internet" in out  # fmt: skip
     assert "logged searches: none" in out
     gate = runner.invoke(cli, [*args, "--fail-on-loss", "--no-logged"], env=diff_env(tmp_path))
@@ -198,3 +200,45 @@ def test_diff_answers_with_the_served_index_calibration(
     env["KB_INDEX_DIR"] = str(served)
     report = json.loads(runner.invoke(cli, [*diff_args(repo), "--json"], env=env).stdout)
     assert report["eval"]["before"]["answered"] == report["eval"]["after"]["answered"] == 1.0
+
+
+def test_diff_names_an_uncovered_new_article_and_accept_records_the_new_answer(
+    tmp_path: Path, repo: Path, runner
+) -> None:
+    args = [*diff_args(repo), "--no-logged"]
+    report = json.loads(runner.invoke(cli, [*args, "--json"], env=diff_env(tmp_path)).stdout)
+    assert report["uncovered"] == ["en/new-article"]
+    text = runner.invoke(cli, args, env=diff_env(tmp_path)).stdout
+    assert "no eval query covers the new article en/new-article: add two or three" in text
+    before = (repo / "queries.tsv").read_text(encoding="utf-8")
+    accepted = runner.invoke(cli, [*args, "--accept", "--fail-on-loss"], env=diff_env(tmp_path))
+    assert accepted.exit_code == 0, accepted.output  # the accepted loss is no loss any more
+    assert "accepted: [en] 'encrypted tunnel to the office' now expects wifi-no-internet" in accepted.stdout
+    after = (repo / "queries.tsv").read_text(encoding="utf-8")
+    assert after == before.replace(
+        "en\tvpn-cannot-connect\tencrypted tunnel to the office",
+        "en\twifi-no-internet\tencrypted tunnel to the office",
+    )
+    again = json.loads(runner.invoke(cli, [*args, "--json"], env=diff_env(tmp_path)).stdout)
+    assert again["eval"]["lost"] == []
+
+
+def test_eval_article_says_which_questions_it_answers_and_which_go_elsewhere(tmp_path: Path, runner) -> None:
+    articles = copy_sample(tmp_path / "articles", ("password-reset", "printer-offline"))
+    env = {"KB_MODEL": "hashing", "KB_ANSWER_THRESHOLD": "0", "KB_INDEX_DIR": str(tmp_path / "index")}
+    assert runner.invoke(cli, ["index", "--articles", str(articles), "--quiet"], env=env).exit_code == 0
+    queries = tmp_path / "q.tsv"
+    queries.write_text(
+        "lang\texpected\tquery\nen\tpassword-reset\tforgot my password reset\n"
+        "en\tpassword-reset\tprinter offline paper\nen\tprinter-offline\tforgot my password reset please\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(cli, ["eval", str(queries), "--article", "password-reset"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "password-reset: 2 eval queries expect it" in result.output
+    assert "it is the first answer to 1 of them:\n    + 'forgot my password reset'" in result.output
+    assert "1 of them get another article first:\n    - 'printer offline paper' -> printer-offline" in (
+        result.output
+    )
+    taken = "meant for another article:\n    ~ 'forgot my password reset please' (expected printer-offline)"
+    assert taken in result.output

@@ -16,8 +16,9 @@ from kb_engine.cli.main import cli
 from kb_engine.content.articles import scan_articles
 from kb_engine.insights.gaps import write_draft
 from kb_engine.search.searcher import Searcher
-from tests.conftest import copy_sample
+from tests.conftest import ROOT, copy_sample, csrf_token, login_staff
 from tests.test_watch import api_top_hit, eventually, free_port
+from tests.test_web import db_rows
 
 SLUGS = ("password-reset", "printer-offline", "vpn-cannot-connect")
 
@@ -222,3 +223,18 @@ def test_a_yaml_typo_under_serve_watch_keeps_the_page_and_its_searches(tmp_path:
     eventually(lambda: "1 changed: en/kiosk.md" in proc.log_path.read_text(), "the draft's rebuild")
     assert api_top_hit(port, "narwhal kiosk badges") != "en/kiosk"
     assert status(f"{base}/articles/en/kiosk") == 404
+
+
+def test_staff_visits_are_not_customer_views(app, client) -> None:
+    login_staff(app, client, "ana", "author")
+    token = csrf_token(client, "/articles/en/printer-offline")
+    answer = client.post(
+        "/events/view", json={"article": "en/printer-offline"}, headers={"X-CSRFToken": token}
+    ).get_json()
+    assert answer == {"ok": True, "s": None, "counted": False}
+    assert db_rows(app, "SELECT count(*) FROM feedback") == [(0,)]
+
+
+def test_article_tables_have_ruled_cells() -> None:
+    css = (ROOT / "web" / "static" / "app.css").read_text(encoding="utf-8")
+    assert ".article th, .article td { border: 1px solid" in css

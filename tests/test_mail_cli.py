@@ -45,6 +45,9 @@ def test_mail_in_file_prints_the_reference_and_writes_the_reply(kb, tmp_path: Pa
     reply = email.message_from_bytes(reply_file.read_bytes(), policy=email.policy.default)
     assert reply["To"] == "Ana Silva <ana.silva@example.com>" and reference in reply["Subject"]
     assert "https://help.example.com/articles/en/printer-offline?ch=email" in reply.get_content()
+    # The answer card: the section that answers, in the article's own words, linked at that section.
+    assert "This step from our help centre should solve it:" in reply.get_content()
+    assert "https://help.example.com/articles/en/printer-offline?ch=email#" in reply.get_content()
     assert rows(kb.database, "SELECT source, contact_email FROM ticket") == [
         ("email", "ana.silva@example.com")
     ]

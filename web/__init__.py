@@ -124,10 +124,28 @@ def wants_json() -> bool:
 
 
 def _register_errors(app: Flask) -> None:
-    def respond(status: int, code: str, message: str):
+    """One answer for every error: the JSON envelope under /api/ (declared by web/openapi.py), a page
+    elsewhere. Headers the error carries (`Allow` on a 405, `Retry-After` on a 429 or 503) are kept."""
+    from web.openapi import DEFAULT_RETRY_AFTER, validation_error
+
+    def respond(
+        status: int,
+        code: str,
+        message: str,
+        *,
+        fields: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+        retry_after: int | None = None,
+    ):
+        headers = dict(headers or {})
+        if status in (429, 503) and "Retry-After" not in headers:
+            headers["Retry-After"] = str(retry_after if retry_after is not None else DEFAULT_RETRY_AFTER)
         if wants_json():
-            return jsonify({"error": {"code": code, "message": message, "status": status}}), status
-        return render_template("error.html", status=status, message=message), status
+            error: dict[str, Any] = {"code": code, "message": message, "status": status}
+            if fields:
+                error["fields"] = fields
+            return jsonify({"error": error}), status, headers
+        return render_template("error.html", status=status, message=message), status, headers
 
     @app.errorhandler(KBError)
     def kb_error(exc: KBError):
@@ -136,8 +154,12 @@ def _register_errors(app: Flask) -> None:
         from web.i18n import error_text
 
         # The API keeps the English message; pages speak the interface's language.
-        response = respond(exc.status, exc.code, exc.message if wants_json() else error_text(exc))
-        return with_retry_after(response, exc)
+        return respond(
+            exc.status,
+            exc.code,
+            exc.message if wants_json() else error_text(exc),
+            retry_after=exc.retry_after,
+        )
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
@@ -151,9 +173,14 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        return respond(
-            exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or ""
-        )
+        status = exc.code or 500
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        refused = validation_error(getattr(exc, "data", None)) if status == 422 else None
+        if refused:
+            message, fields = refused
+            return respond(status, "unprocessable_entity", message, fields=fields, headers=headers)
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return respond(status, code, exc.description or "", headers=headers)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
@@ -180,3 +207,6 @@ def init_console(app: Flask) -> None:
     app.register_blueprint(console_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(authors_bp)
+    from web.privacy import bp as privacy_bp
+
+    app.register_blueprint(privacy_bp)

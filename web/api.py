@@ -9,30 +9,63 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Flask, current_app
-from flask_smorest import Api
 
 from kb_engine.content.articles import SLUG_RE, article_id, render_article
 from kb_engine.errors import NotFound
 from web.i18n import search_language
 from web.json_input import Blueprint
+from web.openapi import KBApi, Pattern, SettingLength, errors, path_parameter, text
 from web.resources import get_embed, get_searcher, get_tickets
 
 blp = Blueprint("api", __name__, url_prefix="/api/v1", description="Search and articles")
 
 
-class SearchArgs(ma.Schema):
-    q = ma.fields.String(required=True, metadata={"description": "The customer's problem description."})
-    k = ma.fields.Integer(load_default=None, validate=ma.validate.Range(1, 50))
-    lang = ma.fields.String(load_default=None, validate=ma.validate.Length(equal=2))
-    ui = ma.fields.String(
+LANGUAGE = r"^[a-z]{2}$"
+
+
+def language(description: str) -> ma.fields.String:
+    return ma.fields.String(
         load_default=None,
-        validate=ma.validate.Length(equal=2),
-        metadata={"description": "The interface's language: preferred when the query's own is unclear."},
+        validate=Pattern(LANGUAGE, error="a two-letter language code, such as en or fr"),
+        metadata={"description": description},
     )
+
+
+class SearchArgs(ma.Schema):
+    q = text(
+        limit=SettingLength("MAX_QUERY_CHARS"),
+        required=True,
+        metadata={
+            "description": "The customer's problem description (at most KB_MAX_QUERY_CHARS characters)."
+        },
+    )
+    k = ma.fields.Integer(
+        load_default=None,
+        validate=ma.validate.Range(1, 50),
+        metadata={"description": "How many articles at most (default: the KB_RESULTS setting)."},
+    )
+    lang = language("Search in this language (a language the index does not hold is ignored).")
+    ui = language("The interface's language: preferred when the query's own is unclear.")
     known_issues = ma.fields.Boolean(
         load_default=False,
         metadata={"description": "Also answer the open known issue (problem) this query is about, if any."},
     )
+    clarify = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "Also say which question to ask when the answer depends on the platform."},
+    )
+    facet = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(max=20),
+        metadata={"description": "The platform the customer chose (one of `clarify.options`): re-ranks."},
+    )
+
+
+class SectionSchema(ma.Schema):
+    heading = ma.fields.String(required=True, metadata={"description": "Heading path, e.g. 'Steps > Phone'."})
+    anchor = ma.fields.String(required=True, metadata={"description": "The heading's id on the page."})
+    passage = ma.fields.String(required=True, metadata={"description": "The section's best-matching text."})
+    url = ma.fields.String(required=True, metadata={"description": "The article page at that section."})
 
 
 class HitSchema(ma.Schema):
@@ -46,6 +79,14 @@ class HitSchema(ma.Schema):
     audience = ma.fields.String()
     other_language = ma.fields.Boolean()
     matched = ma.fields.String()
+    section = ma.fields.Nested(
+        SectionSchema, allow_none=True, metadata={"description": "The section that answers best."}
+    )
+
+
+class ClarifySchema(ma.Schema):
+    facet = ma.fields.String(required=True, metadata={"description": "What is asked: `platform`."})
+    options = ma.fields.List(ma.fields.String(), required=True)
 
 
 class RedirectSchema(ma.Schema):
@@ -71,6 +112,10 @@ class SearchResponseSchema(ma.Schema):
         RedirectSchema, metadata={"description": "Out of scope: where to go instead (not a ticket offer)."}
     )
     known_issue = ma.fields.Nested(KnownIssueSchema, allow_none=True)
+    clarify = ma.fields.Nested(
+        ClarifySchema, metadata={"description": "Only with clarify=1, when the answer depends on it."}
+    )
+    facet = ma.fields.String(metadata={"description": "The facet value the hits were re-ranked for."})
 
 
 class ArticleSchema(ma.Schema):
@@ -88,13 +133,15 @@ class ArticleSchema(ma.Schema):
 
 
 @blp.route("/search")
+@blp.doc(operationId="search")
 @blp.arguments(SearchArgs, location="query")
 @blp.response(200, SearchResponseSchema)
+@errors(blp, 503)
 def search(args: dict[str, Any]) -> dict[str, Any]:
     """Search public articles (same fields as `kb search --json`); never writes (suggestions, widget)."""
     k = args["k"] or current_app.config["RESULTS"]
     lang = args["lang"] or (search_language(args["q"], args["ui"]) if args["ui"] else None)
-    response = get_searcher().search(args["q"], k=k, lang=lang)
+    response = get_searcher().search(args["q"], k=k, lang=lang, clarify=args["clarify"], facet=args["facet"])
     data = response.to_dict()
     if args["known_issues"]:
         problem = get_tickets().active_problem_for(args["q"], get_embed())
@@ -104,8 +151,18 @@ def search(args: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-@blp.route("/articles/<lang>/<slug>")
+ARTICLE_PATH = [
+    path_parameter("lang", LANGUAGE, "The article's language.", example="en"),
+    path_parameter(
+        "slug", SLUG_RE.pattern, "The article's file name without `.md`.", example="password-reset"
+    ),
+]
+
+
+@blp.route("/articles/<lang>/<slug>", parameters=ARTICLE_PATH)
+@blp.doc(operationId="getArticle")
 @blp.response(200, ArticleSchema)
+@errors(blp, 404, 503)
 def article(lang: str, slug: str) -> dict[str, Any]:
     """One public article, as sanitised HTML and as Markdown."""
     if not SLUG_RE.match(slug) or len(lang) != 2:
@@ -130,6 +187,8 @@ def article(lang: str, slug: str) -> dict[str, Any]:
 def init_api(app: Flask) -> None:
     from web.api_tickets import blp as tickets_blp
 
-    api = Api(app)
-    api.register_blueprint(blp)
-    api.register_blueprint(tickets_blp)
+    api = KBApi(app)
+    # In the app's context: the document states limits that are its settings (SettingLength).
+    with app.app_context():
+        api.register_blueprint(blp)
+        api.register_blueprint(tickets_blp)

@@ -12,8 +12,10 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
+from kb_engine.authoring.lint import lint_articles
+from kb_engine.authoring.overview import overview, problems_of
 from kb_engine.authoring.preview import preview_article
-from kb_engine.content.articles import SLUG_RE, article_id
+from kb_engine.content.articles import SLUG_RE, article_id, scan_articles
 from kb_engine.errors import InvalidQuery, KBError, NotFound
 from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.models import Feedback
@@ -31,8 +33,13 @@ MAX_DRAFT_QUESTIONS = 8
 @bp.get("/")
 @author_required
 def home():
-    """The authors' start page: content gaps."""
-    return redirect(url_for("authors.gaps"))
+    """The authors' start page: article files and their state, drafts, recent changes, lint problems."""
+    found = overview(
+        Path(current_app.config["ARTICLES_DIR"]),
+        tuple(current_app.config["LANGUAGES"]),
+        get_searcher().manifest,
+    )
+    return render_template("console/authors_home.html", overview=found, user=staff())
 
 
 @bp.get("/gaps")
@@ -66,6 +73,11 @@ def draft():
     if lang not in languages:
         raise InvalidQuery(f"language must be one of {', '.join(languages)}")
     examples = [q for q in request.form.getlist("question") if q.strip()][:MAX_DRAFT_QUESTIONS]
+    root = Path(current_app.config["ARTICLES_DIR"])
+    same = [a for a in scan_articles(root, languages=languages).drafts if (a.lang, a.title) == (lang, title)]
+    if same:  # a second click (or a colleague) would write a `-2` copy: open the draft that exists
+        flash(f"A draft with this title exists already: {same[0].path}", "notice")
+        return redirect(url_for("authors.preview", lang=lang, slug=same[0].slug), code=303)
     path = write_draft(
         Path(current_app.config["ARTICLES_DIR"]),
         title=title,
@@ -161,8 +173,13 @@ def preview(lang: str, slug: str):
     """An article file as it is on disk: rendered, how its questions rank it, logged searches, neighbours."""
     if not SLUG_RE.match(slug) or lang not in current_app.config["LANGUAGES"]:
         abort(404)
-    result = preview_article(get_searcher(), Path(current_app.config["ARTICLES_DIR"]), lang, slug, get_db())
-    return render_template("console/preview.html", preview=result, user=staff())
+    root = Path(current_app.config["ARTICLES_DIR"])
+    result = preview_article(get_searcher(), root, lang, slug, get_db())
+    path = f"{lang}/{slug}.md"
+    checked = lint_articles(root, languages=tuple(current_app.config["LANGUAGES"]), only={path})
+    return render_template(
+        "console/preview.html", preview=result, lint=problems_of(checked, path), user=staff()
+    )
 
 
 @bp.get("/questions")

@@ -13,20 +13,26 @@ carry that channel (see `kb_engine.insights.analytics.CHANNELS`): they are the f
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_number
 from flask_babel import gettext as _
+from flask_login import current_user
 from markupsafe import Markup
 
 from kb_engine.content.articles import SLUG_RE, article_id, render_article
+from kb_engine.content.categories import category_of, load_categories
+from kb_engine.content.sections import article_sections
 from kb_engine.errors import InvalidQuery, InvalidTransition, NotFound, StoreUnavailable, TooManyRequests
 from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.models import SearchLog, Ticket
 from kb_engine.helpdesk.tickets import LIMITS, status_label
 from kb_engine.insights import analytics
+from kb_engine.search.answer import AnswerCard, answer_card
+from kb_engine.search.related import related_articles
 from kb_engine.search.searcher import SearchResponse
 from web import with_retry_after
 from web.i18n import error_text, search_language
@@ -82,18 +88,33 @@ def _search_log(search_id: Any) -> SearchLog | None:
     return entry
 
 
-def customer_search(query: str) -> SearchResponse:
+def customer_search(query: str, *, clarify: bool = False, facet: str | None = None) -> SearchResponse:
     """Search as a customer: public articles, in the interface's language first."""
-    return get_searcher().search(query, k=current_app.config["RESULTS"], lang=search_language(query))
+    return get_searcher().search(
+        query, k=current_app.config["RESULTS"], lang=search_language(query), clarify=clarify, facet=facet
+    )
 
 
-def box_search(query: str) -> SearchResponse | ResponseReturnValue:
+def chosen_facet() -> str | None:
+    """The platform the visitor said they use ("Which one are you using?"): `?facet=` on the results page,
+    kept in the session for their next searches; `?facet=` empty forgets it."""
+    if "facet" in request.args:
+        value = request.args["facet"]
+        if value in get_searcher().platforms.words:
+            session["facet"] = value
+        else:
+            session.pop("facet", None)
+    value = session.get("facet")
+    return str(value) if value else None
+
+
+def box_search(query: str, **options: Any) -> SearchResponse | ResponseReturnValue:
     """The search box's query searched, or the page to show instead: home for an empty query, home with
     the error (400) for a too long one."""
     if not query.strip():
         return redirect(url_for("customer.home"))
     try:
-        return customer_search(query)
+        return customer_search(query, **options)
     except InvalidQuery:
         return render_template("home.html", error=too_long(), query=query[:200]), 400
 
@@ -101,6 +122,21 @@ def box_search(query: str) -> SearchResponse | ResponseReturnValue:
 def too_long() -> str:
     limit = current_app.config["MAX_QUERY_CHARS"]
     return _("Please describe the problem in at most %(limit)s characters.", limit=format_number(limit))
+
+
+def card_for(query: str, response: SearchResponse) -> AnswerCard | None:
+    """The answer card when the engine is confident: the first hit's best section, in its own words."""
+    if not response.answered or not response.hits or response.redirect:
+        return None
+    hit = response.hits[0]
+    if not hit.section:
+        return None
+    searcher = get_searcher()
+    try:
+        article = searcher.article(hit.id)
+    except NotFound:
+        return None
+    return answer_card(article, hit.section["heading"], query, searcher.glossary)
 
 
 def known_issue_for(query: str) -> Any:
@@ -144,9 +180,9 @@ def search_submit():
 
 @bp.get("/search")
 def results():
-    """Results page (read-only)."""
+    """Results page (read-only); asks "Which one are you using?" when the answer depends on it."""
     query = request.args.get("q", "")
-    response = box_search(query)
+    response = box_search(query, clarify=True, facet=chosen_facet())
     if not isinstance(response, SearchResponse):
         return response
     search_id = request.args.get("s", type=int)
@@ -160,6 +196,8 @@ def results():
         channel=analytics.channel_or_default(request.args.get("ch")),
         miss_reference=miss_reference,
         known_issue=known_issue_for(query),
+        card=card_for(query, response),
+        card_solved=request.args.get("solved") == "1",
     )
 
 
@@ -171,12 +209,21 @@ def article(lang: str, slug: str):
     searcher = get_searcher()
     art = searcher.article(article_id(lang, slug))
     html = Markup(render_article(art, pages="/articles", media="/kb-media"))  # noqa: S704 - sanitised by nh3
+    translations = searcher.translations(art)
+    search_id = request.args.get("s", type=int)
+    entry = _search_log(search_id) if search_id else None
     return render_template(
         "article.html",
         article=art,
         html=html,
-        translations=searcher.translations(art),
-        search_id=request.args.get("s", type=int),
+        translations=translations,
+        # The language switch opens the article's translation (in that interface language).
+        switch_urls={t.lang: f"{t.url}?lang={t.lang}" for t in translations},
+        category=category_of(load_categories(Path(current_app.config["ARTICLES_DIR"])), art.category),
+        contents=[s for s in article_sections(art.body) if s.level == 2],
+        related=related_articles(searcher, art),
+        back_to=url_for("customer.results", q=entry.query, s=entry.id) if entry else None,
+        search_id=search_id,
         channel=analytics.channel_or_default(request.args.get("ch")),
         suggested_for=request.args.get("q", "")[:300],
         answer=request.args.get("answer"),
@@ -208,6 +255,13 @@ def feedback(lang: str, slug: str):
                 db, art.id, "solved", search=entry, visitor=visitor_id(), channel=channel
             )
             db.commit()
+            if request.form.get("from") == "card":
+                # "Solved" on the results page's answer card: the customer stays on the results.
+                query = entry.query if entry else str(request.form.get("q", ""))[:300]
+                sid = entry.id if entry else None
+                # No #fragment: scrolling to it after load would take the focus off the thank-you.
+                target = url_for("customer.results", q=query, s=sid, solved=1)
+                return redirect(target, code=303)
             return redirect(url_for("customer.article", lang=lang, slug=slug, answer="yes"), code=303)
         analytics.record_feedback(
             db, art.id, "not_helpful", search=entry, visitor=visitor_id(), channel=channel
@@ -447,6 +501,9 @@ def article_viewed():
         art = get_searcher().article(art_id)
     except NotFound:
         return jsonify({"ok": False}), 404
+    if current_user.is_authenticated:
+        # Staff (an author checking the page, an agent) are not customers: their visits are not views.
+        return jsonify({"ok": True, "s": None, "counted": False})
     db = get_db()
     entry = _search_log(data.get("s"))
     channel = entry.channel if entry else analytics.channel_or_default(data.get("ch"))

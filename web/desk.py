@@ -1,5 +1,7 @@
-"""The desk's additions to the agents' pages: SLA timers (time left to each target, breached in red) as a
-partial template, `console/_sla.html`, that the queue and the ticket page include."""
+"""The desk's pages and partials: SLA timers for agents (time left to each target, breached in red;
+`console/_sla.html`, included by the queue and the ticket page), "Are you satisfied?" for customers (the
+resolution email's links and the status page; `_satisfaction.html`) and CSAT on the dashboard
+(`console/_csat.html`)."""
 
 from __future__ import annotations
 
@@ -7,11 +9,19 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, url_for
 
+from kb_engine.errors import InvalidQuery, InvalidTransition, NotFound, StoreUnavailable
+from kb_engine.helpdesk import recurring, satisfaction
 from kb_engine.helpdesk.automations import Automations, load_automations, timers
-from kb_engine.helpdesk.models import Ticket
-from web.resources import get_tickets
+from kb_engine.helpdesk.db import store_errors
+from kb_engine.helpdesk.models import Satisfaction, Ticket
+from kb_engine.helpdesk.tickets import LIMITS
+from web.auth import agent_required, require_tier, staff
+from web.i18n import error_text
+from web.resources import get_db, get_tickets
+
+bp = Blueprint("desk", __name__)
 
 LABELS = {"first_response": "First response", "resolution": "Resolution"}
 
@@ -57,5 +67,102 @@ def sla_timers(ticket: Ticket) -> list[dict[str, Any]]:
     return found
 
 
+# -- satisfaction -----------------------------------------------------------------------------------------
+def satisfaction_answer(ticket: Ticket) -> Satisfaction | None:
+    return satisfaction.answer_of(get_db(), ticket)
+
+
+def _customer_ticket(reference: str, token: str) -> Ticket:
+    try:
+        return get_tickets().get_for_customer(reference, token)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/tickets/<reference>/satisfaction")
+def satisfaction_page(reference: str):
+    """The resolution email's "Are you satisfied?" link: the answer clicked, ready to send (a GET records
+    nothing, so that mail scanners opening links do not answer for the customer)."""
+    token = request.args.get("t", "")
+    ticket = _customer_ticket(reference, token)
+    rating = request.args.get("r", "")
+    return render_template(
+        "satisfaction.html",
+        ticket=ticket,
+        token=token,
+        rating=rating if rating in satisfaction.RATINGS else "",
+        channel="email" if request.args.get("ch") == "email" else "web",
+        answer=satisfaction_answer(ticket),
+        status=get_tickets().surviving(ticket).status,
+        comment_limit=LIMITS["message"],
+    )
+
+
+@bp.post("/tickets/<reference>/satisfaction")
+def satisfaction_send(reference: str):
+    """Record the customer's answer (once per request; a comment can follow a one-click answer)."""
+    token = request.form.get("t", "")
+    ticket = _customer_ticket(reference, token)
+    db = get_db()
+    try:
+        with store_errors():
+            satisfaction.rate(
+                db,
+                ticket,
+                request.form.get("rating", ""),
+                request.form.get("comment"),
+                status=get_tickets().surviving(ticket).status,
+                channel=request.form.get("ch", "web"),
+            )
+            db.commit()
+    except (InvalidQuery, InvalidTransition, StoreUnavailable) as exc:
+        db.rollback()
+        page = render_template(
+            "satisfaction.html",
+            ticket=ticket,
+            token=token,
+            rating=request.form.get("rating", ""),
+            channel=request.form.get("ch", "web"),
+            answer=satisfaction_answer(ticket),
+            status=get_tickets().surviving(ticket).status,
+            comment=request.form.get("comment", "")[: LIMITS["message"]],
+            comment_limit=LIMITS["message"],
+            error=error_text(exc),
+        )
+        return page, exc.status
+    return redirect(url_for("customer.ticket_status", reference=reference, t=token, rated=1), code=303)
+
+
+# -- recurring incidents per customer -----------------------------------------------------------------------
+def recurring_flag(ticket: Ticket) -> dict[str, Any] | None:
+    return recurring.recurring_of(get_tickets(), ticket)
+
+
+@bp.post("/console/recurring/<reference>/problem")
+@agent_required
+def make_problem(reference: str):
+    """ "Make it a problem": a proposed problem linking the customer's recurring tickets."""
+    service = get_tickets()
+    ticket = service.get(reference)
+    require_tier(ticket.tier)
+    with store_errors():
+        problem = recurring.make_problem(service, ticket, staff().username)
+        get_db().commit()
+    flash(f"Problem {problem.id} proposed with {len(problem.tickets)} tickets of this customer.", "notice")
+    return redirect(url_for("console.ticket", reference=ticket.reference), code=303)
+
+
+def csat_summary() -> dict[str, Any]:
+    """CSAT over the dashboard's period (its `from`/`to` arguments; the default period otherwise)."""
+    from web.dashboard import period_from_args
+
+    period = period_from_args()
+    return satisfaction.summary(get_db(), period.start, period.end)
+
+
 def init_desk(app: Flask) -> None:
+    app.register_blueprint(bp)
     app.add_template_global(sla_timers)
+    app.add_template_global(satisfaction_answer)
+    app.add_template_global(csat_summary)
+    app.add_template_global(recurring_flag)

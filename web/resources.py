@@ -26,8 +26,10 @@ from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
 from kb_engine.helpdesk.models import Ticket
 from kb_engine.helpdesk.notifications import QUEUED
 from kb_engine.helpdesk.outbox import BackgroundSender, OutboxSender
+from kb_engine.helpdesk.recurring import RecurringRules, flag_recurring
 from kb_engine.helpdesk.similarity import Embed
 from kb_engine.helpdesk.tickets import TicketService
+from kb_engine.search.admission import Admission
 from kb_engine.search.embedding import model_cache_dir
 from kb_engine.search.searcher import Searcher, SearchResponse
 
@@ -61,6 +63,11 @@ class SearcherHolder:
                         max_query_chars=self.settings["MAX_QUERY_CHARS"],
                         threshold=self.settings["ANSWER_THRESHOLD"],
                         cache_size=self.settings["SEARCH_CACHE_SIZE"],
+                        admission=Admission(
+                            slots=max(1, self.settings["SEARCH_SLOTS"]),
+                            queue=self.settings["SEARCH_QUEUE"],
+                            wait_seconds=self.settings["SEARCH_WAIT_SECONDS"],
+                        ),
                     )
                     searcher.on_search = self.on_search
                     self._searcher = searcher
@@ -178,6 +185,7 @@ def open_ticket(*, response: SearchResponse | None = None, **fields: Any) -> Tic
     embed = get_embed()
     if embed is not None:
         service.link_or_propose_problem(ticket, embed)
+        flag_recurring(service, ticket, embed, RecurringRules.from_settings(current_app.config))
     return ticket
 
 

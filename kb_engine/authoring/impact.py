@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kb_engine.content.files import atomic_write_text
 from kb_engine.errors import KBError
 from kb_engine.search.evaluation import EvalQuery, Metrics, Outcome, metrics
 
@@ -238,3 +239,41 @@ def logged_queries(database_url: str, *, limit: int = 500) -> list[EvalQuery]:
     finally:
         engine.dispose()
     return [EvalQuery(lang or "", "", query) for query, lang, _count in rows]
+
+
+def uncovered(added: Sequence[str], queries: Sequence[EvalQuery]) -> list[str]:
+    """The added article ids that no eval query expects (their effect on search goes unmeasured)."""
+    covered = {(q.lang, q.expected) for q in queries}
+    return [aid for aid in added if tuple(aid.split("/", 1)) not in covered]
+
+
+def accept_answers(path: Path, changes: Sequence[QueryChange]) -> list[QueryChange]:
+    """Record the new first answer of each change as the expected article of its eval query (the TSV row
+    with the same lang, expected and query), for changes answered after with another article; the file
+    is rewritten atomically, every other line as it was.
+
+    Returns:
+        The changes recorded.
+    """
+    wanted = {
+        (c.lang, c.expected, c.query): c
+        for c in changes
+        if c.expected and c.after and c.answered_after and c.after[0] != c.expected
+    }
+    if not wanted:
+        return []
+    lines = path.read_text(encoding="utf-8").split("\n")
+    done: list[QueryChange] = []
+    for i, line in enumerate(lines[1:], start=1):
+        cells = line.split("\t")
+        if len(cells) < 3:
+            continue
+        key = (cells[0].strip(), cells[1].strip().split("/")[-1], cells[2])
+        change = wanted.pop(key, None)
+        if change is not None:
+            cells[1] = change.after[0]
+            lines[i] = "\t".join(cells)
+            done.append(change)
+    if done:
+        atomic_write_text(path, "\n".join(lines))
+    return done

@@ -13,6 +13,7 @@ import datetime as dt
 import difflib
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,14 +79,17 @@ def render_template(
     updated: dt.date,
     kind: str = "troubleshooting",
     source: Article | None = None,
+    questions: Sequence[str] = (),
 ) -> str:
     """The Markdown text of a new article (a draft): front matter and the sections of its kind in its
-    language, or the sections of `source` when it is a translation of that article."""
+    language, or the sections of `source` when it is a translation of that article; `questions` replace
+    the placeholder question (a gap's examples)."""
     if kind not in KINDS:
         raise KBError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     lines = templates.front_matter(
-        title=title, lang=lang, category=category, audience=audience, tags=tags, updated=updated, kind=kind
-    )
+        title=title, lang=lang, category=category, audience=audience, tags=tags, updated=updated, kind=kind,
+        questions=questions,
+    )  # fmt: skip
     lines += templates.translation_body(source, lang) if source else templates.body(kind, lang)
     return "\n".join(lines)
 
@@ -112,6 +116,7 @@ def new_article(
     slug: str | None = None,
     today: dt.date | None = None,
     kind: str = "troubleshooting",
+    questions: Sequence[str] = (),
 ) -> NewArticle:
     """Write a new article from the template into `<root>/<lang>/<slug>.md`.
 
@@ -127,6 +132,7 @@ def new_article(
             language); its category, tags and audience are copied when not given. Without it, the slug is
             the title's, made unique across all languages.
         today: the `updated` date (default: today).
+        questions: its first `questions` (default: a placeholder for the author to replace).
         kind: troubleshooting, howto or policy: the sections of the template (a translation takes the
             sections of the article it translates).
 
@@ -164,6 +170,7 @@ def new_article(
         updated=today or dt.date.today(),
         kind=kind,
         source=source,
+        questions=questions,
     )
     path = root / lang / f"{slug}.md"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Sequence
 
 from kb_engine.content.articles import PLACEHOLDER, Article
 
@@ -76,8 +77,14 @@ def _yaml_str(text: str) -> str:
 
 def front_matter(
     *, title: str, lang: str, category: str | None, audience: str, tags: tuple[str, ...], updated: dt.date,
-    kind: str,
+    kind: str, questions: Sequence[str] = (),
 ) -> list[str]:  # fmt: skip
+    """The front-matter lines of a draft, `questions` (else a placeholder) included.
+
+    Written line by line, not dumped through python-frontmatter, on purpose: its comments (what a draft
+    is, how to word `questions`) are the author's guide, and a YAML dump drops comments. Every value is a
+    JSON string (`_yaml_str`), a valid YAML scalar whatever it contains.
+    """
     text = _TEXT.get(lang, _TEXT["en"])
     return [
         "---",
@@ -90,7 +97,10 @@ def front_matter(
         "status: draft",
         str(text["questions"]),
         "questions:",
-        f"  - {_yaml_str(PLACEHOLDER + ': ' + text['question'][kind])}",  # type: ignore[index]
+        *(
+            [f"  - {_yaml_str(q)}" for q in questions]
+            or [f"  - {_yaml_str(PLACEHOLDER + ': ' + text['question'][kind])}"]  # type: ignore[index]
+        ),
         f"updated: {updated.isoformat()}",
         "---",
         "",

@@ -375,7 +375,10 @@ def _echo_eval(impact: EvalImpact, count: int) -> None:
         click.echo(
             f"  {'rejected':<9} {impact.before.rejected:.3f} -> {impact.after.rejected:.3f}  (out of scope)"
         )
-    for title, changes, mark in (("gained their answer", impact.gained, "+"), ("lost it", impact.lost, "-")):
+    for title, changes, mark in (
+        ("gained their answer", impact.gained, "+"),
+        ("lost it (`kb diff --accept` if the new answer is the right one)", impact.lost, "-"),
+    ):
         if changes:
             click.echo(f"  {len(changes)} {title}:")
             for change in changes:
@@ -405,6 +408,11 @@ def _echo_logged(impact: LoggedImpact) -> None:
 @click.option("--logged-limit", type=int, default=500, show_default=True, help="Most frequent searches.")
 @click.option("--json", "as_json", is_flag=True, help="JSON report for scripts.")
 @click.option("--fail-on-loss", is_flag=True, help="Exit 1 when a query loses its answer (for CI).")
+@click.option(
+    "--accept",
+    is_flag=True,
+    help="Record each eval query's new answer as its expected article in the --queries file.",
+)
 @pass_ctx
 def diff_cmd(
     ctx: Context,
@@ -415,6 +423,7 @@ def diff_cmd(
     logged_limit: int,
     as_json: bool,
     fail_on_loss: bool,
+    accept: bool,
 ) -> None:
     """Search impact of the article changes since a git ref: queries that gain or lose their answer.
 
@@ -422,11 +431,13 @@ def diff_cmd(
     Example: kb diff HEAD --queries eval/holdout.tsv --json
     """
     from kb_engine.authoring.impact import (
+        accept_answers,
         article_changes,
         eval_impact,
         export_articles,
         logged_impact,
         logged_queries,
+        uncovered,
     )
     from kb_engine.search.embedding import embedder_from_settings
     from kb_engine.search.evaluation import SignalCache, engine_outcomes, load_queries
@@ -452,6 +463,8 @@ def diff_cmd(
     evaluated = (
         eval_impact(queries.stem, outcomes(before, eval_set), outcomes(after, eval_set)) if queries else None
     )
+    not_covered = uncovered(changes.added, eval_set) if queries else []
+    accepted = accept_answers(queries, evaluated.lost) if accept and queries and evaluated else []
     searches = logged_queries(settings["DATABASE_URL"], limit=logged_limit) if logged else []
     replayed = logged_impact(outcomes(before, searches), outcomes(after, searches)) if searches else None
 
@@ -461,6 +474,8 @@ def diff_cmd(
             "articles": changes.to_dict(),
             "eval": evaluated.to_dict() if evaluated else None,
             "logged": replayed.to_dict() if replayed else None,
+            "uncovered": not_covered,
+            "accepted": [c.to_dict() for c in accepted],
         }
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:
@@ -472,11 +487,23 @@ def diff_cmd(
             click.echo("  no article changed")
         if evaluated:
             _echo_eval(evaluated, len(eval_set))
+        for aid in not_covered:
+            click.echo(
+                f"\nno eval query covers the new article {aid}: add two or three customer phrasings of its "
+                f"problem to {queries} (lang, expected, query), so that its effect on search is measured"
+            )
+        for change in accepted:
+            click.echo(
+                f"accepted: [{change.lang}] {change.query!r} now expects {change.after[0]} "
+                f"(was {change.expected}) in {queries}"
+            )
         if replayed:
             _echo_logged(replayed)
         elif logged:
             click.echo("\nlogged searches: none (no search log in KB_DATABASE_URL)")
-    lost = (evaluated.lost if evaluated else []) + (replayed.lost if replayed else [])
+    accepted_ids = {id(c) for c in accepted}
+    lost = [c for c in (evaluated.lost if evaluated else []) if id(c) not in accepted_ids]
+    lost += replayed.lost if replayed else []
     sys.exit(1 if fail_on_loss and lost else 0)
 
 

@@ -3,6 +3,7 @@ the `kb tickets` group (cli/tickets.py is full)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -11,6 +12,9 @@ import click
 from kb_engine.cli.context import Context, pass_ctx
 from kb_engine.cli.tickets import ticket_service, tickets
 from kb_engine.helpdesk import automations as automation
+from kb_engine.helpdesk import triage as learned
+from kb_engine.helpdesk.models import utcnow
+from kb_engine.helpdesk.routing import routing_for
 
 
 @tickets.command("automate")
@@ -45,6 +49,56 @@ def automate_cmd(ctx: Context, check: bool, as_json: bool) -> None:
     for firing in fired:
         click.echo(f"{firing.reference} {firing.rule}: {', '.join(firing.actions)}")
     click.echo(f"{len(fired)} rule(s) fired")
+
+
+@tickets.command("triage")
+@click.option("--train", is_flag=True, help="Train on the resolved tickets and save the model.")
+@click.option("--evaluate", is_flag=True, help="Replay the history in time order and print the table.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@pass_ctx
+def triage_cmd(ctx: Context, train: bool, evaluate: bool, as_json: bool) -> None:
+    """Learned triage: train the model new tickets are routed by, or replay the history to judge it.
+
+    --evaluate routes every resolved ticket, in time order, with a model trained only on the tickets
+    resolved KB_TRIAGE_MIN_AGE_DAYS before it arrived, and with the routing file alone: how many each sent
+    straight to the tier that finally resolved them, and how many the model sent too high.
+
+    \b
+    Example: kb tickets triage --evaluate
+    Example (daily cron): kb tickets triage --train
+    """
+    settings = ctx.settings()
+    if not (train or evaluate):
+        raise click.UsageError("say --train or --evaluate")
+    min_age = dt.timedelta(days=settings["TRIAGE_MIN_AGE_DAYS"])
+    with ticket_service(ctx) as service:
+        if evaluate:
+            data = learned.examples(service.session)
+            result = learned.replay(
+                data,
+                routing_for(Path(settings["ARTICLES_DIR"])),
+                min_tickets=settings["TRIAGE_MIN_TICKETS"],
+                min_age=min_age,
+                threshold=settings["TRIAGE_THRESHOLD"],
+            )
+            click.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.table())
+        if train:
+            model = learned.train_now(
+                service.session,
+                min_tickets=settings["TRIAGE_MIN_TICKETS"],
+                min_age=min_age,
+                threshold=settings["TRIAGE_THRESHOLD"],
+                now=utcnow(),
+            )
+            if model is None:
+                click.echo(
+                    f"not trained: fewer than {settings['TRIAGE_MIN_TICKETS']} tickets resolved "
+                    f"{settings['TRIAGE_MIN_AGE_DAYS']}+ days ago (or a single destination); "
+                    "the routing file decides"
+                )
+                return
+            path = learned.save(model, Path(settings["INSTANCE_DIR"]))
+            click.echo(f"trained on {model.trained_on} resolved tickets: {path}")
 
 
 COMMANDS = ()  # automate joins the `kb tickets` group above

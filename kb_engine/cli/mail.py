@@ -24,8 +24,10 @@ from kb_engine.errors import KBError, StoreUnavailable
 from kb_engine.helpdesk.db import make_engine, make_session_factory, store_errors, upgrade
 from kb_engine.helpdesk.mail_intake import IncomingMail, IntakeResult, MailError, intake, parse_message
 from kb_engine.helpdesk.mail_stream import MessageTooLarge, read_message
+from kb_engine.helpdesk.recurring import RecurringRules
 from kb_engine.helpdesk.smtp import send_smtp
 from kb_engine.helpdesk.tickets import TicketService
+from kb_engine.search.answer import response_card
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
 
@@ -123,6 +125,10 @@ def _file(
                     public_url=settings["PUBLIC_URL"],
                     mail_from=settings["MAIL_FROM"],
                     embed=embedder.encode_queries if embedder is not None else None,
+                    card=lambda r: response_card(
+                        searcher, r, base_url=settings["PUBLIC_URL"].rstrip("/"), query="ch=email"
+                    ),
+                    recurring=RecurringRules.from_settings(settings),
                 )
                 session.commit()
     except StoreUnavailable as exc:

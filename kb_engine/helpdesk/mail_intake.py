@@ -48,6 +48,7 @@ from kb_engine.errors import InvalidQuery, InvalidTransition, KBError
 from kb_engine.helpdesk.mail_ids import reply_message_id, ticket_of_our_id
 from kb_engine.helpdesk.mail_stream import SIZE_HEADER
 from kb_engine.helpdesk.models import Ticket, TicketEvent, utcnow
+from kb_engine.helpdesk.recurring import RecurringRules, flag_recurring
 from kb_engine.helpdesk.similarity import Embed
 from kb_engine.helpdesk.tickets import LIMITS, TicketService
 from kb_engine.helpdesk.tickets.rules import check_email
@@ -342,6 +343,8 @@ def intake(
     public_url: str,
     mail_from: str,
     embed: Embed | None = None,
+    recurring: RecurringRules | None = None,
+    card: Callable[[SearchResponse], str | None] | None = None,
 ) -> IntakeResult:
     """File one incoming email: a new ticket, or a reply attached to its thread's ticket.
 
@@ -352,7 +355,10 @@ def intake(
         search: query → SearchResponse (public articles, `k` of the caller's choosing).
         public_url: base URL of the help centre, for the links in the reply.
         mail_from: our address, the reply's sender.
-        embed: query embedding, to attach the ticket to a known problem (None: not done).
+        embed: query embedding, to attach the ticket to a known problem and flag a customer's recurring
+            incident (None: neither is done).
+        recurring: when a customer's tickets make a recurring incident (default: RecurringRules()).
+        card: the answer card of a search as plain text (None: the reply lists articles only).
 
     Returns:
         What happened, the ticket, the search made and the reply to send (None for automatic mail and
@@ -408,9 +414,18 @@ def intake(
         service.note_related(ticket, related, why)
     session.flush()
     problem = service.link_or_propose_problem(ticket, embed) if embed is not None else None
+    if embed is not None:
+        flag_recurring(service, ticket, embed, recurring)
     known = problem.banner if problem is not None and problem.status == "open" else None
     reply = build_reply(
-        ticket, mail, response, public_url=public_url, mail_from=mail_from, lang=response.lang, known=known
+        ticket,
+        mail,
+        response,
+        public_url=public_url,
+        mail_from=mail_from,
+        lang=response.lang,
+        known=known,
+        card=card(response) if card is not None else None,
     )
     return IntakeResult("created", ticket, response=response, reply=reply)
 
@@ -447,11 +462,13 @@ def build_reply(
     mail_from: str,
     lang: str | None,
     known: str | None = None,
+    card: str | None = None,
 ) -> EmailMessage:
     """The answer to the customer, in their language: the reference, the best articles, the status link.
 
     `response` None: an acknowledgement that their message joined the ticket (no links: whoever wrote
-    into a thread is not necessarily the ticket's customer).
+    into a thread is not necessarily the ticket's customer). `card`: the answer card as plain text (the
+    first article's best section in its own words), shown above the links when the engine is confident.
     """
     lang = lang if lang in REPLY_LANGUAGES else REPLY_LANGUAGES[0]
     _ = reply_catalogue(lang).gettext
@@ -480,6 +497,8 @@ def build_reply(
             message = response.redirect["message"]
             lines += [_("This does not seem to be for IT support: {message}").format(message=message), ""]
         elif response.hits:
+            if card and response.answered:
+                lines += [_("This step from our help centre should solve it:"), "", card, ""]
             lines += [_("While you wait, these articles may already solve it:"), ""]
             for n, hit in enumerate(response.hits, 1):
                 lines += [f"{n}. {hit.title}", f"   {base}{hit.url}?{urlencode({'ch': 'email'})}"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, event
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, event, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -96,6 +96,9 @@ class TicketEvent(Base):
     kind: Mapped[str] = mapped_column(String(32))
     message: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Set once when personal data is erased or past retention (kb_engine/ops/privacy.py): the text goes,
+    # who did what and when stays. The only change the history accepts (migration 0009).
+    redacted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
 
@@ -243,3 +246,20 @@ class OutboxMessage(Base):
     claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Satisfaction(Base):
+    """A customer's answer to "Are you satisfied?" about their resolved request: one per ticket. The tier,
+    team and category are kept as they were when the customer answered (the dashboard groups by them)."""
+
+    __tablename__ = "satisfaction"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), unique=True)
+    rating: Mapped[str] = mapped_column(String(8))  # good | bad
+    comment: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(16), default="web")  # web | email
+    tier: Mapped[str | None] = mapped_column(String(4))
+    team: Mapped[str | None] = mapped_column(String(80))
+    category: Mapped[str | None] = mapped_column(String(40))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)

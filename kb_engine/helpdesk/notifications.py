@@ -127,6 +127,10 @@ class Notifier:
     def status_url(self, ticket: Ticket) -> str:
         return f"{self.public_url.rstrip('/')}/tickets/{ticket.reference}?{urlencode({'t': ticket.token})}"
 
+    def satisfaction_url(self, ticket: Ticket, rating: str) -> str:
+        query = urlencode({"t": ticket.token, "r": rating, "ch": "email"})
+        return f"{self.public_url.rstrip('/')}/tickets/{ticket.reference}/satisfaction?{query}"
+
     def console_url(self, ticket: Ticket) -> str:
         return f"{self.public_url.rstrip('/')}/console/tickets/{ticket.reference}"
 
@@ -187,6 +191,9 @@ class Notifier:
             if isinstance(context.get("message"), str):
                 mine = {"customer_name": name or None, "reference": origin.reference}
                 values["message"] = fill(context["message"], mine)
+            if kind == "resolved":  # "Are you satisfied?" with one link per answer
+                values["satisfied_url"] = self.satisfaction_url(origin, "good")
+                values["unsatisfied_url"] = self.satisfaction_url(origin, "bad")
             rows.append(
                 self._queue(
                     session, origin, kind, address, lang, values, now=now, event=event, key=key, threaded=True

@@ -250,19 +250,8 @@ def write_draft(
     """
     from kb_engine.authoring.new import new_article
 
-    created = new_article(articles_dir, title, lang=lang, languages=languages, category=category)
-    lines = [" ".join(q.split()) for q in questions if q.strip()][:8]
-    if lines:
-        text = created.path.read_text(encoding="utf-8")
-        block = "questions:\n" + "".join(f"  - {_yaml_str(q)}\n" for q in lines)
-        # The template's questions block: the key and its "  - ..." items.
-        text, n = re.subn(r"(?m)^questions:\n(?:  - .*\n)*", lambda _m: block, text, count=1)
-        if n:
-            created.path.write_text(text, encoding="utf-8")
+    examples = [" ".join(q.split()) for q in questions if q.strip()][:8]
+    created = new_article(
+        articles_dir, title, lang=lang, languages=languages, category=category, questions=examples
+    )
     return created.path
-
-
-def _yaml_str(text: str) -> str:
-    import json
-
-    return json.dumps(text, ensure_ascii=False)  # a JSON string is a valid YAML double-quoted scalar

@@ -6,6 +6,9 @@ export uses torch's TorchScript-based exporter (`dynamo=False`), which needs onl
 torch. Its output is the transformer's last hidden state; tokenisation, pooling and normalisation stay in
 `OnnxEmbedder`. The export is adopted only if every verification text below embeds, one at a time and in
 padded batches, to a vector at cosine >= `MIN_COSINE` of the torch pipeline's.
+
+Hand-written on purpose: `optimum` and `sentence-transformers[onnx]` export too, but pull in (or downgrade)
+packages the engine does not otherwise need, and neither verifies the export against torch before use.
 """
 
 from __future__ import annotations

@@ -48,3 +48,25 @@ def test_agent_sees_time_left_and_a_red_breached_badge(live_server, page) -> Non
     assert page.locator(".sla-line .sla[data-sla='resolution']").is_visible()
     page.set_viewport_size({"width": 390, "height": 844})
     shot(page, "desk-ticket-sla-390")
+
+
+def test_customer_answers_are_you_satisfied_in_one_click(live_server, page) -> None:
+    with make_session_factory(live_server.app.extensions["kb_engine"])() as session:
+        service = TicketService.from_settings(session, live_server.app.config)
+        ticket = service.create(
+            source="contact_form", query="imprimante hors ligne", lang="fr", contact_email="zoe@example.com"
+        )
+        service.resolve(ticket, "lena", note="Pilote réinstallé.")
+        session.commit()
+        reference, token = str(ticket.reference), str(ticket.token)
+    page.goto(f"{live_server.url}/?lang=fr")
+    page.goto(f"{live_server.url}/tickets/{reference}?t={token}")
+    yes = page.get_by_role("button", name="Oui, satisfait(e)")
+    no = page.get_by_role("button", name="Non, pas satisfait(e)")
+    assert yes.is_visible() and no.is_visible()
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "desk-csat-buttons-fr-390")
+    yes.click()
+    page.wait_for_selector("[data-rated='good']")
+    assert "Merci pour votre réponse." in page.text_content("[data-rated='good']")
+    assert page.get_by_role("button", name="Oui, satisfait(e)").count() == 0  # once per request

@@ -79,12 +79,14 @@ def test_draft_article_from_a_gap_has_front_matter_and_questions(tmp_path) -> No
         root,
         title="Book a meeting room",
         lang="en",
-        questions=["how do I book a meeting room", 'a "quoted" one'],
+        questions=["how do I book a meeting room", 'a "quoted" one', "room: 4 # full?", "- [x] é\n"],
     )
     assert path == root / "en" / "book-a-meeting-room.md"
     article = parse_article(path, root)
     assert article.title == "Book a meeting room" and article.lang == "en"
-    assert article.questions == ("how do I book a meeting room", 'a "quoted" one')
+    assert article.questions[2:] == ("room: 4 # full?", "- [x] é")  # YAML-special text stays text
+    assert article.questions[:2] == ("how do I book a meeting room", 'a "quoted" one')
+    assert "# A draft is never published" in path.read_text(encoding="utf-8")  # the template's guide stays
     assert "TODO" in path.read_text(encoding="utf-8")  # kb lint flags the draft until it is written
     assert article.is_draft  # never published until an author removes `status: draft`
 
@@ -163,6 +165,13 @@ def test_authors_pages_gaps_draft_feedback_and_questions(app, client) -> None:
         follow_redirects=True,
     )
     assert "Draft written: en/book-a-meeting-room.md" in drafted.get_data(as_text=True)
+    again = client.post(
+        "/authors/gaps/draft",
+        data={"csrf_token": token, "title": "Book a meeting room", "lang": "en", "question": ["book a room"]},
+        follow_redirects=True,
+    )
+    assert "A draft with this title exists already: en/book-a-meeting-room.md" in again.get_data(as_text=True)
+    assert not (Path(app.config["ARTICLES_DIR"]) / "en" / "book-a-meeting-room-2.md").exists()
     articles = Path(app.config["ARTICLES_DIR"])
     assert "book a room" in (articles / "en" / "book-a-meeting-room.md").read_text(encoding="utf-8")
     feedback = client.get("/authors/articles/en/password-reset").get_data(as_text=True)

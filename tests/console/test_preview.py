@@ -33,3 +33,26 @@ def test_preview_is_for_authors_only(app, client) -> None:
     assert client.get("/authors/preview/en/password-reset").status_code in {302, 303, 401}
     login_staff(app, client, "bob", "agent-L1")
     assert client.get("/authors/preview/en/password-reset").status_code == 403
+
+
+def test_authors_landing_page_lists_drafts_broken_files_and_lint_problems(app, client) -> None:
+    articles = Path(app.config["ARTICLES_DIR"])
+    draft = articles / "en" / "wombat-draft.md"
+    broken = articles / "en" / "wombat-broken.md"
+    draft.write_text("---\ntitle: Wombat burrows\nstatus: draft\n---\nTODO: the wombat answer.\n", "utf-8")
+    broken.write_text('---\ntitle: "Wombat\n---\nbody\n', encoding="utf-8")
+    try:
+        login_staff(app, client, "ana", "author")
+        page = client.get("/authors/")
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200
+        assert 'href="/authors/preview/en/wombat-draft">Wombat burrows</a>' in html
+        assert "<code>en/wombat-broken.md:2</code> invalid YAML front matter: unclosed quote" in html
+        assert '<tr data-file="en/wombat-broken.md">' in html and "<td>broken</td>" in html
+        preview = client.get("/authors/preview/en/wombat-draft").get_data(as_text=True)
+        assert "<strong>draft</strong>: never published" in preview
+        assert "draft: not published until `status: draft` is removed; TODO left on line 5" in preview
+        assert "Wombat burrows" in preview
+    finally:
+        draft.unlink()
+        broken.unlink()

@@ -1,4 +1,4 @@
-"""Reliability fixtures: a small index built with the fast hashing model, copied per test when damaged."""
+"""Reliability fixtures: the hashing index of tests/conftest.py, copied per test when damaged."""
 
 from __future__ import annotations
 
@@ -7,17 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-
-@pytest.fixture(scope="session")
-def hashing_index(tmp_path_factory: pytest.TempPathFactory, articles_dir: Path) -> Path:
-    from indexer.build import build_index
-    from kb_engine.search.embedding import HashingEmbedder
-
-    out = tmp_path_factory.mktemp("hashing-index")
-    report = build_index(articles_dir, out, model="hashing", embedder_factory=HashingEmbedder, progress=False)
-    assert not report.problems, report.problems
-    return out
 
 
 @pytest.fixture()

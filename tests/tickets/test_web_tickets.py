@@ -189,7 +189,8 @@ def test_api_opens_a_ticket_that_its_token_follows_and_replies_to(client, sessio
     ticket = session.scalar(select(Ticket).where(Ticket.reference == data["reference"]))
     assert ticket.source == "api" and [c.email for c in ticket.contacts] == ["ana@example.com"]
     url = f"/api/v1/tickets/{data['reference']}"
-    assert client.get(url, query_string={"t": "guessed"}).status_code == 404
+    assert client.get(url, query_string={"t": "guessed-but-well-formed-0123"}).status_code == 404
+    assert client.get(url, query_string={"t": "é"}).status_code == 422  # not even a token
     followed = client.get(url, query_string={"t": data["token"]}).get_json()
     assert "token" not in followed and followed["history"][0]["text"] == "We received your request."
     replied = client.post(f"{url}/replies", json={"t": data["token"], "message": "It works again"})
@@ -198,9 +199,10 @@ def test_api_opens_a_ticket_that_its_token_follows_and_replies_to(client, sessio
 
 
 def test_api_ticket_needs_a_way_to_reach_the_customer(client, session) -> None:
-    response = client.post("/api/v1/tickets", json={"query": "payroll down"})
-    assert (
-        response.status_code == 400 and "email address or a phone" in response.get_json()["error"]["message"]
-    )
+    for body in ({"query": "payroll down"}, {"query": "payroll down", "phone": "  ", "email": None}):
+        response = client.post("/api/v1/tickets", json=body)
+        error = response.get_json()["error"]
+        assert response.status_code == 422 and "email address or a phone" in error["fields"]["_schema"][0]
     assert client.post("/api/v1/tickets", json={"email": "a@b.org"}).status_code == 422
+    assert client.post("/api/v1/tickets", json={"email": "a@b.org", "query": " \t"}).status_code == 422
     assert counts(session)[0] == 0

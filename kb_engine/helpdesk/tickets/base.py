@@ -27,6 +27,7 @@ from kb_engine.helpdesk.tickets.rules import (
     IncidentRules,
     status_label,
 )
+from kb_engine.helpdesk.triage import TriageModel, model_for
 
 # What `secrets.token_urlsafe` and `reference_for` produce (with room to spare): anything else is not ours.
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
@@ -44,12 +45,14 @@ class TicketBase:
         clock: Callable[[], dt.datetime] = utcnow,
         rules: IncidentRules | None = None,
         notifier: Notifier | None = None,
+        triage: TriageModel | None = None,
     ) -> None:
         self.session = session
         self.routing = routing or Routing()
         self.clock = clock
         self.rules = rules or IncidentRules()
         self.notifier = notifier or Notifier()
+        self.triage = triage
         self._quiet: set[str] = set()
 
     @classmethod
@@ -64,6 +67,7 @@ class TicketBase:
                 min_tickets=int(settings["PROBLEM_MIN_TICKETS"]),
             ),
             notifier=Notifier.from_settings(settings),
+            triage=model_for(Path(settings["INSTANCE_DIR"]), float(settings["TRIAGE_THRESHOLD"])),
         )
 
     def _rules(

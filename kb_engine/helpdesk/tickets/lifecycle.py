@@ -23,6 +23,7 @@ from kb_engine.helpdesk.tickets.rules import (
     reference_for,
     required_field,
 )
+from kb_engine.helpdesk.triage import route as learned_route
 
 
 class LifecycleMixin(TicketBase):
@@ -54,14 +55,17 @@ class LifecycleMixin(TicketBase):
         """
         if source not in SOURCES:
             raise InvalidQuery(f"unknown ticket source {source!r}")
-        route = self.routing.route(category)
+        text = " ".join(part for part in (query, details or "") if part)
+        tier, team, triaged = learned_route(
+            self.triage, self.routing, text=text, category=category, lang=lang
+        )
         now = self.clock()
         ticket = Ticket(
             token=secrets.token_urlsafe(24),
             source=source,
             status="new",
-            tier=route.tier,
-            team=route.team,
+            tier=tier,
+            team=team,
             query=check_length("query", query) or "",
             lang=lang,
             shown=[
@@ -82,6 +86,7 @@ class LifecycleMixin(TicketBase):
         self.session.add(ticket)
         self.session.flush()
         ticket.reference = reference_for(ticket.id)
+        learned: dict[str, Any] = {"triage": triaged} if triaged else {}  # what triage proposed, and why
         created = self._event(
             ticket,
             actor,
@@ -90,6 +95,7 @@ class LifecycleMixin(TicketBase):
             shown=[h["id"] for h in ticket.shown],
             tier=ticket.tier,
             team=ticket.team,
+            **learned,
         )
         if ticket.contact_email or ticket.contact_name or ticket.contact_phone:
             self._add_contact(ticket)
