@@ -88,7 +88,7 @@ def test_a_lock_out_does_not_stop_the_real_user_from_elsewhere(make_app, caplog)
         cli, ["users", "list", "--json"], env={"KB_DATABASE_URL": app.config["DATABASE_URL"]}
     )
     assert listed.exit_code == 0, listed.output
-    admin = next(row for row in json.loads(listed.output) if row["username"] == "admin")
+    admin = next(row for row in json.loads(listed.stdout) if row["username"] == "admin")
     assert admin["failed_logins"] == 5 and admin["locked_for_addresses"] == 1
     # The admin, from an address that did not fail, logs in.
     assert _login(_client(app, "192.0.2.10"), "admin", STAFF_PASSWORD).status_code == 303
