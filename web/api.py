@@ -146,7 +146,9 @@ def search(args: dict[str, Any]) -> dict[str, Any]:
     if args["known_issues"]:
         problem = get_tickets().active_problem_for(args["q"], get_embed())
         data["known_issue"] = (
-            {"id": problem.id, "title": problem.title, "banner": problem.banner} if problem else None
+            {"id": problem.id, "title": problem.title, "banner": problem.banner_for(args["ui"] or lang)}
+            if problem
+            else None
         )
     return data
 

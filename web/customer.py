@@ -99,13 +99,13 @@ def chosen_facet() -> str | None:
     """The platform the visitor said they use ("Which one are you using?"): `?facet=` on the results page,
     kept in the session for their next searches; `?facet=` empty forgets it."""
     if "facet" in request.args:
-        value = request.args["facet"]
-        if value in get_searcher().platforms.words:
-            session["facet"] = value
+        asked = request.args["facet"]
+        if asked in get_searcher().platforms.words:
+            session["facet"] = asked
         else:
             session.pop("facet", None)
-    value = session.get("facet")
-    return str(value) if value else None
+    kept = session.get("facet")
+    return str(kept) if kept else None
 
 
 def box_search(query: str, **options: Any) -> SearchResponse | ResponseReturnValue:
@@ -254,6 +254,7 @@ def feedback(lang: str, slug: str):
             analytics.record_feedback(
                 db, art.id, "solved", search=entry, visitor=visitor_id(), channel=channel
             )
+            get_tickets().resolve_by_self_service(visitor_id(), art.id)
             db.commit()
             if request.form.get("from") == "card":
                 # "Solved" on the results page's answer card: the customer stays on the results.
@@ -393,6 +394,7 @@ def contact_solved():
     db = get_db()
     with store_errors():
         analytics.record_feedback(db, art.id, "solved", search=entry, visitor=visitor_id(), channel="form")
+        get_tickets().resolve_by_self_service(visitor_id(), art.id)
         db.commit()
     return redirect(url_for("customer.contact", s=entry.id, solved=art.id), code=303)
 

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from kb_engine.errors import InvalidQuery
 from kb_engine.helpdesk.models import utcnow
 from kb_engine.insights.dashboard import FUNNEL_STAGES, Period, dashboard, to_rows
+from kb_engine.insights.workload import workload
 from web.auth import login_required_for_blueprint, staff, staff_required
 from web.resources import get_db
 
@@ -71,7 +72,8 @@ def page():
     """The dashboard for a period, with charts and a CSV export."""
     period = period_from_args()
     data = dashboard(get_db(), period)
-    return render_template("console/dashboard.html", data=data, stages=FUNNEL_STAGES, user=staff())
+    lead = workload(get_db(), period.start, period.end)
+    return render_template("console/dashboard.html", data=data, lead=lead, stages=FUNNEL_STAGES, user=staff())
 
 
 @bp.get("/dashboard.json")

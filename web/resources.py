@@ -179,7 +179,10 @@ def open_ticket(*, response: SearchResponse | None = None, **fields: Any) -> Tic
     if response is not None:
         fields.setdefault("lang", response.lang)
         fields.setdefault("shown", [h.to_dict() for h in response.hits])
-        fields.setdefault("category", response.hits[0].category if response.hits else None)
+        # Only an answer the engine is sure of says what the ticket is about: a miss goes to the routing
+        # file's default (triage) queue, never to the category of an article it was unsure of.
+        sure = response.answered and response.hits
+        fields.setdefault("category", response.hits[0].category if sure else None)
     service = get_tickets()
     ticket = service.create(**fields)
     embed = get_embed()

@@ -120,6 +120,8 @@ class Problem(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     title: Mapped[str] = mapped_column(String(200))
     banner: Mapped[str | None] = mapped_column(Text)
+    # The banner in each interface language ({"en": ..., "fr": ...}); `banner` is the default one.
+    banners: Mapped[dict[str, str] | None] = mapped_column(JSON)
     query: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[str | None] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(16), default="proposed", index=True)
@@ -132,6 +134,10 @@ class Problem(Base):
     resolution_note: Mapped[str | None] = mapped_column(Text)
 
     tickets: Mapped[list[Ticket]] = relationship(back_populates="problem", order_by="Ticket.id")
+
+    def banner_for(self, lang: str | None) -> str | None:
+        """The customer-facing banner in `lang`, else the default one."""
+        return (self.banners or {}).get(lang or "") or self.banner
 
 
 class SearchLog(Base):
@@ -263,3 +269,26 @@ class Satisfaction(Base):
     team: Mapped[str | None] = mapped_column(String(80))
     category: Mapped[str | None] = mapped_column(String(40))
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class AuditEntry(Base):
+    """One staff action that matters (kb_engine/helpdesk/audit.py); append-only (migration 0009)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    target: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(timespec="seconds"),
+            "actor": self.actor,
+            "action": self.action,
+            "target": self.target,
+            "details": self.details,
+        }

@@ -132,9 +132,13 @@ def funnel(session: Session, period: Period, *, now: dt.datetime | None = None) 
         "solved": len(solved_ids),
         "no_ticket_7d": deflected,
     }
+    did_not_help = len({sid for sid, kind in feedback if kind == "not_helpful"})
     return {
         "stages": stages,
         "rates": {name: _rate(count, total) for name, count in stages.items()},
+        # Searches where the customer said an article they opened did not help (they went on to a ticket).
+        "did_not_help": did_not_help,
+        "did_not_help_rate": _rate(did_not_help, total),
         "self_service_rate": _rate(deflected, total),
         "window_open": window_open,
     }

@@ -193,15 +193,26 @@ class TicketBase:
         return None
 
     def history(self, ticket: Ticket) -> list[TicketEvent]:
-        """Every event of the ticket and of the tickets merged into it, oldest first (for agents)."""
+        """Every event of the ticket and of the tickets merged into it, oldest first (for agents).
+
+        A merge is told once: the survivor's "merged" event; the merged ticket's own "merged_into" line
+        (the same fact seen from the other side) stays in that ticket's history only.
+        """
         ids = [ticket.id, *(t.id for t in self.merged_tickets(ticket))]
-        return list(
-            self.session.scalars(
+        return [
+            e
+            for e in self.session.scalars(
                 select(TicketEvent)
                 .where(TicketEvent.ticket_id.in_(ids))
                 .order_by(TicketEvent.at, TicketEvent.id)
             )
-        )
+            if e.ticket_id == ticket.id or e.kind != "merged_into"
+        ]
+
+    @staticmethod
+    def reachable(ticket: Ticket) -> bool:
+        """Whether the ticket has a contact a message to the customer can reach."""
+        return bool(ticket.contacts or ticket.contact_email or ticket.contact_phone)
 
     def customer_history(self, ticket: Ticket) -> list[dict[str, Any]]:
         """What the customer of `ticket` may see: no internal notes, nothing about other customers.
@@ -254,7 +265,7 @@ class TicketBase:
             created_at=ticket.created_at,
             now=now or self.clock(),
             availability=ticket.availability,
-            reachable=bool(contacts or ticket.contact_email or ticket.contact_phone),
+            reachable=self.reachable(ticket),
             customers=max(1, len(contacts)),
             override=None if rule_only else ticket.priority_override,
         )

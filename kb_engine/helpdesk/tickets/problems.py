@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -57,6 +57,18 @@ class ProblemsMixin(LifecycleMixin):
         self._event(ticket, actor, "problem_linked", None, problem=problem.id)
         if problem.status == "open":
             self._event(ticket, actor, "problem_confirmed", problem.banner, problem=problem.id)
+
+    def unlink_problem(self, ticket: Ticket, actor: str) -> None:
+        """Detach a ticket from its problem (it was about something else)."""
+        problem = ticket.problem
+        if problem is None:
+            return
+        ticket.problem = None
+        self._event(ticket, actor, "problem_unlinked", None, problem=problem.id)
+
+    def problem_customers(self, problem: Problem) -> int:
+        """How many customers the problem's tickets speak for (contacts, at least one per ticket)."""
+        return sum(max(1, len(t.contacts)) for t in problem.tickets if t.merged_into_id is None)
 
     def link_or_propose_problem(
         self,
@@ -172,16 +184,30 @@ class ProblemsMixin(LifecycleMixin):
             raise InvalidTransition(f"cannot {action} problem {problem.id}: it is {problem.status}")
 
     def confirm_problem(
-        self, problem: Problem, actor: str, *, title: str | None = None, banner: str | None = None
+        self,
+        problem: Problem,
+        actor: str,
+        *,
+        title: str | None = None,
+        banner: str | None = None,
+        banners: Mapping[str, str | None] | None = None,
     ) -> Problem:
         """An agent confirms a proposed problem: it opens and its banner shows to matching searches.
 
         Give a `title` (or a `banner`): the proposed title is the first customer's own words, which
-        should not be shown to other customers as they are.
+        should not be shown to other customers as they are. `banners`: the banner in each interface
+        language (`{"en": ..., "fr": ...}`); the first one given is the default `banner` too.
         """
         self._require_problem(problem, "confirm", ("proposed",))
+        texts = {
+            lang: text
+            for lang, text in ((k, check_length("banner", v)) for k, v in (banners or {}).items())
+            if text
+        }
+        banner = check_length("banner", banner) or next(iter(texts.values()), None)
         problem.title = check_length("title", title) or problem.title
-        problem.banner = check_length("banner", banner) or f"Known issue: {problem.title}. We are on it."
+        problem.banners = texts or None
+        problem.banner = banner or f"Known issue: {problem.title}. We are on it."
         problem.status = "open"
         problem.confirmed_at = self.clock()
         problem.confirmed_by = actor
@@ -246,6 +272,7 @@ def problem_to_dict(problem: Problem) -> dict[str, Any]:
         "status": problem.status,
         "title": problem.title,
         "banner": problem.banner,
+        "banners": problem.banners or {},
         "query": problem.query,
         "category": problem.category,
         "tickets": [t.reference for t in problem.tickets],

@@ -2,7 +2,7 @@
 email across workers; the client address a ticket came from (problems count customers, not tickets)
 
 Revision ID: 0004_abuse_limits
-Revises: 0009_ops
+Revises: 0006_workspace
 Create Date: 2026-12-05 22:30:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_abuse_limits"
-down_revision = "0009_ops"
+down_revision = "0006_workspace"
 branch_labels = None
 depends_on = None
 
