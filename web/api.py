@@ -9,11 +9,11 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Flask, current_app
-from flask_smorest import Blueprint
 
 from kb_engine.content.articles import SLUG_RE, article_id, render_article
 from kb_engine.errors import NotFound
 from web.i18n import search_language
+from web.json_input import Blueprint
 from web.openapi import KBApi, Pattern, SettingLength, errors, path_parameter, text
 from web.resources import get_embed, get_searcher, get_tickets
 

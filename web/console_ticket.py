@@ -59,9 +59,11 @@ def _filled_canned(ticket: Ticket, suggestions: Any) -> list[tuple[Any, str]]:
     top = suggestions.hits[0] if suggestions and suggestions.hits else None
     public_url = current_app.config["PUBLIC_URL"].rstrip("/")
     contact = ticket.contacts[0] if ticket.contacts else None
+    # Several customers (merged tickets): left as placeholders, filled for each one when they read it.
+    several = len(get_tickets().customers(ticket)) > 1
     values = {
-        "customer_name": (contact.name if contact else None) or ticket.contact_name,
-        "reference": ticket.reference,
+        "customer_name": None if several else (contact.name if contact else None) or ticket.contact_name,
+        "reference": None if several else ticket.reference,
         "article_url": f"{public_url}{top.url}" if top and top.audience == "public" else None,
         "article_title": top.title if top and top.audience == "public" else None,
         "agent_name": staff().username,
@@ -161,6 +163,7 @@ def ticket_page(
         find=find or "",
         public_url=current_app.config["PUBLIC_URL"].rstrip("/"),
         canned=canned,
+        customers=get_tickets().customers(ticket),
         similar=similar,
         can_act=can_act,
         can_note=can_act or _follows(ticket, history),
@@ -262,8 +265,11 @@ def _note(s: TicketService, t: Ticket, actor: str, f: dict[str, Any]) -> str:
 
 @action("ask")
 def _ask(s: TicketService, t: Ticket, actor: str, f: dict[str, Any]) -> str:
-    s.ask_customer(t, actor, f.get("message", ""))
-    return "message sent to the customer; the ticket waits on their answer"
+    to = f.get("to") or None
+    s.ask_customer(t, actor, f.get("message", ""), to=to)
+    reached = 1 if to else len(s.customers(t))
+    who = "the customer" if reached == 1 else f"{reached} customers"
+    return f"message sent to {who}; the ticket waits on their answer"
 
 
 @action("escalate")

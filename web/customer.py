@@ -26,7 +26,7 @@ from markupsafe import Markup
 from kb_engine.content.articles import SLUG_RE, article_id, render_article
 from kb_engine.content.categories import category_of, load_categories
 from kb_engine.content.sections import article_sections
-from kb_engine.errors import InvalidQuery, InvalidTransition, NotFound, StoreUnavailable
+from kb_engine.errors import InvalidQuery, InvalidTransition, NotFound, StoreUnavailable, TooManyRequests
 from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.models import SearchLog, Ticket
 from kb_engine.helpdesk.tickets import LIMITS, status_label
@@ -34,8 +34,9 @@ from kb_engine.insights import analytics
 from kb_engine.search.answer import AnswerCard, answer_card
 from kb_engine.search.related import related_articles
 from kb_engine.search.searcher import SearchResponse
+from web import with_retry_after
 from web.i18n import error_text, search_language
-from web.resources import get_db, get_embed, get_searcher, get_tickets, open_ticket, send_media
+from web.resources import get_db, get_embed, get_searcher, get_tickets, limit, open_ticket, send_media
 
 bp = Blueprint("customer", __name__)
 
@@ -43,6 +44,19 @@ MAX_REMEMBERED_TICKETS = 10
 CONTACT_FIELDS = ("name", "email", "phone", "availability", "details")
 # Channels whose suggestion links may log the search they came from (see article_viewed).
 SUGGESTION_CHANNELS = ("web", "form", "widget")
+
+
+# Pages that show a customer's own ticket (or take their contact details): never kept by a browser or proxy.
+PRIVATE_ENDPOINTS = frozenset(
+    {"customer.ticket_status", "customer.ticket_reply", "customer.need_help", "customer.contact_send"}
+)
+
+
+@bp.after_request
+def no_store_for_private_pages(response: Any) -> Any:
+    if request.endpoint in PRIVATE_ENDPOINTS:
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def visitor_id() -> str:
@@ -146,9 +160,17 @@ def search_submit():
         return response
     db = get_db()
     with store_errors():
-        entry = analytics.log_search(db, response, channel="web", visitor=visitor_id())
         # Out of scope: the customer is sent elsewhere (response.redirect); no ticket is offered.
-        if not response.answered and not response.redirect:
+        miss = not response.answered and not response.redirect
+        if miss:
+            try:
+                limit("miss")
+            except TooManyRequests:
+                # Over the limit the search still answers; only the automatic ticket is not opened.
+                db.rollback()
+                miss = False
+        entry = analytics.log_search(db, response, channel="web", visitor=visitor_id())
+        if miss:
             ticket = open_ticket(source="search_miss", query=query, response=response, search_id=entry.id)
             remember_ticket(ticket.reference or "", ticket.token)
             session["miss_for_search"] = {"search": entry.id, "reference": ticket.reference}
@@ -225,6 +247,9 @@ def feedback(lang: str, slug: str):
     entry = _search_log(request.form.get("s"))
     channel = entry.channel if entry else analytics.channel_or_default(request.form.get("ch"))
     with store_errors():
+        limit("feedback")
+        if helped == "no":
+            limit("miss")
         if helped == "yes":
             analytics.record_feedback(
                 db, art.id, "solved", search=entry, visitor=visitor_id(), channel=channel
@@ -387,6 +412,7 @@ def contact_send():
     db = get_db()
     try:
         with store_errors():
+            limit("ticket", form["email"])
             ticket = open_ticket(
                 source="contact_form",
                 query=entry.query,
@@ -398,9 +424,10 @@ def contact_send():
                 **{k: form[k] for k in ("availability", "details")},
             )
             db.commit()
-    except (InvalidQuery, StoreUnavailable) as exc:  # 503: the form keeps what the customer typed
+    except (InvalidQuery, StoreUnavailable, TooManyRequests) as exc:  # the form keeps what was typed
         db.rollback()
-        return _contact_page(entry, form=form, error=error_text(exc), status=exc.status)
+        page = _contact_page(entry, form=form, error=error_text(exc), status=exc.status)
+        return with_retry_after(page, exc)
     remember_ticket(ticket.reference or "", ticket.token)
     return redirect(
         url_for("customer.ticket_status", reference=ticket.reference, t=ticket.token, created=1), code=303
@@ -449,13 +476,15 @@ def ticket_reply(reference: str):
     db = get_db()
     try:
         with store_errors():
+            limit("reply")
             get_tickets().customer_reply(ticket, message)
             db.commit()
-    except (InvalidQuery, InvalidTransition, StoreUnavailable) as exc:
+    except (InvalidQuery, InvalidTransition, StoreUnavailable, TooManyRequests) as exc:
         db.rollback()
-        return _status_page(
+        page = _status_page(
             ticket, token, error=error_text(exc), reply=message[: LIMITS["message"]], status=exc.status
         )
+        return with_retry_after(page, exc)
     return redirect(url_for("customer.ticket_status", reference=reference, t=token, sent=1), code=303)
 
 
@@ -466,7 +495,9 @@ def article_viewed():
     A view of an article opened from a suggestion (`q`, no search yet) first logs that search under the
     suggestion's channel; the answer carries its id so that "solved" on the page is linked to it.
     """
-    data = request.get_json(silent=True) or {}
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):  # malformed, too deep (web/json_input.py) or not an object
+        return jsonify({"ok": False}), 400
     art_id = str(data.get("article", ""))[:120]
     try:
         art = get_searcher().article(art_id)
@@ -479,6 +510,12 @@ def article_viewed():
     entry = _search_log(data.get("s"))
     channel = entry.channel if entry else analytics.channel_or_default(data.get("ch"))
     query = str(data.get("q") or "")[:300]
+    try:
+        with store_errors():
+            limit("feedback")
+    except TooManyRequests as exc:
+        db.rollback()
+        return jsonify({"ok": False}), 429, {"Retry-After": str(exc.retry_after)}
     with store_errors():
         if entry is None and query.strip() and channel in SUGGESTION_CHANNELS:
             try:

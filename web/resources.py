@@ -14,12 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, abort, current_app, g, send_file
+from flask import Flask, Response, abort, current_app, g, request, send_file
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from kb_engine.content.articles import IMAGE_SUFFIXES
 from kb_engine.errors import KBError
+from kb_engine.helpdesk import limits
 from kb_engine.helpdesk.automations import Scheduler, load_automations
 from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
 from kb_engine.helpdesk.models import Ticket
@@ -156,11 +157,25 @@ def get_tickets() -> TicketService:
     return TicketService.from_settings(get_db(), current_app.config)
 
 
+def client_address() -> str:
+    """The visitor's address: the connection's, or the trusted proxy's word for it (web/proxy.py)."""
+    return request.remote_addr or "unknown"
+
+
+def limit(action: str, email: str | None = None) -> None:
+    """Count an anonymous visitor's `action` (kb_engine.helpdesk.limits.ACTIONS) in this request's
+    transaction; over a limit it raises TooManyRequests (429) and the caller rolls back."""
+    settings = limits.AnonymousLimits.from_settings(current_app.config)
+    limits.record(get_db(), settings, action, client_address(), email)
+
+
 def open_ticket(*, response: SearchResponse | None = None, **fields: Any) -> Ticket:
-    """Open a ticket (fields of `TicketService.create`) and attach it to the incident it may be part of.
+    """Open a ticket (fields of `TicketService.create`) for the visitor of this request and attach it to
+    the incident it may be part of.
 
     With a search `response`, the ticket records the language, the articles shown and their category.
     """
+    fields.setdefault("client_address", client_address())
     if response is not None:
         fields.setdefault("lang", response.lang)
         fields.setdefault("shown", [h.to_dict() for h in response.hits])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, event, false
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, event, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -48,6 +48,8 @@ class Ticket(Base):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
     search_id: Mapped[int | None] = mapped_column(ForeignKey("search_log.id"))
     email_message_id: Mapped[str | None] = mapped_column(String(300), index=True)
+    # The address an anonymous visitor opened it from (web pages, API): problems count customers by it.
+    client_address: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     first_response_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
@@ -200,6 +202,23 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     account: Mapped[str] = mapped_column(String(80), index=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
+class AnonymousAction(Base):
+    """Something an anonymous visitor created (a ticket, a reply, feedback), kept for the limits' window
+    (kb_engine.helpdesk.limits)."""
+
+    __tablename__ = "anonymous_action"
+    __table_args__ = (
+        Index("ix_anonymous_action_address", "action", "address", "at"),
+        Index("ix_anonymous_action_email", "action", "email", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(320))
     at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kb_engine.errors import InvalidQuery
 from kb_engine.helpdesk.models import Feedback, SearchLog, Ticket, utcnow
 from kb_engine.helpdesk.priority import TARGETS as RESPONSE_TARGETS
 from kb_engine.helpdesk.similarity import normalise
@@ -51,6 +52,8 @@ class Period:
         """From the start of `first` to the end of `last` (both included)."""
         if last < first:
             first, last = last, first
+        if last >= dt.date.max:
+            raise InvalidQuery(f"the last day must be before {dt.date.max.isoformat()}")
         return cls(
             dt.datetime.combine(first, dt.time()), dt.datetime.combine(last + dt.timedelta(days=1), dt.time())
         )

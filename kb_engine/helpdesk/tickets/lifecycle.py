@@ -18,6 +18,7 @@ from kb_engine.helpdesk.tickets.base import TicketBase
 from kb_engine.helpdesk.tickets.rules import (
     ACTIVE,
     CUSTOMER,
+    ENGINE,
     MISS_SOURCES,
     SELF_SERVICE,
     SOURCES,
@@ -49,11 +50,13 @@ class LifecycleMixin(TicketBase):
         contact_phone: str | None = None,
         availability: str | None = None,
         details: str | None = None,
+        client_address: str | None = None,
     ) -> Ticket:
         """Open a ticket routed by its category; returns it with its reference and customer token set.
 
         The ticket is flushed, not committed. Tier and team come from the routing file, priority from
-        `kb_engine.helpdesk.priority`.
+        `kb_engine.helpdesk.priority`. `client_address`: where an anonymous visitor opened it from (problems
+        count customers by it).
         """
         if source not in SOURCES:
             raise InvalidQuery(f"unknown ticket source {source!r}")
@@ -81,6 +84,7 @@ class LifecycleMixin(TicketBase):
             contact_phone=check_length("contact_phone", contact_phone),
             availability=check_length("availability", availability),
             details=check_length("details", details),
+            client_address=(client_address or None) and client_address[:64],
             created_at=now,
             updated_at=now,
         )
@@ -188,8 +192,26 @@ class LifecycleMixin(TicketBase):
         self.session.flush()
         return ticket
 
-    def ask_customer(self, ticket: Ticket, actor: str, message: str) -> Ticket:
-        """Ask the customer something: the ticket waits on them until they reply."""
+    def note_related(self, ticket: Ticket, other: Ticket, why: str) -> None:
+        """Record on `ticket` that it is possibly related to `other` (agents decide; `other` is untouched)."""
+        self._event(
+            ticket,
+            ENGINE,
+            "possibly_related",
+            f"Possibly related to {other.reference}: {why}",
+            related=other.reference,
+        )
+
+    def ask_customer(self, ticket: Ticket, actor: str, message: str, *, to: str | None = None) -> Ticket:
+        """Ask the customer something: the ticket waits on them until they reply.
+
+        On a ticket that gathers several customers (merged tickets), `to` is the reference of the one
+        customer the message is for (see `customers`), or None for every one of them. `{customer_name}`
+        and `{reference}` left in the message are filled for each customer when they read it.
+
+        Raises:
+            InvalidQuery: `to` is not one of the ticket's customers.
+        """
         self._require(ticket, "ask the customer about", ACTIVE)
         if not self.reachable(ticket):
             # Parking the ticket "waiting on customer" would wait for an answer that cannot come.
@@ -199,12 +221,20 @@ class LifecycleMixin(TicketBase):
                 key="no_contact",
                 reference=ticket.reference,
             )
+        text = required_field("message", message)
+        extra: dict[str, str] = {}
+        if to:
+            known = [reference for reference, _name in self.customers(ticket)]
+            if to not in known:
+                raise InvalidQuery(f"{to} is not one of the customers of {ticket.reference}")
+            extra["customer"] = to
         ticket.status = "waiting_on_customer"
         if ticket.assignee is None:
             ticket.assignee = actor
         self._responded(ticket)
-        text = required_field("message", message)
-        self._tell(ticket, "question", self._event(ticket, actor, "asked_customer", text), message=text)
+        event = self._event(ticket, actor, "asked_customer", text, **extra)
+        # By email too: to the one customer chosen, or to each, with their own name and reference.
+        self._tell(ticket, "question", event, message=text, to_reference=to)
         self.session.flush()
         return ticket
 

@@ -19,6 +19,16 @@ from kb_engine.helpdesk.tickets.lifecycle import LifecycleMixin
 from kb_engine.helpdesk.tickets.rules import ACTIVE, ENGINE, check_length, iso, required_field
 
 
+def customer_of(ticket: Ticket) -> str:
+    """Who a ticket stands for when counting customers: the address an anonymous visitor opened it from,
+    else its email, else the ticket itself (opened by an agent, who vouches for it)."""
+    if ticket.client_address:
+        return f"address:{ticket.client_address}"
+    if ticket.contact_email and ticket.contact_email.strip():
+        return f"email:{ticket.contact_email.strip().lower()}"
+    return f"ticket:{ticket.id}"
+
+
 class ProblemsMixin(LifecycleMixin):
     """Problems and the tickets linked to them (resolving a problem resolves its tickets: the lifecycle)."""
 
@@ -71,8 +81,10 @@ class ProblemsMixin(LifecycleMixin):
     ) -> Problem | None:
         """Attach a new ticket to the proposed or open problem it matches, or propose a new problem.
 
-        A problem is proposed when at least `min_tickets` tickets (this one included) about the same
-        thing arrived within `window` of it; agents then confirm or reject it. Returns the problem, if any.
+        A problem is proposed when tickets about the same thing from at least `min_tickets` different
+        customers (`customer_of`: one visitor's many tickets count once) arrived within `window` of it;
+        agents then confirm or reject it. A proposed problem grows only by a customer it does not have yet,
+        so one sender alone neither makes nor grows one. Returns the problem, if any.
         (`window`, `min_tickets`, `threshold`: the service's rules unless given.)
         """
         window, min_tickets, threshold = self._rules(window, min_tickets, threshold)
@@ -81,6 +93,8 @@ class ProblemsMixin(LifecycleMixin):
         current = list(self.session.scalars(select(Problem).where(Problem.status.in_(("proposed", "open")))))
         match = self._best_problem(ticket.query, current, embed, threshold)
         if match is not None:
+            if match.status == "proposed" and customer_of(ticket) in {customer_of(t) for t in match.tickets}:
+                return None  # the same customer again: not more evidence of an incident
             self.link_problem(ticket, match, ENGINE)
             return match
         recent = [
@@ -103,7 +117,7 @@ class ProblemsMixin(LifecycleMixin):
             [ticket, *(t for t, s in zip(recent, sims.tolist(), strict=True) if s >= threshold)],
             key=lambda t: (t.created_at, t.id),
         )
-        if len(members) < min_tickets:
+        if len({customer_of(t) for t in members}) < min_tickets:
             return None
         leader = members[0]
         categories = Counter(t.category for t in members if t.category)
