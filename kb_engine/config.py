@@ -120,6 +120,26 @@ SETTINGS: tuple[Setting, ...] = (
         "Answers to repeated queries kept per server process, emptied when the index changes (0: no cache).",
         int,
     ),
+    Setting(
+        "SEARCH_SLOTS",
+        1,
+        "Searches computed at once per server process (with `KB_MODEL_THREADS=1` and one process per core, "
+        "1 keeps the cores from being oversubscribed); more wait in the queue.",
+        int,
+    ),
+    Setting(
+        "SEARCH_QUEUE",
+        32,
+        "Searches that may wait for a slot per server process; one more is refused at once with a 503 and "
+        "`Retry-After` (0: no waiting).",
+        int,
+    ),
+    Setting(
+        "SEARCH_WAIT_SECONDS",
+        1.0,
+        "Longest a search waits in the queue before it is refused with a 503 and `Retry-After`.",
+        float,
+    ),
     Setting("EMBED_BATCH_SIZE", 32, "Batch size when embedding chunks at index time.", int),
     Setting("LANGUAGES", "en,fr", "Languages of the knowledge base, first is the default.", _str_list),
     Setting("RESULTS", 5, "Number of articles returned by a search when the caller does not say.", int),
@@ -194,7 +214,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "LOGIN_MAX_FAILURES",
         5,
-        "Failed logins of one account within `KB_LOGIN_WINDOW_SECONDS` before it is refused (429) a while.",
+        "Failed logins of one account within `KB_LOGIN_WINDOW_SECONDS` after which it is refused (429) to "
+        "the addresses that failed on it (an address with no recent failure may still log in).",
         int,
     ),
     Setting(
@@ -207,6 +228,45 @@ SETTINGS: tuple[Setting, ...] = (
         "LOGIN_WINDOW_SECONDS",
         900,
         "Window of the login limits; counted in the database, across workers.",
+        int,
+    ),
+    Setting(
+        "LIMIT_TICKETS_PER_ADDRESS",
+        10,
+        "Tickets one client address may open through the contact form and the API within "
+        "`KB_LIMIT_WINDOW_SECONDS` (then 429 with `Retry-After`; the form keeps what was typed).",
+        int,
+    ),
+    Setting(
+        "LIMIT_TICKETS_PER_EMAIL",
+        5,
+        "Tickets opened with one email address (form and API, any client address) within the window.",
+        int,
+    ),
+    Setting(
+        "LIMIT_MISSES_PER_ADDRESS",
+        20,
+        'Tickets opened for one client address by search misses and "No" answers within the window; over '
+        "it the search still answers, without a new ticket.",
+        int,
+    ),
+    Setting(
+        "LIMIT_REPLIES_PER_ADDRESS",
+        30,
+        "Customer replies (status page and API) from one client address within the window.",
+        int,
+    ),
+    Setting(
+        "LIMIT_FEEDBACK_PER_ADDRESS",
+        120,
+        'Article feedback (views, "solved", "No") from one client address within the window.',
+        int,
+    ),
+    Setting(
+        "LIMIT_WINDOW_SECONDS",
+        3600,
+        "Window of the limits on what anonymous visitors create; counted in the database, across workers "
+        "and servers.",
         int,
     ),
     Setting(
@@ -224,6 +284,14 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting("PROBLEM_WINDOW_MINUTES", 120, "Window in which similar tickets count towards a problem.", int),
+    Setting(
+        "RECURRING_MIN_TICKETS",
+        3,
+        "Tickets about the same thing from one customer (email, phone or browser) within "
+        '`KB_RECURRING_WINDOW_DAYS` that flag the newest "recurring for this customer" (priority +1).',
+        int,
+    ),
+    Setting("RECURRING_WINDOW_DAYS", 30, "Window of the recurring-incident rule, in days.", int),
     Setting("PUBLIC_URL", "http://127.0.0.1:5000", "Base URL used in links sent to customers (emails, API)."),
     Setting(
         "CORS_ORIGINS",

@@ -1,11 +1,16 @@
 """Production server settings: `gunicorn -c web/gunicorn.conf.py 'web:create_app()'`.
 
-Sized for a small CPU box (2 cores): one worker process per core, a few threads each (a request spends
-part of its time in I/O and in torch/FAISS/numpy code that releases the GIL), and one native thread per
-worker for torch, BLAS and FAISS so that the workers do not fight for the cores. The app is not preloaded:
-each worker loads the embedding model after the fork (torch does not survive a fork well), while the index
-files are memory-mapped read-only, so the workers share those pages instead of each holding a copy. Each
-worker answers one warm-up query before it takes traffic, so no customer waits for the model to load.
+Sized so that model threads x workers x searches computed at once never exceed the cores: one worker
+process per core, one native thread per worker for the model (ONNX Runtime or torch), BLAS and FAISS, and
+one search computed at a time per worker (`KB_SEARCH_SLOTS=1`, kb_engine/search/admission.py). The
+request threads (8 by default) serve pages, cached answers and I/O; searches beyond the slot wait in a
+bounded queue and, past `KB_SEARCH_WAIT_SECONDS`, get a fast 503 with Retry-After instead of slowing
+every request (issue 19: with 4 threads all computing, 32 clients got a third less than 8).
+
+The app is not preloaded: each worker loads the embedding model after the fork (torch does not survive
+a fork well), while the index files are memory-mapped read-only, so the workers share those pages instead
+of each holding a copy. Each worker answers one warm-up query before it takes traffic, so no customer
+waits for the model to load.
 
 Every value can be overridden on the command line or with `GUNICORN_CMD_ARGS`, and `KB_WEB_WORKERS` /
 `KB_WEB_THREADS` set the two counts.
@@ -38,7 +43,7 @@ for _stale in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
 bind = os.environ.get("KB_WEB_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("KB_WEB_WORKERS") or max(1, os.cpu_count() or 1))
 worker_class = "gthread"
-threads = int(os.environ.get("KB_WEB_THREADS") or 4)
+threads = int(os.environ.get("KB_WEB_THREADS") or 8)
 preload_app = False  # the model loads after fork, in each worker
 keepalive = 5
 timeout = 60
@@ -59,8 +64,11 @@ def on_starting(server):  # noqa: ARG001 - gunicorn's hook signature
     start together would otherwise all migrate a new SQLite file at once)."""
     from kb_engine.config import load_settings
     from kb_engine.helpdesk.db import make_engine, upgrade
+    from kb_engine.ops import logs
 
-    engine = make_engine(load_settings()["DATABASE_URL"])
+    settings = load_settings()
+    logs.configure(settings["LOG_FORMAT"])  # JSON lines on stderr; the workers inherit it
+    engine = make_engine(settings["DATABASE_URL"])
     try:
         upgrade(engine)
     finally:

@@ -66,12 +66,16 @@ def wait_ready(port: int, workers: int, log: Path, timeout: float = 180.0) -> fl
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
         warm = log.read_text(errors="replace").count(" warm in ") if log.exists() else 0
-        with contextlib.suppress(OSError, http.client.HTTPException):
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
             conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200 and warm >= workers:
-                conn.close()
+            response = conn.getresponse()
+            response.read()  # an unread response keeps the socket open after close()
+            if response.status == 200 and warm >= workers:
                 return time.perf_counter() - started
+        except (OSError, http.client.HTTPException):
+            pass
+        finally:
             conn.close()
         time.sleep(0.2)
     raise RuntimeError(f"the server on port {port} was not ready within {timeout:.0f}s (see {log})")

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from kb_engine.cli.context import Context
 from kb_engine.cli.tickets import actor_option, default_actor
+from kb_engine.helpdesk import audit
 from kb_engine.helpdesk.db import make_engine, make_session_factory, store_errors, upgrade
 from kb_engine.helpdesk.users import ROLES
 
@@ -75,6 +76,7 @@ def users_create(ctx: Context, username: str, role: str, password_stdin: bool) -
     password = read_password(password_stdin)
     with db_session(ctx) as session:
         user = create_user(session, username, password, role)
+        audit.record(session, f"cli:{default_actor()}", "user_create", user.username, role=user.role)
         click.echo(f"created {user.username} ({user.role})")
 
 
@@ -82,22 +84,46 @@ def users_create(ctx: Context, username: str, role: str, password_stdin: bool) -
 @json_option
 @pass_ctx
 def users_list(ctx: Context, as_json: bool) -> None:
-    """Every account with its role and whether it is active.
+    """Every account with its role, whether it is active, and its recent failed logins (lock-outs).
 
     Example: kb users list --json
     """
+    from kb_engine.helpdesk.throttle import LoginThrottle
     from kb_engine.helpdesk.users import list_users
 
+    settings = ctx.settings()
     with db_session(ctx) as session:
-        rows = [
-            {"username": u.username, "role": u.role, "active": u.active, "created_at": u.created_at}
-            for u in list_users(session)
-        ]
+        throttle = LoginThrottle(
+            session,
+            per_account=settings["LOGIN_MAX_FAILURES"],
+            per_address=settings["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+            window_seconds=settings["LOGIN_WINDOW_SECONDS"],
+        )
+        failures = throttle.recent_failures()
+        rows: list[dict[str, Any]] = []
+        for u in list_users(session):
+            failed, addresses = failures.get(u.username, (0, 0))
+            rows.append(
+                {
+                    "username": u.username,
+                    "role": u.role,
+                    "active": u.active,
+                    "created_at": u.created_at,
+                    "failed_logins": failed,
+                    "locked_for_addresses": addresses if failed >= throttle.per_account else 0,
+                }
+            )
     if as_json:
         echo_json(rows)
         return
     for row in rows:
-        click.echo(f"{row['username']:<24} {row['role']:<9} {'active' if row['active'] else 'disabled'}")
+        state = "active" if row["active"] else "disabled"
+        if row["locked_for_addresses"]:
+            n = row["locked_for_addresses"]
+            state += f", locked for {n} address{'es' if n > 1 else ''} ({row['failed_logins']} failed logins)"
+        elif row["failed_logins"]:
+            state += f", {row['failed_logins']} failed login{'s' if row['failed_logins'] > 1 else ''}"
+        click.echo(f"{row['username']:<24} {row['role']:<9} {state}")
     click.echo(f"{len(rows)} accounts")
 
 
@@ -106,6 +132,7 @@ def _set_active(ctx: Context, username: str, active: bool) -> None:
 
     with db_session(ctx) as session:
         user = set_active(session, username, active)
+        audit.record(session, f"cli:{default_actor()}", f"user_{'enable' if active else 'disable'}", username)
         click.echo(f"{'enabled' if active else 'disabled'} {user.username}")
 
 
@@ -145,6 +172,7 @@ def users_password(ctx: Context, username: str, password_stdin: bool) -> None:
     password = read_password(password_stdin)
     with db_session(ctx) as session:
         user = set_password(session, username, password)
+        audit.record(session, f"cli:{default_actor()}", "user_password", username)
         click.echo(f"new password set for {user.username}")
 
 
@@ -161,6 +189,7 @@ def users_role(ctx: Context, username: str, role: str) -> None:
 
     with db_session(ctx) as session:
         user = set_role(session, username, role)
+        audit.record(session, f"cli:{default_actor()}", "user_role", username, role=role)
         click.echo(f"{user.username} is now {user.role}")
 
 

@@ -9,12 +9,12 @@ server can still answer lexically when the model cannot be loaded (degraded mode
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import re
 import threading
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +28,9 @@ from kb_engine.content.articles import Article, article_media
 from kb_engine.content.chunking import KINDS
 from kb_engine.content.glossary import Glossary
 from kb_engine.content.scope import SCOPE_AUDIENCE, SCOPE_PREFIX
-from kb_engine.errors import InvalidQuery, KBError, NotFound
+from kb_engine.errors import KBError, NotFound
 from kb_engine.search import vector_index
+from kb_engine.search.admission import Admission
 from kb_engine.search.embedding import Embedder, load_embedder, runtime_of
 from kb_engine.search.fusion import saturate
 from kb_engine.search.index_files import check_manifest, current_build, read_manifest
@@ -46,6 +47,14 @@ from kb_engine.search.ranking import (
     fused_scores,
     lexical_z,
 )
+from kb_engine.search.response import (  # noqa: F401 - re-exported: callers import them from here
+    Hit,
+    SearchResponse,
+    clean_query,
+    outcome_of,
+    ranking_source,
+)
+from kb_engine.search.sections import Platforms, SectionPicker, is_answer_heading
 from kb_engine.search.threads import limit_blas
 
 log = logging.getLogger(__name__)
@@ -53,64 +62,6 @@ log = logging.getLogger(__name__)
 SNIPPET_CHARS = 240
 # Bullets and step numbers left in a flattened passage ("- Check the cable. 2. Restart"): snippet noise.
 _LIST_MARKER = re.compile(r"(?<!\S)(?:[-*+]|\d{1,2}\.)\s+(?=\S)")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-@dataclass
-class Hit:
-    id: str
-    title: str
-    lang: str
-    score: float
-    url: str
-    snippet: str = ""
-    category: str | None = None
-    audience: str = "public"
-    other_language: bool = False
-    matched: str = ""  # which field matched best: title, question, section
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "lang": self.lang,
-            "score": round(self.score, 4),
-            "url": self.url,
-            "snippet": self.snippet,
-            "category": self.category,
-            "audience": self.audience,
-            "other_language": self.other_language,
-            "matched": self.matched,
-        }
-
-
-@dataclass
-class SearchResponse:
-    query: str
-    answered: bool
-    confidence: float
-    hits: list[Hit] = field(default_factory=list)
-    lang: str = "en"
-    degraded: bool = False
-    timings: dict[str, float] = field(default_factory=dict)
-    redirect: dict[str, str] | None = None  # where to go instead, for a request the desk does not handle
-    # "answered" (confident), "suggest" (these might help: suggestions with the ticket offered at once) or
-    # "out_of_scope" (nothing close enough, or a request the desk does not handle).
-    outcome: str = "out_of_scope"
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {
-            "query": self.query,
-            "answered": self.answered,
-            "outcome": self.outcome,
-            "confidence": round(self.confidence, 4),
-            "lang": self.lang,
-            "degraded": self.degraded,
-            "hits": [h.to_dict() for h in self.hits],
-        }
-        if self.redirect:
-            data["redirect"] = self.redirect
-        return data
 
 
 @dataclass
@@ -123,34 +74,6 @@ class Ranked:
     features: dict[str, float] = field(default_factory=dict)
     negative: float = 0.0  # best out-of-scope family's score minus the top article's
     scope_row: int | None = None
-
-
-def ranking_source(manifest: dict[str, Any]) -> dict[str, Any]:
-    """Where a build's ranking and confidence come from: `kb calibrate` (labelled queries, feedback) when
-    it was run on this format, else the fit made at index time (`fit`), else the defaults."""
-    calibration = manifest.get("calibration") or {}
-    if calibration.get("format") == 2:
-        return dict(calibration)
-    return dict(manifest.get("fit") or {})
-
-
-def outcome_of(answered: bool, has_hits: bool, ranked: Ranked, suggest_threshold: float) -> str:
-    """The three outcomes of a search: answered; suggest (might help); out of scope (nothing close enough,
-    or closer to a request the desk does not handle than to any article)."""
-    if answered:
-        return "answered"
-    if not has_hits or ranked.negative > 0 or ranked.confidence < suggest_threshold:
-        return "out_of_scope"
-    return "suggest"
-
-
-def clean_query(text: str, max_chars: int) -> str:
-    """Normalise a raw query: NFC, no control characters, collapsed spaces; InvalidQuery if too long."""
-    if len(text) > max_chars:
-        raise InvalidQuery(f"query is {len(text)} characters long; the limit is {max_chars}")
-    text = unicodedata.normalize("NFC", text)
-    text = _CONTROL.sub(" ", text)
-    return re.sub(r"\s+", " ", text).strip()
 
 
 class Searcher:
@@ -173,8 +96,13 @@ class Searcher:
         threshold: float | None = None,
         cache_size: int = 2048,
         build_dir: Path | None = None,
+        admission: Admission | None = None,
+        platforms: Platforms | None = None,
     ) -> None:
+        self.platforms = platforms or Platforms()
         self.index_dir = Path(index_dir)
+        # Bounds the searches computed at once (kb_engine/search/admission.py); None: no bound (CLI, tests).
+        self.admission = admission
         self.model = model
         self.threads = threads
         self.runtime = runtime
@@ -213,6 +141,7 @@ class Searcher:
         self.chunk_rows = np.array([c["row"] for c in chunks], dtype=np.int64)
         self.chunk_kinds = np.array([KINDS.index(c["kind"]) for c in chunks], dtype=np.int64)
         self.chunk_passages = [c["passage"] for c in chunks]
+        self.chunk_headings = [c.get("heading", "") for c in chunks]
         self.slugs = [a.slug for a in self.articles]
         self.langs = [a.lang for a in self.articles]
         self.scope_mask = np.array([a.audience == SCOPE_AUDIENCE for a in self.articles], dtype=bool)
@@ -234,6 +163,7 @@ class Searcher:
             self._matrix = None
         # Worked out once per build, so that a query does no per-article Python work.
         self.segments = chunk_segments(self.chunk_rows)
+        self.sections = SectionPicker.of(self)
         self.groups = ArticleGroups(self.slugs, self.langs)
         self.scope_rows = np.flatnonzero(self.scope_mask)
         self._media: dict[bool, frozenset[str]] = {}  # see media()
@@ -272,6 +202,8 @@ class Searcher:
             max_query_chars=self.max_query_chars,
             threshold=self._threshold_override,
             cache_size=self._cache_size,
+            admission=self.admission,
+            platforms=self.platforms,
         )
         newer.on_search = self.on_search
         return newer
@@ -363,6 +295,8 @@ class Searcher:
         include_internal: bool = False,
         lang: str | None = None,
         use_cache: bool = True,
+        clarify: bool = False,
+        facet: str | None = None,
     ) -> SearchResponse:
         """Rank articles for a free-text problem description.
 
@@ -373,10 +307,12 @@ class Searcher:
             lang: the query's language if known (interface language); detected otherwise.
             use_cache: answer repeated identical queries from the in-process cache (of `cache_size`
                 answers; 0 turns it off).
+            clarify, facet: say which question to ask when the answer depends on a facet; a value chosen.
         """
+        facet = facet if facet in self.platforms.words else None
         text = clean_query(query, self.max_query_chars)
         k = max(1, min(int(k), 50))
-        key = (text.lower(), k, include_internal, lang, self.build_id)
+        key = (text.lower(), k, include_internal, lang, clarify, facet, self.build_id)
         use_cache = use_cache and self._cache_size > 0
         if use_cache:
             t0 = time.perf_counter()
@@ -390,7 +326,13 @@ class Searcher:
                 if self.on_search is not None:
                     self.on_search(response)
                 return response
-        response = self._search(text, k=k, include_internal=include_internal, lang=lang)
+        run = functools.partial(self._search, text, k=k, include_internal=include_internal, lang=lang)
+        run = functools.partial(run, clarify=clarify, facet=facet)
+        if self.admission is None:
+            response = run()
+        else:
+            with self.admission.slot():  # Overloaded (503) when no slot frees up in time
+                response = run()
         response.query = query
         if use_cache and key[-1] == self.build_id:  # not an answer from a build switched away meanwhile
             with self._cache_lock:
@@ -498,13 +440,17 @@ class Searcher:
         ranked.confidence = confidence(ranked.features, params)
         return ranked
 
-    def _search(self, text: str, *, k: int, include_internal: bool, lang: str | None) -> SearchResponse:
+    def _search(
+        self, text: str, *, k: int, include_internal: bool, lang: str | None, clarify: bool, facet: str | None
+    ) -> SearchResponse:
         if not text:
             return SearchResponse(query=text, answered=False, confidence=0.0, lang=lang or self.languages[0])
         signals = self.signals(text, lang)
         t0 = time.perf_counter()
         ranked = self.rank(signals, include_internal=include_internal, limit=k)
-        hits = [self._hit(g, ranked.best_chunk) for g in ranked.groups[:k]]
+        query = self.sections.query(text, signals["lang"], self.glossary, facet)
+        groups = self.sections.facet_first(ranked.groups[:k], facet)
+        hits = [self._hit(g, ranked.best_chunk, signals["chunk_scores"], query) for g in groups]
         threshold = self.params.threshold
         if hits and hits[0].category in self.params.category_thresholds:
             threshold = self.params.category_thresholds[hits[0].category]
@@ -530,18 +476,23 @@ class Searcher:
             timings=signals["timings"],
             redirect=redirect,
             outcome=outcome,
+            clarify=self.sections.clarify(groups, signals["chunk_scores"], query) if clarify else None,
+            facet=facet,
         )
 
-    def _hit(self, group: Any, best_chunk: np.ndarray) -> Hit:
+    def _hit(self, group: Any, best_chunk: np.ndarray, scores: Any = None, query: Any = None) -> Hit:
         article = self.articles[group.row]
         chunk = int(best_chunk[group.row])
         if chunk >= 0 and self.chunk_rows[chunk] == group.row:
             passage, matched = self.chunk_passages[chunk], KINDS[self.chunk_kinds[chunk]]
         else:
             passage, matched = "", "lexical"
+        section, answer_chunk = self.sections.section_of(article, group.row, scores, query)
+        if answer_chunk is not None and chunk >= 0 and not is_answer_heading(self.chunk_headings[chunk]):
+            passage = self.chunk_passages[answer_chunk]
         if not passage:
-            first = np.flatnonzero(self.chunk_rows == group.row)
-            passage = self.chunk_passages[first[0]] if first.size else ""
+            first = self.sections.chunks_of(group.row)
+            passage = self.chunk_passages[int(first[0])] if first.size else ""
         passage = _LIST_MARKER.sub("", passage).strip()
         snippet = (
             passage if len(passage) <= SNIPPET_CHARS else passage[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
@@ -557,4 +508,5 @@ class Searcher:
             audience=article.audience,
             other_language=group.other_language,
             matched=matched,
+            section=section,
         )
