@@ -203,7 +203,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "LOGIN_MAX_FAILURES",
         5,
-        "Failed logins of one account within `KB_LOGIN_WINDOW_SECONDS` before it is refused (429) a while.",
+        "Failed logins of one account within `KB_LOGIN_WINDOW_SECONDS` after which it is refused (429) to "
+        "the addresses that failed on it (an address with no recent failure may still log in).",
         int,
     ),
     Setting(
@@ -216,6 +217,45 @@ SETTINGS: tuple[Setting, ...] = (
         "LOGIN_WINDOW_SECONDS",
         900,
         "Window of the login limits; counted in the database, across workers.",
+        int,
+    ),
+    Setting(
+        "LIMIT_TICKETS_PER_ADDRESS",
+        10,
+        "Tickets one client address may open through the contact form and the API within "
+        "`KB_LIMIT_WINDOW_SECONDS` (then 429 with `Retry-After`; the form keeps what was typed).",
+        int,
+    ),
+    Setting(
+        "LIMIT_TICKETS_PER_EMAIL",
+        5,
+        "Tickets opened with one email address (form and API, any client address) within the window.",
+        int,
+    ),
+    Setting(
+        "LIMIT_MISSES_PER_ADDRESS",
+        20,
+        'Tickets opened for one client address by search misses and "No" answers within the window; over '
+        "it the search still answers, without a new ticket.",
+        int,
+    ),
+    Setting(
+        "LIMIT_REPLIES_PER_ADDRESS",
+        30,
+        "Customer replies (status page and API) from one client address within the window.",
+        int,
+    ),
+    Setting(
+        "LIMIT_FEEDBACK_PER_ADDRESS",
+        120,
+        'Article feedback (views, "solved", "No") from one client address within the window.',
+        int,
+    ),
+    Setting(
+        "LIMIT_WINDOW_SECONDS",
+        3600,
+        "Window of the limits on what anonymous visitors create; counted in the database, across workers "
+        "and servers.",
         int,
     ),
     Setting(
@@ -232,6 +272,14 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting("PROBLEM_WINDOW_MINUTES", 120, "Window in which similar tickets count towards a problem.", int),
+    Setting(
+        "RECURRING_MIN_TICKETS",
+        3,
+        "Tickets about the same thing from one customer (email, phone or browser) within "
+        '`KB_RECURRING_WINDOW_DAYS` that flag the newest "recurring for this customer" (priority +1).',
+        int,
+    ),
+    Setting("RECURRING_WINDOW_DAYS", 30, "Window of the recurring-incident rule, in days.", int),
     Setting("PUBLIC_URL", "http://127.0.0.1:5000", "Base URL used in links sent to customers (emails, API)."),
     Setting(
         "CORS_ORIGINS",

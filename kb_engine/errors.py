@@ -85,3 +85,14 @@ class StoreUnavailable(KBError):
     status = 503
     code = "store_unavailable"
     retry_after = 5
+
+
+class TooManyRequests(KBError):
+    """An anonymous visitor created too much too fast (tickets, replies, feedback): try again later."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, key="too_many", minutes=max(1, (retry_after + 59) // 60))
+        self.retry_after = retry_after

@@ -38,6 +38,7 @@ def copy_sample(dest: Path, slugs: tuple[str, ...] = SAMPLE_SLUGS) -> Path:
         for slug in slugs:
             shutil.copy(SHIPPED / lang / f"{slug}.md", dest / lang / f"{slug}.md")
     shutil.copy(SHIPPED / "glossary.yml", dest / "glossary.yml")
+    shutil.copy(SHIPPED / "categories.yml", dest / "categories.yml")
     return dest
 
 

@@ -169,7 +169,7 @@ def test_out_of_scope_shows_where_to_go_instead_of_a_ticket_offer(client, app, m
     redirect = {"family": "hr-leave", "title": "Leave and absences", "message": "Use the HR portal."}
     monkeypatch.setattr(
         "web.customer.customer_search",
-        lambda q: SearchResponse(query=q, answered=False, confidence=0.1, redirect=redirect),
+        lambda q, **_: SearchResponse(query=q, answered=False, confidence=0.1, redirect=redirect),
     )
     page = client.post(
         "/search", data={"q": "book holiday", "csrf_token": csrf_token(client)}, follow_redirects=True

@@ -16,6 +16,7 @@ from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
 from kb_engine.insights.analytics import log_search
 from kb_engine.search.index_files import current_build
 from kb_engine.search.searcher import SearchResponse
+from tests.conftest import copy_sample
 
 ARTICLES = {
     "en/printer-offline.md": (
@@ -220,3 +221,24 @@ def test_diff_names_an_uncovered_new_article_and_accept_records_the_new_answer(
     )
     again = json.loads(runner.invoke(cli, [*args, "--json"], env=diff_env(tmp_path)).stdout)
     assert again["eval"]["lost"] == []
+
+
+def test_eval_article_says_which_questions_it_answers_and_which_go_elsewhere(tmp_path: Path, runner) -> None:
+    articles = copy_sample(tmp_path / "articles", ("password-reset", "printer-offline"))
+    env = {"KB_MODEL": "hashing", "KB_ANSWER_THRESHOLD": "0", "KB_INDEX_DIR": str(tmp_path / "index")}
+    assert runner.invoke(cli, ["index", "--articles", str(articles), "--quiet"], env=env).exit_code == 0
+    queries = tmp_path / "q.tsv"
+    queries.write_text(
+        "lang\texpected\tquery\nen\tpassword-reset\tforgot my password reset\n"
+        "en\tpassword-reset\tprinter offline paper\nen\tprinter-offline\tforgot my password reset please\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(cli, ["eval", str(queries), "--article", "password-reset"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "password-reset: 2 eval queries expect it" in result.output
+    assert "it is the first answer to 1 of them:\n    + 'forgot my password reset'" in result.output
+    assert "1 of them get another article first:\n    - 'printer offline paper' -> printer-offline" in (
+        result.output
+    )
+    taken = "meant for another article:\n    ~ 'forgot my password reset please' (expected printer-offline)"
+    assert taken in result.output

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kb_engine.content.files import Timeout, atomic_write_text, exclusive
+from kb_engine.content.files import Timeout, atomic_file, atomic_write_text, exclusive
 from kb_engine.content.learned import LEARNED_FILE, approve, load_learned
 
 WRITERS = 6
@@ -53,6 +53,18 @@ def test_failed_atomic_write_keeps_the_old_file_and_no_temporary(tmp_path: Path)
     atomic_write_text(target, "new")
     assert target.read_text(encoding="utf-8") == "new"
     assert target.stat().st_mode & 0o777 == 0o644
+
+
+def test_failed_binary_write_keeps_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "model.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_file(target, "wb") as fh:
+        fh.write(b"half")
+        raise RuntimeError("the writer died")
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["model.bin"]
+    with atomic_file(target, "wb") as fh:
+        fh.write(b"new")
+    assert target.read_bytes() == b"new"
 
 
 def test_exclusive_refuses_a_second_holder_when_asked_not_to_wait(tmp_path: Path) -> None:

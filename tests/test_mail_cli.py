@@ -45,6 +45,9 @@ def test_mail_in_file_prints_the_reference_and_writes_the_reply(kb, tmp_path: Pa
     reply = email.message_from_bytes(reply_file.read_bytes(), policy=email.policy.default)
     assert reply["To"] == "Ana Silva <ana.silva@example.com>" and reference in reply["Subject"]
     assert "https://help.example.com/articles/en/printer-offline?ch=email" in reply.get_content()
+    # The answer card: the section that answers, in the article's own words, linked at that section.
+    assert "This step from our help centre should solve it:" in reply.get_content()
+    assert "https://help.example.com/articles/en/printer-offline?ch=email#" in reply.get_content()
     assert rows(kb.database, "SELECT source, contact_email FROM ticket") == [
         ("email", "ana.silva@example.com")
     ]
@@ -103,3 +106,51 @@ def test_mail_in_sends_through_smtp_when_configured(kb, monkeypatch: pytest.Monk
     result = kb(str(MAIL / "plain.eml"))
     assert result.exit_code == 0, result.output
     assert sent == [("mail.example.com", 2525), ("robot", "s@cret"), "Ana Silva <ana.silva@example.com>"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\x00\x01\x02 not a mail at all",
+        b"From: =?utf-8?b?////?= <>\r\nMessage-ID: <x@y>\r\n\r\nbody",
+        b'From: a@b.c\r\nContent-Type: multipart/mixed; boundary="x"\r\n\r\n--x\r\n'
+        b"Content-Type: text/plain; charset=no-such-charset\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n@@@\r\n",
+    ],
+    ids=["binary", "no-address", "bad-charset"],
+)
+def test_mail_in_maps_unreadable_messages_to_65_without_a_traceback(kb, raw: bytes) -> None:
+    result = kb(stdin=raw)
+    assert result.exit_code in (0, 65), result.output
+    assert "Traceback" not in result.output and "Traceback" not in result.stderr
+    if result.exit_code == 65:
+        assert result.stderr.startswith("error: ")
+
+
+def test_mail_in_bounces_a_sender_name_with_an_encoded_cr_lf_with_65(kb) -> None:
+    """`=?utf-8?q?...=0D=0A...?=` in the From name decodes to a line break, which the email package refuses
+    in an address: the message is unusable (65, the mail server bounces it to its sender), one line on
+    stderr, no traceback (it was exit 1 with a traceback)."""
+    raw = (
+        b"From: =?utf-8?q?Eve=0D=0ABcc=3A_victim=40example=2Ecom?= <eve@example.com>\r\n"
+        b"To: support@example.com\r\nSubject: printer\r\n"
+        b"Message-ID: <crlf-1@example.com>\r\n\r\nMy printer is offline.\r\n"
+    )
+    result = kb(stdin=raw)
+    assert result.exit_code == 65, result.output
+    assert "Traceback" not in result.output
+    assert result.stderr.startswith("error: the message cannot be read") and result.stderr.count("\n") == 1
+    assert not kb.database.exists() or rows(kb.database, "SELECT count(*) FROM ticket") == [(0,)]
+
+
+def test_mail_in_writes_a_subject_with_an_encoded_cr_lf_on_one_line(kb, tmp_path: Path) -> None:
+    raw = (
+        b"From: Eve <eve@example.com>\r\nTo: support@example.com\r\n"
+        b"Subject: =?utf-8?q?printer=0D=0ABcc=3A_x=40y=2Ez?=\r\n"
+        b"Message-ID: <crlf-2@example.com>\r\n\r\nMy printer is offline.\r\n"
+    )
+    reply_file = tmp_path / "reply.eml"
+    result = kb("--reply-to-file", str(reply_file), stdin=raw)
+    assert result.exit_code == 0, result.output
+    reply = email.message_from_bytes(reply_file.read_bytes(), policy=email.policy.default)
+    assert reply["Bcc"] is None and "printer Bcc: x@y.z" in str(reply["Subject"])

@@ -47,6 +47,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     settings = load_settings(test_config)
     instance_dir = Path(settings["INSTANCE_DIR"]).resolve()
     app = Flask(__name__, instance_path=str(instance_dir))
+    from web.json_input import BoundedJSONProvider
+
+    app.json = BoundedJSONProvider(app)
     app.config.update(settings)
     app.config.update(
         SECRET_KEY=settings["SECRET_KEY"] or _secret_key(instance_dir),
@@ -105,6 +108,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         return response
 
     return app
+
+
+def with_retry_after(response: Any, exc: BaseException) -> Any:
+    """Add `Retry-After` to a (body, status) answer for a TooManyRequests refusal."""
+    wait = getattr(exc, "retry_after", None)
+    if wait is None:
+        return response
+    body, status = response
+    return body, status, {"Retry-After": str(int(wait))}
 
 
 def wants_json() -> bool:
@@ -195,3 +207,6 @@ def init_console(app: Flask) -> None:
     app.register_blueprint(console_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(authors_bp)
+    from web.privacy import bp as privacy_bp
+
+    app.register_blueprint(privacy_bp)

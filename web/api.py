@@ -9,11 +9,11 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Flask, current_app
-from flask_smorest import Blueprint
 
 from kb_engine.content.articles import SLUG_RE, article_id, render_article
 from kb_engine.errors import NotFound
 from web.i18n import search_language
+from web.json_input import Blueprint
 from web.openapi import KBApi, Pattern, SettingLength, errors, path_parameter, text
 from web.resources import get_embed, get_searcher, get_tickets
 
@@ -50,6 +50,22 @@ class SearchArgs(ma.Schema):
         load_default=False,
         metadata={"description": "Also answer the open known issue (problem) this query is about, if any."},
     )
+    clarify = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "Also say which question to ask when the answer depends on the platform."},
+    )
+    facet = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(max=20),
+        metadata={"description": "The platform the customer chose (one of `clarify.options`): re-ranks."},
+    )
+
+
+class SectionSchema(ma.Schema):
+    heading = ma.fields.String(required=True, metadata={"description": "Heading path, e.g. 'Steps > Phone'."})
+    anchor = ma.fields.String(required=True, metadata={"description": "The heading's id on the page."})
+    passage = ma.fields.String(required=True, metadata={"description": "The section's best-matching text."})
+    url = ma.fields.String(required=True, metadata={"description": "The article page at that section."})
 
 
 class HitSchema(ma.Schema):
@@ -63,6 +79,14 @@ class HitSchema(ma.Schema):
     audience = ma.fields.String()
     other_language = ma.fields.Boolean()
     matched = ma.fields.String()
+    section = ma.fields.Nested(
+        SectionSchema, allow_none=True, metadata={"description": "The section that answers best."}
+    )
+
+
+class ClarifySchema(ma.Schema):
+    facet = ma.fields.String(required=True, metadata={"description": "What is asked: `platform`."})
+    options = ma.fields.List(ma.fields.String(), required=True)
 
 
 class RedirectSchema(ma.Schema):
@@ -88,6 +112,10 @@ class SearchResponseSchema(ma.Schema):
         RedirectSchema, metadata={"description": "Out of scope: where to go instead (not a ticket offer)."}
     )
     known_issue = ma.fields.Nested(KnownIssueSchema, allow_none=True)
+    clarify = ma.fields.Nested(
+        ClarifySchema, metadata={"description": "Only with clarify=1, when the answer depends on it."}
+    )
+    facet = ma.fields.String(metadata={"description": "The facet value the hits were re-ranked for."})
 
 
 class ArticleSchema(ma.Schema):
@@ -113,12 +141,14 @@ def search(args: dict[str, Any]) -> dict[str, Any]:
     """Search public articles (same fields as `kb search --json`); never writes (suggestions, widget)."""
     k = args["k"] or current_app.config["RESULTS"]
     lang = args["lang"] or (search_language(args["q"], args["ui"]) if args["ui"] else None)
-    response = get_searcher().search(args["q"], k=k, lang=lang)
+    response = get_searcher().search(args["q"], k=k, lang=lang, clarify=args["clarify"], facet=args["facet"])
     data = response.to_dict()
     if args["known_issues"]:
         problem = get_tickets().active_problem_for(args["q"], get_embed())
         data["known_issue"] = (
-            {"id": problem.id, "title": problem.title, "banner": problem.banner} if problem else None
+            {"id": problem.id, "title": problem.title, "banner": problem.banner_for(args["ui"] or lang)}
+            if problem
+            else None
         )
     return data
 

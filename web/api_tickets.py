@@ -12,18 +12,24 @@ from typing import Any
 
 import marshmallow as ma
 from flask import current_app, url_for
-from flask_smorest import Blueprint
 
 from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.models import Ticket
 from kb_engine.helpdesk.tickets import LIMITS, status_label
 from kb_engine.helpdesk.tickets.rules import BAD_EMAIL, CUSTOMER_TEXT, REFERENCE_PREFIX, STATUSES
 from web import csrf
+from web.json_input import Blueprint
 from web.openapi import EMAIL, HAS_TEXT, Pattern, SettingLength, errors, link, path_parameter, text
-from web.resources import get_db, get_searcher, get_tickets, open_ticket
+from web.resources import get_db, get_searcher, get_tickets, limit, open_ticket
 
 blp = Blueprint("api_tickets", __name__, url_prefix="/api/v1/tickets", description="Customers' tickets")
 csrf.exempt(blp)  # JSON only, no cookies read: a cross-site form cannot forge it
+
+
+@blp.after_request
+def no_store(response: Any) -> Any:
+    response.headers["Cache-Control"] = "no-store"  # a ticket's history is the customer's private data
+    return response
 
 
 # A ticket's token (secrets.token_urlsafe: URL-safe base64) and reference (KB-000042).
@@ -177,6 +183,7 @@ def create_ticket(args: dict[str, Any]) -> dict[str, Any]:
     response = get_searcher().search(args["query"], k=current_app.config["RESULTS"])
     db = get_db()
     with store_errors():
+        limit("ticket", args["email"])
         ticket = open_ticket(
             source="api",
             query=args["query"],
@@ -211,6 +218,7 @@ def reply(args: dict[str, Any], reference: str) -> dict[str, Any]:
     service = get_tickets()
     ticket = service.get_for_customer(reference, args["t"])
     with store_errors():
+        limit("reply")
         service.customer_reply(ticket, args["message"])
         get_db().commit()
     return _ticket_document(ticket)

@@ -6,7 +6,9 @@
 - The session carries `<user id>:<session_version>`: logging out, disabling the account or changing its
   password bumps the version, so every copy of an old session cookie stops working at once.
 - Failed logins are limited per account and per client address (`kb_engine.helpdesk.throttle`, counted in the
-  database, so across worker processes): over the limit the form answers 429 without checking the password.
+  database, so across worker processes): each attempt is recorded before its password is checked, and over
+  the limit the form answers 429 without checking it. A locked account is refused only to the addresses
+  that failed on it: the real user, from elsewhere, still gets in. Lock-outs are logged.
 - A session ends after `SESSION_IDLE_MINUTES` without a request and `SESSION_MAX_HOURS` after its login.
 - Views declare who may use them with `staff_required`, `agent_required`, `author_required` or
   `admin_required`; ticket actions also call `require_tier(ticket)` (a lower tier cannot act above it).
@@ -174,19 +176,25 @@ def login():
         username = form.username.data or ""
         address = request.remote_addr or "unknown"
         throttle = login_throttle()
+        # The attempt is recorded (and committed) before the password is checked: parallel attempts
+        # count each other, so no more passwords are checked than the limit allows.
         with store_errors():
-            wait = throttle.retry_after(username, address)
-        if wait:
+            attempt = throttle.begin(username, address)
+            if attempt.wait:
+                db.rollback()
+            else:
+                db.commit()
+        if attempt.wait:
             log.warning("login refused (too many failures) for %r from %s", username[:80], address)
-            minutes = max(1, (wait + 59) // 60)
+            minutes = max(1, (attempt.wait + 59) // 60)
             error = f"Too many failed logins. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
             page = render_template("console/login.html", form=form, error=error)
-            return page, 429, {"Retry-After": str(wait)}
+            return page, 429, {"Retry-After": str(attempt.wait)}
         user = authenticate(db, username, form.password.data or "")
         if user is not None:
             with store_errors():
-                throttle.succeeded(username)
-                db.commit()  # a rehashed password, the cleared failures
+                throttle.succeeded(attempt, username, address)
+                db.commit()  # a rehashed password, the forgotten attempt
             target = safe_next(form.next.data)
             session.clear()  # a new session: nothing from before the login survives
             console_user = ConsoleUser(
@@ -196,10 +204,17 @@ def login():
             session["login_at"] = session["seen_at"] = int(time.time())
             log.info("login: %s (%s)", user.username, user.role)
             return redirect(target or home_for(console_user), code=303)
-        with store_errors():
-            throttle.failed(username, address)
-            db.commit()
+        db.rollback()
         log.info("failed login for %r from %s", username[:80], address)
+        if attempt.account_failures + 1 == throttle.per_account:
+            log.warning(
+                "login lock-out: %r has %d failed logins within %d s; refused to the addresses that failed "
+                "(last %s), others may still log in",
+                username[:80],
+                throttle.per_account,
+                throttle.window_seconds,
+                address,
+            )
         error = "Wrong username or password."
     elif request.method == "POST":
         error = "Give your username and password."

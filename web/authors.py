@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from kb_engine.authoring.lint import lint_articles
 from kb_engine.authoring.overview import overview, problems_of
 from kb_engine.authoring.preview import preview_article
-from kb_engine.content.articles import SLUG_RE, article_id
+from kb_engine.content.articles import SLUG_RE, article_id, scan_articles
 from kb_engine.errors import InvalidQuery, KBError, NotFound
 from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.models import Feedback
@@ -73,6 +73,11 @@ def draft():
     if lang not in languages:
         raise InvalidQuery(f"language must be one of {', '.join(languages)}")
     examples = [q for q in request.form.getlist("question") if q.strip()][:MAX_DRAFT_QUESTIONS]
+    root = Path(current_app.config["ARTICLES_DIR"])
+    same = [a for a in scan_articles(root, languages=languages).drafts if (a.lang, a.title) == (lang, title)]
+    if same:  # a second click (or a colleague) would write a `-2` copy: open the draft that exists
+        flash(f"A draft with this title exists already: {same[0].path}", "notice")
+        return redirect(url_for("authors.preview", lang=lang, slug=same[0].slug), code=303)
     path = write_draft(
         Path(current_app.config["ARTICLES_DIR"]),
         title=title,

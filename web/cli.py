@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from kb_engine.cli.context import Context, pass_ctx
+from kb_engine.ops import logs
 from web import create_app
 
 
@@ -26,4 +27,5 @@ def serve_cmd(ctx: Context, host: str, port: int, debug: bool, watch: bool) -> N
 
         start_watcher(ctx.settings())
     app = create_app(ctx.overrides or None)
+    logs.configure(app.config["LOG_FORMAT"])  # request lines as JSON, like gunicorn's workers
     app.run(host=host, port=port, debug=debug, use_reloader=False, threaded=True)

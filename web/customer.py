@@ -13,6 +13,7 @@ carry that channel (see `kb_engine.insights.analytics.CHANNELS`): they are the f
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
@@ -23,14 +24,19 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from kb_engine.content.articles import SLUG_RE, article_id, render_article
-from kb_engine.errors import InvalidQuery, InvalidTransition, NotFound, StoreUnavailable
+from kb_engine.content.categories import category_of, load_categories
+from kb_engine.content.sections import article_sections
+from kb_engine.errors import InvalidQuery, InvalidTransition, NotFound, StoreUnavailable, TooManyRequests
 from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.models import SearchLog, Ticket
 from kb_engine.helpdesk.tickets import LIMITS, status_label
 from kb_engine.insights import analytics
+from kb_engine.search.answer import AnswerCard, answer_card
+from kb_engine.search.related import related_articles
 from kb_engine.search.searcher import SearchResponse
+from web import with_retry_after
 from web.i18n import error_text, search_language
-from web.resources import get_db, get_embed, get_searcher, get_tickets, open_ticket, send_media
+from web.resources import get_db, get_embed, get_searcher, get_tickets, limit, open_ticket, send_media
 
 bp = Blueprint("customer", __name__)
 
@@ -38,6 +44,19 @@ MAX_REMEMBERED_TICKETS = 10
 CONTACT_FIELDS = ("name", "email", "phone", "availability", "details")
 # Channels whose suggestion links may log the search they came from (see article_viewed).
 SUGGESTION_CHANNELS = ("web", "form", "widget")
+
+
+# Pages that show a customer's own ticket (or take their contact details): never kept by a browser or proxy.
+PRIVATE_ENDPOINTS = frozenset(
+    {"customer.ticket_status", "customer.ticket_reply", "customer.need_help", "customer.contact_send"}
+)
+
+
+@bp.after_request
+def no_store_for_private_pages(response: Any) -> Any:
+    if request.endpoint in PRIVATE_ENDPOINTS:
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def visitor_id() -> str:
@@ -69,18 +88,33 @@ def _search_log(search_id: Any) -> SearchLog | None:
     return entry
 
 
-def customer_search(query: str) -> SearchResponse:
+def customer_search(query: str, *, clarify: bool = False, facet: str | None = None) -> SearchResponse:
     """Search as a customer: public articles, in the interface's language first."""
-    return get_searcher().search(query, k=current_app.config["RESULTS"], lang=search_language(query))
+    return get_searcher().search(
+        query, k=current_app.config["RESULTS"], lang=search_language(query), clarify=clarify, facet=facet
+    )
 
 
-def box_search(query: str) -> SearchResponse | ResponseReturnValue:
+def chosen_facet() -> str | None:
+    """The platform the visitor said they use ("Which one are you using?"): `?facet=` on the results page,
+    kept in the session for their next searches; `?facet=` empty forgets it."""
+    if "facet" in request.args:
+        asked = request.args["facet"]
+        if asked in get_searcher().platforms.words:
+            session["facet"] = asked
+        else:
+            session.pop("facet", None)
+    kept = session.get("facet")
+    return str(kept) if kept else None
+
+
+def box_search(query: str, **options: Any) -> SearchResponse | ResponseReturnValue:
     """The search box's query searched, or the page to show instead: home for an empty query, home with
     the error (400) for a too long one."""
     if not query.strip():
         return redirect(url_for("customer.home"))
     try:
-        return customer_search(query)
+        return customer_search(query, **options)
     except InvalidQuery:
         return render_template("home.html", error=too_long(), query=query[:200]), 400
 
@@ -88,6 +122,21 @@ def box_search(query: str) -> SearchResponse | ResponseReturnValue:
 def too_long() -> str:
     limit = current_app.config["MAX_QUERY_CHARS"]
     return _("Please describe the problem in at most %(limit)s characters.", limit=format_number(limit))
+
+
+def card_for(query: str, response: SearchResponse) -> AnswerCard | None:
+    """The answer card when the engine is confident: the first hit's best section, in its own words."""
+    if not response.answered or not response.hits or response.redirect:
+        return None
+    hit = response.hits[0]
+    if not hit.section:
+        return None
+    searcher = get_searcher()
+    try:
+        article = searcher.article(hit.id)
+    except NotFound:
+        return None
+    return answer_card(article, hit.section["heading"], query, searcher.glossary)
 
 
 def known_issue_for(query: str) -> Any:
@@ -111,9 +160,17 @@ def search_submit():
         return response
     db = get_db()
     with store_errors():
-        entry = analytics.log_search(db, response, channel="web", visitor=visitor_id())
         # Out of scope: the customer is sent elsewhere (response.redirect); no ticket is offered.
-        if not response.answered and not response.redirect:
+        miss = not response.answered and not response.redirect
+        if miss:
+            try:
+                limit("miss")
+            except TooManyRequests:
+                # Over the limit the search still answers; only the automatic ticket is not opened.
+                db.rollback()
+                miss = False
+        entry = analytics.log_search(db, response, channel="web", visitor=visitor_id())
+        if miss:
             ticket = open_ticket(source="search_miss", query=query, response=response, search_id=entry.id)
             remember_ticket(ticket.reference or "", ticket.token)
             session["miss_for_search"] = {"search": entry.id, "reference": ticket.reference}
@@ -123,9 +180,9 @@ def search_submit():
 
 @bp.get("/search")
 def results():
-    """Results page (read-only)."""
+    """Results page (read-only); asks "Which one are you using?" when the answer depends on it."""
     query = request.args.get("q", "")
-    response = box_search(query)
+    response = box_search(query, clarify=True, facet=chosen_facet())
     if not isinstance(response, SearchResponse):
         return response
     search_id = request.args.get("s", type=int)
@@ -139,6 +196,8 @@ def results():
         channel=analytics.channel_or_default(request.args.get("ch")),
         miss_reference=miss_reference,
         known_issue=known_issue_for(query),
+        card=card_for(query, response),
+        card_solved=request.args.get("solved") == "1",
     )
 
 
@@ -150,12 +209,21 @@ def article(lang: str, slug: str):
     searcher = get_searcher()
     art = searcher.article(article_id(lang, slug))
     html = Markup(render_article(art, pages="/articles", media="/kb-media"))  # noqa: S704 - sanitised by nh3
+    translations = searcher.translations(art)
+    search_id = request.args.get("s", type=int)
+    entry = _search_log(search_id) if search_id else None
     return render_template(
         "article.html",
         article=art,
         html=html,
-        translations=searcher.translations(art),
-        search_id=request.args.get("s", type=int),
+        translations=translations,
+        # The language switch opens the article's translation (in that interface language).
+        switch_urls={t.lang: f"{t.url}?lang={t.lang}" for t in translations},
+        category=category_of(load_categories(Path(current_app.config["ARTICLES_DIR"])), art.category),
+        contents=[s for s in article_sections(art.body) if s.level == 2],
+        related=related_articles(searcher, art),
+        back_to=url_for("customer.results", q=entry.query, s=entry.id) if entry else None,
+        search_id=search_id,
         channel=analytics.channel_or_default(request.args.get("ch")),
         suggested_for=request.args.get("q", "")[:300],
         answer=request.args.get("answer"),
@@ -179,11 +247,22 @@ def feedback(lang: str, slug: str):
     entry = _search_log(request.form.get("s"))
     channel = entry.channel if entry else analytics.channel_or_default(request.form.get("ch"))
     with store_errors():
+        limit("feedback")
+        if helped == "no":
+            limit("miss")
         if helped == "yes":
             analytics.record_feedback(
                 db, art.id, "solved", search=entry, visitor=visitor_id(), channel=channel
             )
+            get_tickets().resolve_by_self_service(visitor_id(), art.id)
             db.commit()
+            if request.form.get("from") == "card":
+                # "Solved" on the results page's answer card: the customer stays on the results.
+                query = entry.query if entry else str(request.form.get("q", ""))[:300]
+                sid = entry.id if entry else None
+                # No #fragment: scrolling to it after load would take the focus off the thank-you.
+                target = url_for("customer.results", q=query, s=sid, solved=1)
+                return redirect(target, code=303)
             return redirect(url_for("customer.article", lang=lang, slug=slug, answer="yes"), code=303)
         analytics.record_feedback(
             db, art.id, "not_helpful", search=entry, visitor=visitor_id(), channel=channel
@@ -315,6 +394,7 @@ def contact_solved():
     db = get_db()
     with store_errors():
         analytics.record_feedback(db, art.id, "solved", search=entry, visitor=visitor_id(), channel="form")
+        get_tickets().resolve_by_self_service(visitor_id(), art.id)
         db.commit()
     return redirect(url_for("customer.contact", s=entry.id, solved=art.id), code=303)
 
@@ -332,6 +412,7 @@ def contact_send():
     db = get_db()
     try:
         with store_errors():
+            limit("ticket", form["email"])
             ticket = open_ticket(
                 source="contact_form",
                 query=entry.query,
@@ -343,9 +424,10 @@ def contact_send():
                 **{k: form[k] for k in ("availability", "details")},
             )
             db.commit()
-    except (InvalidQuery, StoreUnavailable) as exc:  # 503: the form keeps what the customer typed
+    except (InvalidQuery, StoreUnavailable, TooManyRequests) as exc:  # the form keeps what was typed
         db.rollback()
-        return _contact_page(entry, form=form, error=error_text(exc), status=exc.status)
+        page = _contact_page(entry, form=form, error=error_text(exc), status=exc.status)
+        return with_retry_after(page, exc)
     remember_ticket(ticket.reference or "", ticket.token)
     return redirect(
         url_for("customer.ticket_status", reference=ticket.reference, t=ticket.token, created=1), code=303
@@ -394,13 +476,15 @@ def ticket_reply(reference: str):
     db = get_db()
     try:
         with store_errors():
+            limit("reply")
             get_tickets().customer_reply(ticket, message)
             db.commit()
-    except (InvalidQuery, InvalidTransition, StoreUnavailable) as exc:
+    except (InvalidQuery, InvalidTransition, StoreUnavailable, TooManyRequests) as exc:
         db.rollback()
-        return _status_page(
+        page = _status_page(
             ticket, token, error=error_text(exc), reply=message[: LIMITS["message"]], status=exc.status
         )
+        return with_retry_after(page, exc)
     return redirect(url_for("customer.ticket_status", reference=reference, t=token, sent=1), code=303)
 
 
@@ -411,7 +495,9 @@ def article_viewed():
     A view of an article opened from a suggestion (`q`, no search yet) first logs that search under the
     suggestion's channel; the answer carries its id so that "solved" on the page is linked to it.
     """
-    data = request.get_json(silent=True) or {}
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):  # malformed, too deep (web/json_input.py) or not an object
+        return jsonify({"ok": False}), 400
     art_id = str(data.get("article", ""))[:120]
     try:
         art = get_searcher().article(art_id)
@@ -424,6 +510,12 @@ def article_viewed():
     entry = _search_log(data.get("s"))
     channel = entry.channel if entry else analytics.channel_or_default(data.get("ch"))
     query = str(data.get("q") or "")[:300]
+    try:
+        with store_errors():
+            limit("feedback")
+    except TooManyRequests as exc:
+        db.rollback()
+        return jsonify({"ok": False}), 429, {"Retry-After": str(exc.retry_after)}
     with store_errors():
         if entry is None and query.strip() and channel in SUGGESTION_CHANNELS:
             try:

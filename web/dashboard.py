@@ -9,12 +9,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from kb_engine.errors import InvalidQuery
 from kb_engine.helpdesk.models import utcnow
 from kb_engine.insights.dashboard import FUNNEL_STAGES, Period, dashboard, to_rows
+from kb_engine.insights.workload import workload
 from web.auth import login_required_for_blueprint, staff, staff_required
 from web.resources import get_db
 
@@ -25,22 +27,43 @@ DEFAULT_DAYS = 30
 MAX_DAYS = 366
 
 
-def period_from_args() -> Period:
-    """The period of `?from=YYYY-MM-DD&to=YYYY-MM-DD` (default: the last 30 days, today included)."""
-    today = utcnow().date()
+# Dates a support desk's data can have: anything else (0001-01-01, 9999-12-31) is a 400, not an overflow.
+FIRST_DATE, LAST_DATE = dt.date(2000, 1, 1), dt.date(2999, 12, 31)
+
+
+def _date(name: str) -> dt.date | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
     try:
-        last = dt.date.fromisoformat(request.args["to"]) if request.args.get("to") else today
-        first = (
-            dt.date.fromisoformat(request.args["from"])
-            if request.args.get("from")
-            else last - dt.timedelta(days=DEFAULT_DAYS - 1)
-        )
+        value = dt.date.fromisoformat(raw)
     except ValueError:
         raise InvalidQuery("dates are YYYY-MM-DD") from None
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise InvalidQuery(f"dates are between {FIRST_DATE.isoformat()} and {LAST_DATE.isoformat()}")
+    return value
+
+
+def period_from_args() -> Period:
+    """The period of `?from=YYYY-MM-DD&to=YYYY-MM-DD` (default: the last 30 days, today included)."""
+    last = _date("to") or utcnow().date()
+    first = _date("from") or max(FIRST_DATE, last - dt.timedelta(days=DEFAULT_DAYS - 1))
     period = Period.days(first, last)
     if (period.end - period.start).days > MAX_DAYS:
         raise InvalidQuery(f"choose a period of at most {MAX_DAYS} days")
     return period
+
+
+# A cell (or a part of one after a separator some locale splits on: `,` `;` tab) starting with one of these
+# is run as a formula by spreadsheets; queries are customers' text.
+_FORMULA = re.compile(r"(^|[,;\t\r\n|])(\s*)([=+\-@\t\r])")
+
+
+def safe_cell(value: object) -> object:
+    """`value` for a CSV cell: numbers as they are; text with every formula start neutralised by a `'`."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return _FORMULA.sub(lambda m: f"{m.group(1)}{m.group(2)}'{m.group(3)}", str(value))
 
 
 @bp.get("/dashboard")
@@ -49,7 +72,8 @@ def page():
     """The dashboard for a period, with charts and a CSV export."""
     period = period_from_args()
     data = dashboard(get_db(), period)
-    return render_template("console/dashboard.html", data=data, stages=FUNNEL_STAGES, user=staff())
+    lead = workload(get_db(), period.start, period.end)
+    return render_template("console/dashboard.html", data=data, lead=lead, stages=FUNNEL_STAGES, user=staff())
 
 
 @bp.get("/dashboard.json")
@@ -65,14 +89,11 @@ def as_csv():
     """The dashboard's numbers as CSV rows: section, metric, value."""
     period = period_from_args()
     out = io.StringIO()
-    writer = csv.writer(out)
+    # Every cell quoted, so that no `;` or tab splits one in a spreadsheet that uses it as the separator.
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL)
     writer.writerow(("section", "metric", "value"))
     for section, metric, value in to_rows(dashboard(get_db(), period)):
-        # A leading =, +, - or @ would be run as a formula by spreadsheets (queries are customers' text).
-        text = str(metric)
-        if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-            text = "'" + text
-        writer.writerow((section, text, "" if value is None else value))
+        writer.writerow((safe_cell(section), safe_cell(metric), "" if value is None else safe_cell(value)))
     name = f"kb-dashboard-{period.to_dict()['from']}-{period.to_dict()['to']}.csv"
     return Response(
         out.getvalue(),

@@ -9,14 +9,15 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from kb_engine.errors import InvalidQuery, InvalidTransition, NotFound, StoreUnavailable
-from kb_engine.helpdesk import satisfaction
+from kb_engine.helpdesk import recurring, satisfaction
 from kb_engine.helpdesk.automations import Automations, load_automations, timers
 from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.models import Satisfaction, Ticket
 from kb_engine.helpdesk.tickets import LIMITS
+from web.auth import agent_required, require_tier, staff
 from web.i18n import error_text
 from web.resources import get_db, get_tickets
 
@@ -132,6 +133,25 @@ def satisfaction_send(reference: str):
     return redirect(url_for("customer.ticket_status", reference=reference, t=token, rated=1), code=303)
 
 
+# -- recurring incidents per customer -----------------------------------------------------------------------
+def recurring_flag(ticket: Ticket) -> dict[str, Any] | None:
+    return recurring.recurring_of(get_tickets(), ticket)
+
+
+@bp.post("/console/recurring/<reference>/problem")
+@agent_required
+def make_problem(reference: str):
+    """ "Make it a problem": a proposed problem linking the customer's recurring tickets."""
+    service = get_tickets()
+    ticket = service.get(reference)
+    require_tier(ticket.tier)
+    with store_errors():
+        problem = recurring.make_problem(service, ticket, staff().username)
+        get_db().commit()
+    flash(f"Problem {problem.id} proposed with {len(problem.tickets)} tickets of this customer.", "notice")
+    return redirect(url_for("console.ticket", reference=ticket.reference), code=303)
+
+
 def csat_summary() -> dict[str, Any]:
     """CSAT over the dashboard's period (its `from`/`to` arguments; the default period otherwise)."""
     from web.dashboard import period_from_args
@@ -145,3 +165,4 @@ def init_desk(app: Flask) -> None:
     app.add_template_global(sla_timers)
     app.add_template_global(satisfaction_answer)
     app.add_template_global(csat_summary)
+    app.add_template_global(recurring_flag)

@@ -64,8 +64,11 @@ def on_starting(server):  # noqa: ARG001 - gunicorn's hook signature
     start together would otherwise all migrate a new SQLite file at once)."""
     from kb_engine.config import load_settings
     from kb_engine.helpdesk.db import make_engine, upgrade
+    from kb_engine.ops import logs
 
-    engine = make_engine(load_settings()["DATABASE_URL"])
+    settings = load_settings()
+    logs.configure(settings["LOG_FORMAT"])  # JSON lines on stderr; the workers inherit it
+    engine = make_engine(settings["DATABASE_URL"])
     try:
         upgrade(engine)
     finally:

@@ -113,6 +113,11 @@ def error_text(exc: KBError) -> str:
         return _("This request is not resolved yet: you can tell us whether you are satisfied once it is.")
     if exc.key == "store_busy":
         return _("The ticket database is busy; nothing was lost, please try again in a moment.")
+    if exc.key == "too_many":
+        minutes = int(str(exc.params.get("minutes", 1)))
+        if minutes == 1:
+            return _("You have sent a lot in a short time. Please try again in a minute.")
+        return _("You have sent a lot in a short time. Please try again in %(num)s minutes.", num=minutes)
     if exc.key == "store_full":
         return _("The ticket database is full; nothing was lost, please try again in a moment.")
     if exc.key == "store_down":

@@ -3,7 +3,8 @@
 - Every response carries `X-Request-ID` (the proxy's id when nginx sends a well-formed one, else a new one);
   error pages show it, so a customer can quote it.
 - One log line per request: request id, method, route pattern (never the query string), status, latency,
-  role. The query text only with `KB_LOG_QUERIES`.
+  role. The query text only with `KB_LOG_QUERIES`. The servers (web/gunicorn.conf.py, `kb serve`) write
+  them as JSON lines (kb_engine/ops/logs.py); the app itself leaves the process's logging alone.
 - `/metrics` (kb_engine/ops/metrics.py) for the addresses in `KB_METRICS_ALLOW` or with `KB_METRICS_TOKEN`.
 """
 
@@ -23,7 +24,6 @@ log = logging.getLogger("kb_engine.web.access")
 
 
 def init_app(app: Flask) -> None:
-    logs.configure(app.config["LOG_FORMAT"])
     holder = app.extensions["kb_searcher"]
     holder.on_search = metrics.observe_search
     networks = [ipaddress.ip_network(n, strict=False) for n in app.config["METRICS_ALLOW"]]

@@ -14,17 +14,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, abort, current_app, g, send_file
+from flask import Flask, Response, abort, current_app, g, request, send_file
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from kb_engine.content.articles import IMAGE_SUFFIXES
 from kb_engine.errors import KBError
+from kb_engine.helpdesk import limits
 from kb_engine.helpdesk.automations import Scheduler, load_automations
 from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
 from kb_engine.helpdesk.models import Ticket
 from kb_engine.helpdesk.notifications import QUEUED
 from kb_engine.helpdesk.outbox import BackgroundSender, OutboxSender
+from kb_engine.helpdesk.recurring import RecurringRules, flag_recurring
 from kb_engine.helpdesk.similarity import Embed
 from kb_engine.helpdesk.tickets import TicketService
 from kb_engine.search.admission import Admission
@@ -155,20 +157,38 @@ def get_tickets() -> TicketService:
     return TicketService.from_settings(get_db(), current_app.config)
 
 
+def client_address() -> str:
+    """The visitor's address: the connection's, or the trusted proxy's word for it (web/proxy.py)."""
+    return request.remote_addr or "unknown"
+
+
+def limit(action: str, email: str | None = None) -> None:
+    """Count an anonymous visitor's `action` (kb_engine.helpdesk.limits.ACTIONS) in this request's
+    transaction; over a limit it raises TooManyRequests (429) and the caller rolls back."""
+    settings = limits.AnonymousLimits.from_settings(current_app.config)
+    limits.record(get_db(), settings, action, client_address(), email)
+
+
 def open_ticket(*, response: SearchResponse | None = None, **fields: Any) -> Ticket:
-    """Open a ticket (fields of `TicketService.create`) and attach it to the incident it may be part of.
+    """Open a ticket (fields of `TicketService.create`) for the visitor of this request and attach it to
+    the incident it may be part of.
 
     With a search `response`, the ticket records the language, the articles shown and their category.
     """
+    fields.setdefault("client_address", client_address())
     if response is not None:
         fields.setdefault("lang", response.lang)
         fields.setdefault("shown", [h.to_dict() for h in response.hits])
-        fields.setdefault("category", response.hits[0].category if response.hits else None)
+        # Only an answer the engine is sure of says what the ticket is about: a miss goes to the routing
+        # file's default (triage) queue, never to the category of an article it was unsure of.
+        sure = response.answered and response.hits
+        fields.setdefault("category", response.hits[0].category if sure else None)
     service = get_tickets()
     ticket = service.create(**fields)
     embed = get_embed()
     if embed is not None:
         service.link_or_propose_problem(ticket, embed)
+        flag_recurring(service, ticket, embed, RecurringRules.from_settings(current_app.config))
     return ticket
 
 

@@ -82,22 +82,46 @@ def users_create(ctx: Context, username: str, role: str, password_stdin: bool) -
 @json_option
 @pass_ctx
 def users_list(ctx: Context, as_json: bool) -> None:
-    """Every account with its role and whether it is active.
+    """Every account with its role, whether it is active, and its recent failed logins (lock-outs).
 
     Example: kb users list --json
     """
+    from kb_engine.helpdesk.throttle import LoginThrottle
     from kb_engine.helpdesk.users import list_users
 
+    settings = ctx.settings()
     with db_session(ctx) as session:
-        rows = [
-            {"username": u.username, "role": u.role, "active": u.active, "created_at": u.created_at}
-            for u in list_users(session)
-        ]
+        throttle = LoginThrottle(
+            session,
+            per_account=settings["LOGIN_MAX_FAILURES"],
+            per_address=settings["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+            window_seconds=settings["LOGIN_WINDOW_SECONDS"],
+        )
+        failures = throttle.recent_failures()
+        rows: list[dict[str, Any]] = []
+        for u in list_users(session):
+            failed, addresses = failures.get(u.username, (0, 0))
+            rows.append(
+                {
+                    "username": u.username,
+                    "role": u.role,
+                    "active": u.active,
+                    "created_at": u.created_at,
+                    "failed_logins": failed,
+                    "locked_for_addresses": addresses if failed >= throttle.per_account else 0,
+                }
+            )
     if as_json:
         echo_json(rows)
         return
     for row in rows:
-        click.echo(f"{row['username']:<24} {row['role']:<9} {'active' if row['active'] else 'disabled'}")
+        state = "active" if row["active"] else "disabled"
+        if row["locked_for_addresses"]:
+            n = row["locked_for_addresses"]
+            state += f", locked for {n} address{'es' if n > 1 else ''} ({row['failed_logins']} failed logins)"
+        elif row["failed_logins"]:
+            state += f", {row['failed_logins']} failed login{'s' if row['failed_logins'] > 1 else ''}"
+        click.echo(f"{row['username']:<24} {row['role']:<9} {state}")
     click.echo(f"{len(rows)} accounts")
 
 

@@ -4,12 +4,15 @@ The usual way a mail server hands a message to a program is a pipe: e.g. in /etc
 ``support: "|/srv/kb/.venv/bin/kb mail-in"`` (Postfix, Exim and sendmail alike), or a `.eml` file.
 
 Exit codes follow sysexits.h, which mail servers understand: 0 done, 65 (EX_DATAERR) the message is
-unusable (bounced, not retried), 75 (EX_TEMPFAIL) the ticket store is unavailable (the server retries).
+unusable (bounced, not retried), 75 (EX_TEMPFAIL) the ticket store, the index or the reply's delivery is
+unavailable, or anything unexpected happened (the server keeps the message and retries). Errors are one
+line on stderr, never a traceback.
 """
 
 from __future__ import annotations
 
 import json
+import smtplib
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -17,11 +20,14 @@ from typing import IO, Any
 import click
 
 from kb_engine.cli.context import Context, open_searcher
-from kb_engine.errors import StoreUnavailable
+from kb_engine.errors import KBError, StoreUnavailable
 from kb_engine.helpdesk.db import make_engine, make_session_factory, store_errors, upgrade
-from kb_engine.helpdesk.mail_intake import IntakeResult, MailError, intake, parse_message
+from kb_engine.helpdesk.mail_intake import IncomingMail, IntakeResult, MailError, intake, parse_message
+from kb_engine.helpdesk.mail_stream import MessageTooLarge, read_message
+from kb_engine.helpdesk.recurring import RecurringRules
 from kb_engine.helpdesk.smtp import send_smtp
 from kb_engine.helpdesk.tickets import TicketService
+from kb_engine.search.answer import response_card
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
 
@@ -72,15 +78,36 @@ def mail_in(
     Example: kb mail-in message.eml --reply-to-file reply.eml
     Example (mail server alias): support: "|/srv/kb/.venv/bin/kb mail-in"
     """
-    raw = message.read(MAX_MESSAGE_BYTES + 1)
-    if len(raw) > MAX_MESSAGE_BYTES:
-        click.echo(f"error: message larger than {MAX_MESSAGE_BYTES} bytes", err=True)
+    try:
+        # Read line by line: attachments are counted, never held (kb_engine.helpdesk.mail_stream).
+        mail = parse_message(read_message(message, MAX_MESSAGE_BYTES))
+    except (MailError, MessageTooLarge) as exc:
+        click.echo(f"error: {exc.message}", err=True)
         sys.exit(EX_DATAERR)
     try:
-        mail = parse_message(raw)
+        _file(ctx, mail, reply_file, database, index_dir, as_json)
     except MailError as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(EX_DATAERR)
+    except KBError as exc:  # the index or the settings: the message stays queued until they are fixed
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(EX_TEMPFAIL)
+    except (OSError, smtplib.SMTPException) as exc:
+        click.echo(f"error: cannot write or send the reply: {exc}", err=True)
+        sys.exit(EX_TEMPFAIL)
+    except Exception as exc:  # noqa: BLE001 - a mail server shows stderr to a person: one line, no traceback
+        click.echo(f"error: internal error ({type(exc).__name__}: {exc}); the message stays queued", err=True)
+        sys.exit(EX_TEMPFAIL)
+
+
+def _file(
+    ctx: Context,
+    mail: IncomingMail,
+    reply_file: Path | None,
+    database: str | None,
+    index_dir: Path | None,
+    as_json: bool,
+) -> None:
     settings = ctx.settings(DATABASE_URL=database, INDEX_DIR=index_dir)
     searcher = open_searcher(settings)
     embedder = searcher.embedder
@@ -98,6 +125,10 @@ def mail_in(
                     public_url=settings["PUBLIC_URL"],
                     mail_from=settings["MAIL_FROM"],
                     embed=embedder.encode_queries if embedder is not None else None,
+                    card=lambda r: response_card(
+                        searcher, r, base_url=settings["PUBLIC_URL"].rstrip("/"), query="ch=email"
+                    ),
+                    recurring=RecurringRules.from_settings(settings),
                 )
                 session.commit()
     except StoreUnavailable as exc:

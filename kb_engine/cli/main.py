@@ -46,6 +46,15 @@ def cli(ctx: Context, model: str | None) -> None:
 
 
 def main() -> None:
+    from kb_engine.config import load_settings
+    from kb_engine.ops import logs
+
+    # The jobs (kb index, kb outbox send, kb tickets automate, kb mail-in...) log like the server: one JSON
+    # line per record on stderr (KB_LOG_FORMAT), warnings and up; what a command prints stays on stdout.
+    try:
+        logs.configure(load_settings()["LOG_FORMAT"], level="WARNING")
+    except (KBError, ValueError) as exc:
+        fail(f"bad settings: {exc}", 2)
     cli(prog_name="kb")
 
 
@@ -172,6 +181,22 @@ def search_cmd(
 @click.option(
     "--failures", "show_failures", type=int, default=20, show_default=True, help="Failures to list."
 )
+@click.option(
+    "--sections",
+    "sections_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Section query set (lang, expected, section, query TSV); default eval/sections.tsv when it exists.",
+)
+@click.option(
+    "--ambiguity",
+    "ambiguity_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Ambiguity set (lang, expected, section, facet, query TSV); default eval/ambiguity.tsv if present.",
+)
+@click.option("--article", "article_slugs", multiple=True, help="Report on one article's queries, in words.")
+@click.option("--category", default=None, help="Report on every article of a category, in words.")
 @pass_ctx
 def eval_cmd(
     ctx: Context,
@@ -181,10 +206,16 @@ def eval_cmd(
     as_json: bool,
     no_baselines: bool,
     show_failures: int,
+    sections_file: Path | None,
+    ambiguity_file: Path | None,
+    article_slugs: tuple[str, ...],
+    category: str | None,
 ) -> None:
-    """Measure search quality on a query set (lang, expected, query TSV), with baselines.
+    """Measure search quality on a query set (lang, expected, query TSV), with baselines; and, on a
+    section query set, whether the first hit opens on the section that answers (section hit@1, hit@3).
 
     Example: kb eval eval/queries.tsv
+    Example: kb eval --article password-reset
     Example: kb eval ../shared/bench/covidfaq/queries.tsv --articles ../shared/bench/covidfaq/articles
     """
     from kb_engine.search.embedding import model_cache_dir
@@ -196,6 +227,24 @@ def eval_cmd(
         settings["INDEX_DIR"] = index_for_articles(settings, articles_dir, progress=not as_json)
     queries = queries or Path("eval/queries.tsv")
     searcher = open_searcher(settings)
+    if article_slugs or category:
+        from kb_engine.authoring.article_report import article_reports
+        from kb_engine.search.evaluation import SignalCache, engine_outcomes
+
+        slugs = list(dict.fromkeys(s.split("/")[-1] for s in article_slugs))
+        if category:
+            slugs += sorted({a.slug for a in searcher.articles if a.category == category} - set(slugs))
+        if not slugs:
+            fail(f"no article in category {category!r}")
+        items = load_queries(queries)
+        outcomes = engine_outcomes(SignalCache(searcher, items, progress=not as_json and sys.stderr.isatty()))
+        per_article = article_reports(outcomes, slugs)
+        if as_json:
+            click.echo(json.dumps([r.to_dict() for r in per_article], ensure_ascii=False, indent=2))
+        else:
+            for one in per_article:
+                click.echo("\n".join(one.lines()))
+        return
     name = queries.parent.name if queries.stem == "queries" else queries.stem
     report = evaluate(
         searcher,
@@ -204,15 +253,54 @@ def eval_cmd(
         baselines=not no_baselines,
         progress=not as_json and sys.stderr.isatty(),
     )
+    sections = section_figures(searcher, queries, sections_file, ambiguity_file)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        click.echo(json.dumps({**report.to_dict(), **sections}, ensure_ascii=False, indent=2))
         return
     click.echo(format_table([report]))
+    if sections:
+        from kb_engine.search.section_eval import format_section_figures
+
+        click.echo("\n" + format_section_figures(sections))
     if report.failures and show_failures:
         click.echo(f"\n{len(report.failures)} failures (first {min(show_failures, len(report.failures))}):")
         for f in report.failures[:show_failures]:
             expected = f.get("expected", "")
             click.echo(f"  [{f['kind']}] ({f['lang']}) {f['query']!r} expected={expected} got={f['got']}")
+
+
+def section_figures(
+    searcher: Any, queries: Path, sections_file: Path | None, ambiguity_file: Path | None
+) -> dict[str, Any]:
+    """Issue 26's figures for `kb eval`: section hit@1/@3, and how often the clarifying question is asked
+    (ambiguity set, and the query set itself) and one click puts the right section first."""
+    from kb_engine.search.evaluation import load_queries
+    from kb_engine.search.section_eval import (
+        evaluate_ambiguity,
+        evaluate_sections,
+        load_ambiguity_queries,
+        load_section_queries,
+        question_rate,
+    )
+
+    default = queries == Path("eval/queries.tsv")
+    if sections_file is None and default and Path("eval/sections.tsv").is_file():
+        sections_file = Path("eval/sections.tsv")
+    if ambiguity_file is None and default and Path("eval/ambiguity.tsv").is_file():
+        ambiguity_file = Path("eval/ambiguity.tsv")
+    out: dict[str, Any] = {}
+    for path in (sections_file, ambiguity_file):
+        if path is not None and not path.is_file():
+            fail(f"no such query file: {path}")
+    if sections_file is not None:
+        out["sections"] = evaluate_sections(searcher, load_section_queries(sections_file)).to_dict()
+    if ambiguity_file is not None:
+        out["ambiguity"] = evaluate_ambiguity(searcher, load_ambiguity_queries(ambiguity_file))
+        in_scope = [q for q in load_queries(queries) if q.expected]
+        out["ambiguity"]["asked_on_query_set"] = round(
+            question_rate(searcher, [q.query for q in in_scope], [q.lang for q in in_scope]), 4
+        )
+    return out
 
 
 @cli.command("calibrate")

@@ -21,6 +21,7 @@ import markdown
 import nh3
 import yaml
 
+from kb_engine.content.anchors import add_heading_ids
 from kb_engine.content.front_matter import FENCE, front_matter_hint, yaml_problem
 from kb_engine.errors import ArticleError
 
@@ -474,7 +475,8 @@ def render_markdown(
     from the article's `folder` (in the articles root) to `media_base`/<path in the root>, so that they
     show on any page that renders the article. The rewriting is done on each attribute by the sanitiser
     (nh3's `attribute_filter`), never by patterns over the HTML. `media_seen`, if given, receives the
-    articles-root path of every image shown.
+    articles-root path of every image shown. Headings get their anchors as ids
+    (kb_engine.content.anchors), so that a search result can link to the section that answers.
     """
 
     def rewrite(element: str, attribute: str, value: str) -> str | None:
@@ -491,7 +493,7 @@ def render_markdown(
         return value
 
     html = markdown.markdown(body, extensions=list(MARKDOWN_EXTENSIONS), output_format="html")
-    return nh3.clean(
+    clean = nh3.clean(
         html,
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
@@ -500,6 +502,7 @@ def render_markdown(
         strip_comments=True,
         attribute_filter=rewrite,
     )
+    return add_heading_ids(clean)
 
 
 def render_article(article: Article, *, pages: str, media: str) -> str:

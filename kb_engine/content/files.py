@@ -12,36 +12,44 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any
 
 from filelock import FileLock, Timeout
 
-__all__ = ["Timeout", "atomic_write_text", "exclusive", "fsync_dir"]
+__all__ = ["Timeout", "atomic_file", "atomic_write_text", "exclusive", "fsync_dir"]
 
 
-def atomic_write_text(path: Path, text: str, *, mode: int = 0o644) -> None:
-    """Replace `path` with `text` (UTF-8) in one rename, after an fsync.
+@contextlib.contextmanager
+def atomic_file(path: Path, mode: str = "w", *, perms: int = 0o644) -> Iterator[IO[Any]]:
+    """A file object whose content replaces `path` in one rename, after an fsync, when the block ends.
 
     The temporary file has a unique name in the same folder (two writers never share one), and is removed
-    if anything fails, so the old file stays whole.
+    if the block or the write fails, so the old file stays whole.
 
     Args:
         path: the file to write.
-        text: its whole new content.
-        mode: its permissions (mkstemp's 0600 would hide it from a server running as another user).
+        mode: "w" (text, UTF-8) or "wb".
+        perms: its permissions (mkstemp's 0600 would hide it from a server running as another user).
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
+        os.chmod(tmp, perms)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_text(path: Path, text: str, *, mode: int = 0o644) -> None:
+    """Replace `path` with `text` (UTF-8) atomically (`atomic_file`)."""
+    with atomic_file(path, "w", perms=mode) as fh:
+        fh.write(text)
 
 
 def fsync_dir(path: Path) -> None:

@@ -5,14 +5,18 @@ with the standard library (`email.policy.default`): plain text, or HTML only (ta
 styles dropped), any charset and transfer encoding (quoted-printable accents included); attachments are
 listed in the ticket (name, type, size), never stored.
 
-A message is part of an existing ticket's thread, and attached to it as the customer's reply, when:
+A message is part of an existing ticket's thread, and attached to it as the customer's reply, only when
+both hold:
 
-1. its `In-Reply-To` or `References` name the Message-ID of the email that opened the ticket
-   (`Ticket.email_message_id`) or of a reply already attached (`customer_reply` events keep theirs);
-2. or they name one of the replies we sent: their Message-IDs carry the ticket reference and a MAC keyed
-   by the ticket's secret token, so they cannot be forged;
-3. or its subject carries the reference (`[KB-000123]`) and it comes from one of that ticket's contacts.
+1. the thread matches: its `In-Reply-To` or `References` name one of the replies we sent (their
+   Message-IDs carry the ticket reference and a MAC keyed by the ticket's secret token, so they cannot be
+   forged), the Message-ID of the email that opened the ticket (`Ticket.email_message_id`) or that of a
+   reply already attached (`customer_reply` events keep theirs);
+2. and its sender is one of that ticket's contacts.
 
+A `From` is easy to forge and a reference in the subject (`[KB-000123]`) is no secret: a message that
+names a ticket in its subject, or whose thread matches but whose sender is not a contact, opens a new
+ticket linked to that one as "possibly related" (an event agents see), and never reopens or changes it.
 Anything else opens a new ticket (source `email`); a message delivered twice (same Message-ID) changes
 nothing. Automatic mail (`Auto-Submitted`, bulk or list mail, bounces) is ignored: answering it could loop.
 The reply is written in the customer's language with links to the best articles (`?ch=email`: views and
@@ -42,7 +46,9 @@ from sqlalchemy.orm import Session
 
 from kb_engine.errors import InvalidQuery, InvalidTransition, KBError
 from kb_engine.helpdesk.mail_ids import reply_message_id, ticket_of_our_id
+from kb_engine.helpdesk.mail_stream import SIZE_HEADER
 from kb_engine.helpdesk.models import Ticket, TicketEvent, utcnow
+from kb_engine.helpdesk.recurring import RecurringRules, flag_recurring
 from kb_engine.helpdesk.similarity import Embed
 from kb_engine.helpdesk.tickets import LIMITS, TicketService
 from kb_engine.helpdesk.tickets.rules import check_email
@@ -183,6 +189,14 @@ def _is_automatic(msg: EmailMessage, sender: str) -> bool:
     )
 
 
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def _one_line(text: str) -> str:
+    """A header value fit to be written back into a header: no CR, LF or other control characters."""
+    return " ".join(_CONTROLS.sub(" ", text).split())
+
+
 def _is_email(address: str) -> bool:
     try:
         return check_email("contact_email", address) is not None
@@ -194,8 +208,18 @@ def parse_message(raw: bytes) -> IncomingMail:
     """Parse one RFC 5322 message (bytes as the mail server hands them over).
 
     Raises:
-        MailError: no usable sender address, or nothing that looks like an email.
+        MailError: no usable sender address, nothing that looks like an email, or a message the email
+            package cannot read (any error it raises becomes this one: the mail server bounces it).
     """
+    try:
+        return _parse(raw)
+    except MailError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever a malformed message makes the parser raise
+        raise MailError(f"the message cannot be read ({type(exc).__name__}: {str(exc)[:200]})") from exc
+
+
+def _parse(raw: bytes) -> IncomingMail:
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     if not isinstance(msg, EmailMessage) or (msg.get("From") is None and msg.get("Message-ID") is None):
         raise MailError("not an email message (no From or Message-ID header)")
@@ -210,16 +234,15 @@ def parse_message(raw: bytes) -> IncomingMail:
         body = html_to_text(content) if body_part.get_content_type() == "text/html" else content
     attachments = []
     for part in msg.iter_attachments():
-        payload = part.get_payload(decode=True) or b""
-        attachments.append(
-            Attachment(part.get_filename() or "(unnamed)", part.get_content_type(), len(payload))
-        )
+        counted = str(part.get(SIZE_HEADER) or "")  # the body was left out by mail_stream.read_message
+        size = int(counted) if counted.isdigit() else len(part.get_payload(decode=True) or b"")
+        attachments.append(Attachment(part.get_filename() or "(unnamed)", part.get_content_type(), size))
     references = _ids(msg.get("In-Reply-To")) + _ids(msg.get("References"))
     message_ids = _ids(msg.get("Message-ID"))
     return IncomingMail(
         message_id=message_ids[0] if message_ids else None,
-        subject=" ".join(str(msg.get("Subject") or "").split()),
-        sender_name=name.strip(),
+        subject=_one_line(str(msg.get("Subject") or "")),
+        sender_name=_one_line(name),
         sender=sender.strip().lower(),
         body=body.replace("\r\n", "\n").strip(),
         references=list(dict.fromkeys(references)),
@@ -246,22 +269,50 @@ def _ticket_with_message(session: Session, message_id: str) -> Ticket | None:
     return None
 
 
-def find_thread(session: Session, mail: IncomingMail) -> Ticket | None:
-    """The ticket whose email thread this message continues, if any (see the module's doc)."""
+def _named_ticket(session: Session, mail: IncomingMail) -> tuple[Ticket | None, bool]:
+    """The ticket the message names, and whether its thread proves it (True) or only its subject does."""
     for ref in mail.references:
-        ticket = _ticket_with_message(session, ref) or ticket_of_our_id(session, ref)
+        ticket = ticket_of_our_id(session, ref) or _ticket_with_message(session, ref)
         if ticket is not None:
-            return ticket
+            return ticket, True
     match = REFERENCE_IN_SUBJECT.search(mail.subject)
     if match:
-        ticket = session.scalar(select(Ticket).where(Ticket.reference == match.group(1).upper()))
-        if ticket is not None:
-            contacts = {c.email.lower() for c in ticket.contacts if c.email}
-            if ticket.contact_email:
-                contacts.add(ticket.contact_email.lower())
-            if mail.sender in contacts:
-                return ticket
+        return session.scalar(select(Ticket).where(Ticket.reference == match.group(1).upper())), False
+    return None, False
+
+
+def _contacts(session: Session, ticket: Ticket) -> set[str]:
+    """Email addresses of the ticket's customer(s), including those that moved to a survivor on a merge."""
+    emails = {ticket.contact_email.lower()} if ticket.contact_email else set()
+    emails |= {c.email.lower() for c in ticket.contacts if c.email}
+    if ticket.merged_into_id is not None:
+        survivor = session.get(Ticket, ticket.merged_into_id)
+        if survivor is not None:
+            emails |= {
+                c.email.lower()
+                for c in survivor.contacts
+                if c.email and c.origin_reference == ticket.reference
+            }
+    return emails
+
+
+def find_thread(session: Session, mail: IncomingMail) -> Ticket | None:
+    """The ticket whose email thread this message continues, if any: its thread matches and its sender
+    is one of the ticket's contacts (see the module's doc)."""
+    ticket, proven = _named_ticket(session, mail)
+    if ticket is not None and proven and mail.sender in _contacts(session, ticket):
+        return ticket
     return None
+
+
+def possibly_related(session: Session, mail: IncomingMail) -> tuple[Ticket | None, str]:
+    """A ticket the message names without joining it (`find_thread` refused), and why it did not."""
+    ticket, proven = _named_ticket(session, mail)
+    if ticket is None:
+        return None, ""
+    if not proven:
+        return ticket, "its subject names it, but the email is not an answer to its thread"
+    return ticket, f"the email answers its thread, but {mail.sender} is not one of its contacts"
 
 
 # -- intake ---------------------------------------------------------------------------------------------
@@ -292,6 +343,8 @@ def intake(
     public_url: str,
     mail_from: str,
     embed: Embed | None = None,
+    recurring: RecurringRules | None = None,
+    card: Callable[[SearchResponse], str | None] | None = None,
 ) -> IntakeResult:
     """File one incoming email: a new ticket, or a reply attached to its thread's ticket.
 
@@ -302,7 +355,10 @@ def intake(
         search: query → SearchResponse (public articles, `k` of the caller's choosing).
         public_url: base URL of the help centre, for the links in the reply.
         mail_from: our address, the reply's sender.
-        embed: query embedding, to attach the ticket to a known problem (None: not done).
+        embed: query embedding, to attach the ticket to a known problem and flag a customer's recurring
+            incident (None: neither is done).
+        recurring: when a customer's tickets make a recurring incident (default: RecurringRules()).
+        card: the answer card of a search as plain text (None: the reply lists articles only).
 
     Returns:
         What happened, the ticket, the search made and the reply to send (None for automatic mail and
@@ -315,6 +371,7 @@ def intake(
         if seen is not None:
             return IntakeResult("duplicate", seen)
     thread = find_thread(session, mail)
+    related, why = possibly_related(session, mail) if thread is None else (None, "")
     closed_thread = None
     if thread is not None:
         text = mail.reply_body or mail.body or mail.subject
@@ -338,6 +395,8 @@ def intake(
     details = _details_of(mail)
     if closed_thread:
         details = f"Follow-up of the closed request {closed_thread}.\n\n{details}"[: LIMITS["details"]]
+    elif related is not None:
+        details = f"Possibly related to request {related.reference}: {why}.\n\n{details}"[: LIMITS["details"]]
     ticket = service.create(
         source="email",
         query=query,
@@ -350,11 +409,23 @@ def intake(
         details=details,
     )
     ticket.email_message_id = mail.message_id
+    if related is not None:
+        # Seen by agents (the console's history), never by the customer; the other ticket is left alone.
+        service.note_related(ticket, related, why)
     session.flush()
     problem = service.link_or_propose_problem(ticket, embed) if embed is not None else None
+    if embed is not None:
+        flag_recurring(service, ticket, embed, recurring)
     known = problem.banner if problem is not None and problem.status == "open" else None
     reply = build_reply(
-        ticket, mail, response, public_url=public_url, mail_from=mail_from, lang=response.lang, known=known
+        ticket,
+        mail,
+        response,
+        public_url=public_url,
+        mail_from=mail_from,
+        lang=response.lang,
+        known=known,
+        card=card(response) if card is not None else None,
     )
     return IntakeResult("created", ticket, response=response, reply=reply)
 
@@ -391,11 +462,13 @@ def build_reply(
     mail_from: str,
     lang: str | None,
     known: str | None = None,
+    card: str | None = None,
 ) -> EmailMessage:
     """The answer to the customer, in their language: the reference, the best articles, the status link.
 
     `response` None: an acknowledgement that their message joined the ticket (no links: whoever wrote
-    into a thread is not necessarily the ticket's customer).
+    into a thread is not necessarily the ticket's customer). `card`: the answer card as plain text (the
+    first article's best section in its own words), shown above the links when the engine is confident.
     """
     lang = lang if lang in REPLY_LANGUAGES else REPLY_LANGUAGES[0]
     _ = reply_catalogue(lang).gettext
@@ -424,6 +497,8 @@ def build_reply(
             message = response.redirect["message"]
             lines += [_("This does not seem to be for IT support: {message}").format(message=message), ""]
         elif response.hits:
+            if card and response.answered:
+                lines += [_("This step from our help centre should solve it:"), "", card, ""]
             lines += [_("While you wait, these articles may already solve it:"), ""]
             for n, hit in enumerate(response.hits, 1):
                 lines += [f"{n}. {hit.title}", f"   {base}{hit.url}?{urlencode({'ch': 'email'})}"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, event, false
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, event, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -48,6 +48,8 @@ class Ticket(Base):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
     search_id: Mapped[int | None] = mapped_column(ForeignKey("search_log.id"))
     email_message_id: Mapped[str | None] = mapped_column(String(300), index=True)
+    # The address an anonymous visitor opened it from (web pages, API): problems count customers by it.
+    client_address: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     first_response_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
@@ -118,6 +120,8 @@ class Problem(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     title: Mapped[str] = mapped_column(String(200))
     banner: Mapped[str | None] = mapped_column(Text)
+    # The banner in each interface language ({"en": ..., "fr": ...}); `banner` is the default one.
+    banners: Mapped[dict[str, str] | None] = mapped_column(JSON)
     query: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[str | None] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(16), default="proposed", index=True)
@@ -130,6 +134,10 @@ class Problem(Base):
     resolution_note: Mapped[str | None] = mapped_column(Text)
 
     tickets: Mapped[list[Ticket]] = relationship(back_populates="problem", order_by="Ticket.id")
+
+    def banner_for(self, lang: str | None) -> str | None:
+        """The customer-facing banner in `lang`, else the default one."""
+        return (self.banners or {}).get(lang or "") or self.banner
 
 
 class SearchLog(Base):
@@ -197,6 +205,23 @@ class LoginFailure(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
 
 
+class AnonymousAction(Base):
+    """Something an anonymous visitor created (a ticket, a reply, feedback), kept for the limits' window
+    (kb_engine.helpdesk.limits)."""
+
+    __tablename__ = "anonymous_action"
+    __table_args__ = (
+        Index("ix_anonymous_action_address", "action", "address", "at"),
+        Index("ix_anonymous_action_email", "action", "email", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(320))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
 class OutboxMessage(Base):
     """A message owed to someone (a customer's notification, a team's alert), written in the same
     transaction as the change it tells about and delivered by the outbox sender (kb_engine.helpdesk.outbox).
@@ -244,3 +269,26 @@ class Satisfaction(Base):
     team: Mapped[str | None] = mapped_column(String(80))
     category: Mapped[str | None] = mapped_column(String(40))
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class AuditEntry(Base):
+    """One staff action that matters (kb_engine/helpdesk/audit.py); append-only (migration 0009)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    target: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(timespec="seconds"),
+            "actor": self.actor,
+            "action": self.action,
+            "target": self.target,
+            "details": self.details,
+        }

@@ -29,6 +29,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kb_engine.content.canned import fill
 from kb_engine.helpdesk.mail_ids import reply_message_id
 from kb_engine.helpdesk.models import OutboxMessage, Ticket, TicketEvent
 
@@ -147,6 +148,7 @@ class Notifier:
         event: TicketEvent | None = None,
         once: str | None = None,
         only: Iterable[str] | None = None,
+        to_reference: str | None = None,
         **context: Any,
     ) -> list[OutboxMessage]:
         """Queue message `kind` for every customer of `ticket` who left an email address.
@@ -160,7 +162,9 @@ class Notifier:
             event: the history event told about (one message per event and customer, whatever happens).
             once: a key making the message once per customer for good (e.g. `problem_fixed:7`).
             only: tell only these addresses (lower case).
-            context: values for the template.
+            to_reference: tell only the customer who opened this request (one customer of a merged ticket).
+            context: values for the template; `{customer_name}` and `{reference}` left in `message` are
+                filled for each customer.
 
         Returns:
             The rows queued (none for a ticket without an email address).
@@ -169,6 +173,8 @@ class Notifier:
         rows = []
         for address, name, origin in self._customers(session, ticket):
             if wanted is not None and address not in wanted:
+                continue
+            if to_reference is not None and origin.reference != to_reference:
                 continue
             key = f"{once}:{address}" if once else f"{kind}:{event.id}:{address}" if event else None
             if key and session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)):
@@ -182,6 +188,9 @@ class Notifier:
                 "message": "",
                 **context,
             }
+            if isinstance(context.get("message"), str):
+                mine = {"customer_name": name or None, "reference": origin.reference}
+                values["message"] = fill(context["message"], mine)
             if kind == "resolved":  # "Are you satisfied?" with one link per answer
                 values["satisfied_url"] = self.satisfaction_url(origin, "good")
                 values["unsatisfied_url"] = self.satisfaction_url(origin, "bad")

@@ -58,6 +58,17 @@ class Routing:
         """The email address of a team's alerts (None: the routing file names none)."""
         return self.teams.get(team or "")
 
+    def team_names(self, tier: str | None = None) -> list[str]:
+        """Every team the file names (those working at `tier`, if given), sorted: the console's pickers."""
+        found: set[str] = set()
+        for route in (self.default, *self.categories.values()):
+            if route.team and tier in (None, route.tier):
+                found.add(route.team)
+            found.update(team for at, team in route.escalation.items() if tier in (None, at))
+        if tier is None:
+            found.update(self.teams)
+        return sorted(found)
+
 
 def _tier(value: Any, where: str) -> str:
     tier = str(value).upper()

@@ -32,6 +32,7 @@ from sklearn.pipeline import Pipeline
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kb_engine.content.files import atomic_file
 from kb_engine.helpdesk.models import Ticket
 from kb_engine.helpdesk.routing import TIERS, Routing
 
@@ -171,9 +172,8 @@ def route(
 def save(model: TriageModel, instance_dir: Path) -> Path:
     path = Path(instance_dir) / FILENAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    joblib.dump(model, tmp)
-    tmp.replace(path)
+    with atomic_file(path, "wb") as fh:
+        joblib.dump(model, fh)
     return path
 
 

@@ -39,6 +39,7 @@ AUTHOR_ROLES = ("author", "admin")
 TICKET_ROLES = (*AGENT_ROLES, "admin")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,79}$")
 MIN_PASSWORD_CHARS = 12
+MIN_PASSWORD_SCORE = 3  # zxcvbn's 0-4 scale: 3 is "safely unguessable" (about 10^8 guesses or more)
 MAX_PASSWORD_CHARS = 1024
 
 _hasher = PasswordHasher()
@@ -96,16 +97,51 @@ def check_role(role: str) -> str:
     return role
 
 
-def check_password(password: str) -> str:
+def _repeats_a_short_unit(password: str) -> bool:
+    """`aaaaaaaaaaaa`, `abcabcabcabc`, `12121212...`: a unit of up to 4 characters repeated."""
+    lowered = password.lower()
+    for size in range(1, 5):
+        unit = lowered[:size]
+        if len(lowered) >= 2 * size and (unit * (len(lowered) // size + 1)).startswith(lowered):
+            return True
+    return False
+
+
+def check_password(password: str, username: str | None = None) -> str:
+    """The password, if it is one a staff account may have; else InvalidQuery saying why.
+
+    Refused: shorter than MIN_PASSWORD_CHARS; containing the username; a short unit repeated (or only a
+    few different characters); and what zxcvbn (Dropbox's estimator, with its lists of common and
+    breached passwords, names and keyboard patterns) scores below MIN_PASSWORD_SCORE, with its reason.
+    """
     if len(password) < MIN_PASSWORD_CHARS:
         raise InvalidQuery(f"the password needs at least {MIN_PASSWORD_CHARS} characters")
     if len(password) > MAX_PASSWORD_CHARS:
         raise InvalidQuery(f"the password is longer than {MAX_PASSWORD_CHARS} characters")
+    name = (username or "").strip().lower()
+    if len(name) >= 3 and name in password.lower():
+        raise InvalidQuery("the password contains the username: choose one that does not")
+    if _repeats_a_short_unit(password) or len(set(password.lower())) <= 3:
+        raise InvalidQuery(
+            "the password repeats a few characters: choose a longer mix, or a few random words"
+        )
+    from zxcvbn import zxcvbn  # loads its word lists (a few MB) only where passwords are set
+
+    verdict = zxcvbn(password[:100], user_inputs=[name, "kb-engine", "support", "helpdesk"] if name else [])
+    if int(verdict["score"]) < MIN_PASSWORD_SCORE:
+        feedback = verdict.get("feedback") or {}
+        why = str(feedback.get("warning") or "").rstrip(".") or "it is easy to guess"
+        tips = " ".join(str(s) for s in feedback.get("suggestions") or [])
+        raise InvalidQuery(
+            f"the password is too easy to guess: {why[0].lower() + why[1:]}. "
+            + (tips + " " if tips else "")
+            + "A few random words make a good one."
+        )
     return password
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(check_password(password))
+def hash_password(password: str, username: str | None = None) -> str:
+    return _hasher.hash(check_password(password, username))
 
 
 def get_user(session: Session, username: str) -> User:
@@ -137,7 +173,7 @@ def create_user(session: Session, username: str, password: str, role: str) -> Us
     check_role(role)
     if session.scalar(select(User.id).where(User.username == name)) is not None:
         raise InvalidQuery(f"user {name!r} already exists")
-    user = User(username=name, password_hash=hash_password(password), role=role, active=True)
+    user = User(username=name, password_hash=hash_password(password, name), role=role, active=True)
     session.add(user)
     session.flush()
     return user
@@ -179,7 +215,7 @@ def set_active(session: Session, username: str, active: bool) -> User:
 def set_password(session: Session, username: str, password: str) -> User:
     """Give an account a new password; its open sessions end."""
     user = get_user(session, username)
-    user.password_hash = hash_password(password)
+    user.password_hash = hash_password(password, user.username)
     end_sessions(user)
     session.flush()
     return user

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kb_engine.errors import InvalidQuery
 from kb_engine.helpdesk.models import Feedback, SearchLog, Ticket, utcnow
 from kb_engine.helpdesk.priority import TARGETS as RESPONSE_TARGETS
 from kb_engine.helpdesk.similarity import normalise
@@ -51,6 +52,8 @@ class Period:
         """From the start of `first` to the end of `last` (both included)."""
         if last < first:
             first, last = last, first
+        if last >= dt.date.max:
+            raise InvalidQuery(f"the last day must be before {dt.date.max.isoformat()}")
         return cls(
             dt.datetime.combine(first, dt.time()), dt.datetime.combine(last + dt.timedelta(days=1), dt.time())
         )
@@ -129,9 +132,13 @@ def funnel(session: Session, period: Period, *, now: dt.datetime | None = None) 
         "solved": len(solved_ids),
         "no_ticket_7d": deflected,
     }
+    did_not_help = len({sid for sid, kind in feedback if kind == "not_helpful"})
     return {
         "stages": stages,
         "rates": {name: _rate(count, total) for name, count in stages.items()},
+        # Searches where the customer said an article they opened did not help (they went on to a ticket).
+        "did_not_help": did_not_help,
+        "did_not_help_rate": _rate(did_not_help, total),
         "self_service_rate": _rate(deflected, total),
         "window_open": window_open,
     }

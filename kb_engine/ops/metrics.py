@@ -5,8 +5,9 @@ Two kinds of figures:
 - what happens inside a worker (requests, searches, cache hits, stage latencies): counters and histograms
   updated as it happens, written to the multiprocess folder;
 - what the database and the index already know (tickets opened by source, tier and priority; the queue's
-  backlog; feedback; the index build and its age): read at scrape time by `StoreCollector`, so
-  they are right across workers, servers and the CLI jobs (email intake, automations) alike.
+  backlog; feedback; the notification outbox; the index build and its age): read at scrape time by
+  `StoreCollector`, so they are right across workers, servers and the CLI jobs (email intake, automations)
+  alike.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kb_engine.helpdesk.models import Feedback, Ticket
+from kb_engine.helpdesk.models import Feedback, OutboxMessage, Ticket
 from kb_engine.helpdesk.tickets import ACTIVE
 from kb_engine.search.searcher import SearchResponse
 
@@ -116,6 +117,7 @@ class StoreCollector:
         with self.sessions() as session:
             yield from self._tickets(session)
             yield from self._feedback(session)
+            yield from self._outbox(session)
         yield from self._index()
 
     def _tickets(self, session: Session) -> Iterator[Any]:
@@ -154,6 +156,31 @@ class StoreCollector:
         for kind, count in counts.items():
             feedback.add_metric([kind], count)
         yield feedback
+
+    def _outbox(self, session: Session) -> Iterator[Any]:
+        outbox = GaugeMetricFamily(
+            "kb_outbox_messages", "Notifications in the outbox, by status (pending, sending, sent, failed).",
+            labels=["status"],
+        )  # fmt: skip
+        counts = {"pending": 0, "sending": 0, "sent": 0, "failed": 0}
+        rows = session.execute(
+            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        ).all()
+        counts.update({status: count for status, count in rows})
+        for status, count in counts.items():
+            outbox.add_metric([status], count)
+        yield outbox
+        retrying = GaugeMetricFamily("kb_outbox_retrying", "Pending notifications that failed at least once.")
+        retrying.add_metric(
+            [],
+            session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.status == "pending", OutboxMessage.attempts > 0)
+            )
+            or 0,
+        )
+        yield retrying
 
     def _index(self) -> Iterator[Any]:
         searcher = self.searcher()

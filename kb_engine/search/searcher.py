@@ -9,6 +9,7 @@ server can still answer lexically when the model cannot be loaded (degraded mode
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import re
@@ -47,6 +48,7 @@ from kb_engine.search.ranking import (
     fused_scores,
     lexical_z,
 )
+from kb_engine.search.sections import Platforms, SectionPicker, is_answer_heading
 from kb_engine.search.threads import limit_blas
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ class Hit:
     audience: str = "public"
     other_language: bool = False
     matched: str = ""  # which field matched best: title, question, section
+    section: dict[str, str] | None = None  # the best section: heading, anchor, passage, url
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +85,7 @@ class Hit:
             "audience": self.audience,
             "other_language": self.other_language,
             "matched": self.matched,
+            "section": self.section,
         }
 
 
@@ -95,6 +99,9 @@ class SearchResponse:
     degraded: bool = False
     timings: dict[str, float] = field(default_factory=dict)
     redirect: dict[str, str] | None = None  # where to go instead, for a request the desk does not handle
+    # Asked for only (clarify=True): {"facet": "platform", "options": [...]} when the answer depends on it.
+    clarify: dict[str, Any] | None = None
+    facet: str | None = None  # the facet value the hits were re-ranked for
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -107,6 +114,7 @@ class SearchResponse:
         }
         if self.redirect:
             data["redirect"] = self.redirect
+        data.update({name: v for name, v in (("clarify", self.clarify), ("facet", self.facet)) if v})
         return data
 
 
@@ -151,7 +159,9 @@ class Searcher:
         threshold: float | None = None,
         cache_size: int = 2048,
         admission: Admission | None = None,
+        platforms: Platforms | None = None,
     ) -> None:
+        self.platforms = platforms or Platforms()
         self.index_dir = Path(index_dir)
         # Bounds the searches computed at once (kb_engine/search/admission.py); None: no bound (CLI, tests).
         self.admission = admission
@@ -192,6 +202,7 @@ class Searcher:
         self.chunk_rows = np.array([c["row"] for c in chunks], dtype=np.int64)
         self.chunk_kinds = np.array([KINDS.index(c["kind"]) for c in chunks], dtype=np.int64)
         self.chunk_passages = [c["passage"] for c in chunks]
+        self.chunk_headings = [c.get("heading", "") for c in chunks]
         self.slugs = [a.slug for a in self.articles]
         self.langs = [a.lang for a in self.articles]
         self.scope_mask = np.array([a.audience == SCOPE_AUDIENCE for a in self.articles], dtype=bool)
@@ -213,6 +224,7 @@ class Searcher:
             self._matrix = None
         # Worked out once per build, so that a query does no per-article Python work.
         self.segments = chunk_segments(self.chunk_rows)
+        self.sections = SectionPicker.of(self)
         self.groups = ArticleGroups(self.slugs, self.langs)
         self.scope_rows = np.flatnonzero(self.scope_mask)
         self._media: dict[bool, frozenset[str]] = {}  # see media()
@@ -252,6 +264,7 @@ class Searcher:
             threshold=self._threshold_override,
             cache_size=self._cache_size,
             admission=self.admission,
+            platforms=self.platforms,
         )
         newer.on_search = self.on_search
         return newer
@@ -343,6 +356,8 @@ class Searcher:
         include_internal: bool = False,
         lang: str | None = None,
         use_cache: bool = True,
+        clarify: bool = False,
+        facet: str | None = None,
     ) -> SearchResponse:
         """Rank articles for a free-text problem description.
 
@@ -353,10 +368,12 @@ class Searcher:
             lang: the query's language if known (interface language); detected otherwise.
             use_cache: answer repeated identical queries from the in-process cache (of `cache_size`
                 answers; 0 turns it off).
+            clarify, facet: say which question to ask when the answer depends on a facet; a value chosen.
         """
+        facet = facet if facet in self.platforms.words else None
         text = clean_query(query, self.max_query_chars)
         k = max(1, min(int(k), 50))
-        key = (text.lower(), k, include_internal, lang, self.build_id)
+        key = (text.lower(), k, include_internal, lang, clarify, facet, self.build_id)
         use_cache = use_cache and self._cache_size > 0
         if use_cache:
             t0 = time.perf_counter()
@@ -370,11 +387,13 @@ class Searcher:
                 if self.on_search is not None:
                     self.on_search(response)
                 return response
+        run = functools.partial(self._search, text, k=k, include_internal=include_internal, lang=lang)
+        run = functools.partial(run, clarify=clarify, facet=facet)
         if self.admission is None:
-            response = self._search(text, k=k, include_internal=include_internal, lang=lang)
+            response = run()
         else:
             with self.admission.slot():  # Overloaded (503) when no slot frees up in time
-                response = self._search(text, k=k, include_internal=include_internal, lang=lang)
+                response = run()
         response.query = query
         if use_cache and key[-1] == self.build_id:  # not an answer from a build switched away meanwhile
             with self._cache_lock:
@@ -472,13 +491,17 @@ class Searcher:
         ranked.confidence = confidence(ranked.features, params)
         return ranked
 
-    def _search(self, text: str, *, k: int, include_internal: bool, lang: str | None) -> SearchResponse:
+    def _search(
+        self, text: str, *, k: int, include_internal: bool, lang: str | None, clarify: bool, facet: str | None
+    ) -> SearchResponse:
         if not text:
             return SearchResponse(query=text, answered=False, confidence=0.0, lang=lang or self.languages[0])
         signals = self.signals(text, lang)
         t0 = time.perf_counter()
         ranked = self.rank(signals, include_internal=include_internal, limit=k)
-        hits = [self._hit(g, ranked.best_chunk) for g in ranked.groups[:k]]
+        query = self.sections.query(text, signals["lang"], self.glossary, facet)
+        groups = self.sections.facet_first(ranked.groups[:k], facet)
+        hits = [self._hit(g, ranked.best_chunk, signals["chunk_scores"], query) for g in groups]
         threshold = self.params.threshold
         if hits and hits[0].category in self.params.category_thresholds:
             threshold = self.params.category_thresholds[hits[0].category]
@@ -501,18 +524,23 @@ class Searcher:
             degraded=signals["degraded"],
             timings=signals["timings"],
             redirect=redirect,
+            clarify=self.sections.clarify(groups, signals["chunk_scores"], query) if clarify else None,
+            facet=facet,
         )
 
-    def _hit(self, group: Any, best_chunk: np.ndarray) -> Hit:
+    def _hit(self, group: Any, best_chunk: np.ndarray, scores: Any = None, query: Any = None) -> Hit:
         article = self.articles[group.row]
         chunk = int(best_chunk[group.row])
         if chunk >= 0 and self.chunk_rows[chunk] == group.row:
             passage, matched = self.chunk_passages[chunk], KINDS[self.chunk_kinds[chunk]]
         else:
             passage, matched = "", "lexical"
+        section, answer_chunk = self.sections.section_of(article, group.row, scores, query)
+        if answer_chunk is not None and chunk >= 0 and not is_answer_heading(self.chunk_headings[chunk]):
+            passage = self.chunk_passages[answer_chunk]
         if not passage:
-            first = np.flatnonzero(self.chunk_rows == group.row)
-            passage = self.chunk_passages[first[0]] if first.size else ""
+            first = self.sections.chunks_of(group.row)
+            passage = self.chunk_passages[int(first[0])] if first.size else ""
         passage = _LIST_MARKER.sub("", passage).strip()
         snippet = (
             passage if len(passage) <= SNIPPET_CHARS else passage[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
@@ -528,4 +556,5 @@ class Searcher:
             audience=article.audience,
             other_language=group.other_language,
             matched=matched,
+            section=section,
         )

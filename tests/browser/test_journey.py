@@ -46,7 +46,7 @@ def test_customer_miss_is_escalated_by_l1_and_resolved_by_l2_and_counted(live_se
     shot(l1, "04-console-login")
     login(l1, server, "lena")
     row = l1.locator(f"tr[data-reference={reference}]")
-    assert "Ana" not in row.inner_text()  # the queue shows the problem, not personal details
+    assert "Ana Silva" in row.inner_text()  # the requester, so the agent knows who is waiting
     shot(l1, "05-console-queue")
     row.locator("button", has_text="Take").click()
     l1.wait_for_selector("[data-field=assignee]:has-text('lena')")
@@ -55,7 +55,8 @@ def test_customer_miss_is_escalated_by_l1_and_resolved_by_l2_and_counted(live_se
     l1.fill("#reason", "printer firmware, needs desktop support")
     l1.click("#escalate button[type=submit]")
     l1.wait_for_selector("[data-field=tier]:has-text('L2')")
-    assert l1.locator(".read-only").count() == 1  # L1 can no longer act on it
+    assert l1.locator(".read-only").count() == 1  # L1 can no longer act on it, only add notes
+    assert l1.locator("#resolve").count() == 0 and l1.locator("#composer").count() == 1
 
     # An L2 agent resolves it with an article.
     l2 = new_page()

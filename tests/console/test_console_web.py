@@ -152,7 +152,11 @@ def test_merge_from_the_ticket_page(app, client) -> None:
     first = open_ticket(app, query="VPN is down", contact_email="a@example.com")
     second = open_ticket(app, query="cannot reach the VPN", contact_email="b@example.com")
     login_staff(app, client, "ana", "agent-L1")
-    assert act(client, first, "merge", others_text=second, reason="same outage").status_code == 303
+    asked = act(client, first, "merge", others_text=second, reason="same outage")
+    assert asked.status_code == 200 and "Please confirm" in asked.get_data(as_text=True)
+    assert ticket_row(app, second)["merged_into"] is None  # nothing merged before the confirmation
+    confirmed = act(client, first, "merge", others_text=second, reason="same outage", confirm="yes")
+    assert confirmed.status_code == 303
     data = ticket_row(app, first)
     assert {c["email"] for c in data["contacts"]} == {"a@example.com", "b@example.com"}
     assert ticket_row(app, second)["merged_into"] == first

@@ -165,6 +165,13 @@ def test_authors_pages_gaps_draft_feedback_and_questions(app, client) -> None:
         follow_redirects=True,
     )
     assert "Draft written: en/book-a-meeting-room.md" in drafted.get_data(as_text=True)
+    again = client.post(
+        "/authors/gaps/draft",
+        data={"csrf_token": token, "title": "Book a meeting room", "lang": "en", "question": ["book a room"]},
+        follow_redirects=True,
+    )
+    assert "A draft with this title exists already: en/book-a-meeting-room.md" in again.get_data(as_text=True)
+    assert not (Path(app.config["ARTICLES_DIR"]) / "en" / "book-a-meeting-room-2.md").exists()
     articles = Path(app.config["ARTICLES_DIR"])
     assert "book a room" in (articles / "en" / "book-a-meeting-room.md").read_text(encoding="utf-8")
     feedback = client.get("/authors/articles/en/password-reset").get_data(as_text=True)

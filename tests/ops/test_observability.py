@@ -4,7 +4,9 @@ workers)."""
 from __future__ import annotations
 
 import http.client
+import io
 import json
+import logging
 import os
 import re
 import threading
@@ -12,6 +14,7 @@ import threading
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from kb_engine.ops import logs
 from tests.conftest import ROOT, copy_sample
 
 
@@ -50,15 +53,26 @@ def boom_app(app):
     return app
 
 
-def test_a_forced_error_carries_its_request_id_in_the_header_the_page_and_one_log_line(boom_app, capsys):
+@pytest.fixture()
+def json_log():
+    """The process's logging as the servers set it up (JSON lines), into a buffer; put back after."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    buffer = io.StringIO()
+    logs.configure("json", stream=buffer)
+    yield buffer
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_a_forced_error_carries_its_request_id_in_the_header_the_page_and_one_log_line(boom_app, json_log):
     client = boom_app.test_client()
-    capsys.readouterr()
     response = client.get("/boom", headers={"Accept": "text/html"})
     assert response.status_code == 500
     request_id = response.headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", request_id)
     assert request_id in response.get_data(as_text=True)
-    lines = [line for line in log_lines(capsys.readouterr().err) if line.get("request_id") == request_id]
+    lines = [line for line in log_lines(json_log.getvalue()) if line.get("request_id") == request_id]
     assert len(lines) == 1, lines
     assert lines[0]["status"] == 500 and lines[0]["route"] == "/boom" and lines[0]["method"] == "GET"
 
@@ -73,13 +87,12 @@ def test_the_proxy_request_id_is_kept_and_a_forged_one_replaced(client):
     assert re.fullmatch(r"[0-9a-f]{32}", forged)
 
 
-def test_request_log_lines_hold_no_query_text_or_email_by_default(client, capsys):
-    capsys.readouterr()
+def test_request_log_lines_hold_no_query_text_or_email_by_default(client, json_log):
     client.get("/api/v1/search?q=secretquerytext+printer")
     client.post(
         "/api/v1/tickets", json={"query": "my vpn secretquerytext", "email": "ada.private@example.com"}
     )
-    err = capsys.readouterr().err
+    err = json_log.getvalue()
     assert log_lines(err), err
     assert "secretquerytext" not in err and "ada.private@example.com" not in err
 

@@ -14,9 +14,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from kb_engine.cli.main import cli
-from kb_engine.helpdesk.audit import AuditEntry
 from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
-from kb_engine.helpdesk.models import Feedback, SearchLog, Ticket, TicketEvent
+from kb_engine.helpdesk.models import AuditEntry, Feedback, SearchLog, Ticket, TicketEvent
 from kb_engine.helpdesk.tickets import TicketService
 from kb_engine.ops import privacy
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,3 +80,34 @@ def hostile_app(tmp_path: Path, hostile_index: tuple[Path, Path]):
     articles, index = hostile_index
     with served_app(tmp_path, articles, index) as application:
         yield application
+
+
+@pytest.fixture()
+def make_app(tmp_path: Path, hostile_index: tuple[Path, Path]) -> Iterator[Callable[..., Any]]:
+    """Apps over the hostile index (hashing model) with extra settings; each on its own SQLite file."""
+    from web import create_app
+
+    made = []
+    articles, index = hostile_index
+
+    def make(**config: Any) -> Any:
+        app = create_app(
+            {
+                "ARTICLES_DIR": str(articles),
+                "INDEX_DIR": str(index),
+                "DATABASE_URL": f"sqlite:///{tmp_path / f'db{len(made)}.sqlite3'}",
+                "INSTANCE_DIR": str(tmp_path / "instance"),
+                "MODEL": "hashing",
+                "SESSION_COOKIE_SECURE": False,
+                "AUTOMATIONS_EVERY_SECONDS": 0,  # no scheduler thread in tests
+                "TESTING": True,
+                **config,
+            }
+        )
+
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.extensions["kb_engine"].dispose()

@@ -3,8 +3,6 @@ the site is HTTPS (`KB_SESSION_COOKIE_SECURE`) or `KB_HSTS`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,36 +10,19 @@ from flask import request
 
 
 @pytest.fixture()
-def make_app(tmp_path: Path, hostile_index: tuple[Path, Path]) -> Iterator[Callable[..., Any]]:
-    from web import create_app
-
-    made = []
-    articles, index = hostile_index
+def make_app(make_app):
+    """Apps with a route that says what address and scheme the app sees."""
 
     def make(**config: Any) -> Any:
-        app = create_app(
-            {
-                "ARTICLES_DIR": str(articles),
-                "INDEX_DIR": str(index),
-                "DATABASE_URL": f"sqlite:///{tmp_path / f'db{len(made)}.sqlite3'}",
-                "INSTANCE_DIR": str(tmp_path / "instance"),
-                "MODEL": "hashing",
-                "SESSION_COOKIE_SECURE": False,
-                "TESTING": True,
-                **config,
-            }
-        )
+        app = make_app(**config)
 
         @app.get("/whoami-for-test")
         def whoami():
             return {"address": request.remote_addr, "scheme": request.scheme}
 
-        made.append(app)
         return app
 
-    yield make
-    for app in made:
-        app.extensions["kb_engine"].dispose()
+    return make
 
 
 def _whoami(app: Any, peer: str, **headers: str) -> dict[str, str]:

@@ -129,9 +129,14 @@ def test_throttle_forgets_failures_after_the_window_and_on_success(app) -> None:
     now = dt.datetime(2026, 1, 1, 12, 0)
     with make_session_factory(app.extensions["kb_engine"])() as session:
         throttle = LoginThrottle(session, per_account=2, per_address=100, window_seconds=60)
-        throttle.failed("Ana", "10.0.0.1", now)
-        throttle.failed("ana", "10.0.0.2", now + dt.timedelta(seconds=10))
-        assert throttle.retry_after("ANA ", "10.0.0.3", now + dt.timedelta(seconds=20)) == 41
-        assert throttle.retry_after("ana", "10.0.0.3", now + dt.timedelta(seconds=61)) == 0
-        throttle.succeeded("ana")
-        assert throttle.retry_after("ana", "10.0.0.3", now + dt.timedelta(seconds=20)) == 0
+        assert throttle.begin("Ana", "10.0.0.1", now).wait == 0
+        assert throttle.begin("ana", "10.0.0.1", now + dt.timedelta(seconds=10)).wait == 0
+        # Two failures: the address that failed waits until the oldest leaves the window...
+        assert throttle.begin("ANA ", "10.0.0.1", now + dt.timedelta(seconds=20)).wait == 41
+        session.rollback()
+        # ...after it, it may try again; and an address that never failed may try at once.
+        assert throttle.begin("ana", "10.0.0.3", now + dt.timedelta(seconds=20)).wait == 0
+        attempt = throttle.begin("ana", "10.0.0.1", now + dt.timedelta(seconds=61))
+        assert attempt.wait == 0
+        throttle.succeeded(attempt, "ana", "10.0.0.1")
+        assert throttle.begin("ana", "10.0.0.1", now + dt.timedelta(seconds=62)).wait == 0

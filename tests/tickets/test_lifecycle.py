@@ -204,7 +204,7 @@ def test_escalation_packet_carries_everything_so_nobody_asks_twice(service) -> N
     service.add_note(ticket, "bob", "Gateway logs show TLS handshake failures")
     packet = service.escalate(ticket, "bob", "gateway side")
     assert packet["query"] == "VPN says authentication failed" and packet["details"] == "Since this morning"
-    assert packet["articles_tried"] == SHOWN
+    assert packet["articles_tried"] == [{**h, "outcome": "shown"} for h in SHOWN]
     assert packet["contacts"] == [
         {
             "name": "Ana",
@@ -279,3 +279,54 @@ def test_history_is_append_only_in_the_orm_and_in_the_database(service, session)
             session.execute(text(sql))
         session.rollback()
     assert session.query(TicketEvent).count() == 1
+
+
+def test_asking_a_customer_without_contact_is_refused_and_offers_a_note(service) -> None:
+    ticket = service.create(source="search_miss", query="wifi drops", lang="en")
+    with pytest.raises(InvalidQuery, match="no contact.*internal note"):
+        service.ask_customer(ticket, "bob", "Did you restart the router?")
+    assert ticket.status == "new"
+
+
+def test_the_packet_says_what_the_customer_did_with_each_article(service, session) -> None:
+    from kb_engine.helpdesk.models import Feedback, SearchLog
+
+    search = SearchLog(query="vpn fails", hits=[], visitor="v1")
+    session.add(search)
+    session.flush()
+    shown = [{"id": "en/a", "score": 0.5}, {"id": "en/b", "score": 0.4}, {"id": "en/c", "score": 0.3}]
+    ticket = service.create(source="not_helpful", query="vpn fails", shown=shown, search_id=search.id)
+    session.add_all(
+        [
+            Feedback(article_id="en/a", kind="view", search_id=search.id),
+            Feedback(article_id="en/b", kind="view", search_id=search.id),
+            Feedback(article_id="en/b", kind="not_helpful", search_id=search.id),
+        ]
+    )
+    session.flush()
+    outcomes = {a["id"]: a["outcome"] for a in service.escalation_packet(ticket)["articles_tried"]}
+    assert outcomes == {"en/a": "opened", "en/b": "did not help", "en/c": "shown"}
+
+
+def test_solved_after_a_miss_resolves_the_visitors_anonymous_tickets_only(service, session) -> None:
+    from kb_engine.helpdesk.models import SearchLog
+
+    searches = [SearchLog(query="q", hits=[], visitor=v) for v in ("v1", "v1", "v2")]
+    session.add_all(searches)
+    session.flush()
+    mine = service.create(source="search_miss", query="sap error", search_id=searches[0].id)
+    reachable = service.create(
+        source="search_miss", query="sap error 2", search_id=searches[1].id, contact_email="a@x.org"
+    )
+    other = service.create(source="search_miss", query="sap error", search_id=searches[2].id)
+    assert service.resolve_by_self_service("v1", "en/printer-offline") == [mine]
+    assert (mine.status, mine.resolution_note) == ("resolved", "solved by self-service")
+    assert reachable.status == "new" and other.status == "new"
+    assert service.resolve_by_self_service(None, "en/x") == []
+
+
+def test_a_merge_is_told_once_in_the_survivors_history(service) -> None:
+    first, second = new_ticket(service), new_ticket(service, "VPN broken")
+    service.merge(first, second, "bob", "same outage")
+    assert kinds(service, first).count("merged") == 1 and "merged_into" not in kinds(service, first)
+    assert "merged_into" in kinds(service, second)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -153,14 +155,42 @@ def test_forged_reply_ids_and_subject_tokens_from_strangers_open_a_new_ticket(fi
     assert result.action == "created" and result.ticket.id != created.ticket.id
 
 
-def test_subject_reference_from_the_ticket_contact_joins_the_ticket(file_mail, session) -> None:
+@pytest.mark.parametrize("sender", ["Ana Silva <ANA.SILVA@example.com>", "mallory@example.net"])
+def test_a_subject_reference_alone_opens_a_possibly_related_ticket_and_never_reopens(
+    file_mail, service, session, sender: str
+) -> None:
+    """A `From` is easy to forge and the reference in a subject is no secret: without the thread (our
+    reply's Message-ID, or the ticket's own emails), the message opens a new ticket linked to the other."""
     created = file_mail(eml("plain"))
+    original = created.ticket
+    service.resolve(original, "bob", note="restarted the spooler")
+    session.commit()
     msg = EmailMessage()
-    msg["From"], msg["To"] = "Ana Silva <ANA.SILVA@example.com>", "support@example.com"
-    msg["Subject"] = f"About [{created.ticket.reference}]"
+    msg["From"], msg["To"] = sender, "support@example.com"
+    msg["Subject"] = f"About [{original.reference}]"
     msg["Message-ID"] = "<new-thread@example.com>"
     msg.set_content("Another detail: it is the HP in room 2.14.")
-    assert file_mail(bytes(msg)).ticket.id == created.ticket.id
+    result = file_mail(bytes(msg))
+    assert result.action == "created" and result.ticket.id != original.id
+    assert f"Possibly related to request {original.reference}" in result.ticket.details
+    related = [e for e in result.ticket.events if e.kind == "possibly_related"]
+    assert related and related[0].data["related"] == original.reference
+    session.refresh(original)
+    assert original.status == "resolved"  # untouched: not reopened, no reply attached
+    assert not [e for e in original.events if e.kind == "customer_reply"]
+    # The customer's history does not show the link.
+    assert "possibly_related" not in {e["kind"] for e in service.customer_history(result.ticket)}
+
+
+def test_our_reply_answered_from_another_address_opens_a_possibly_related_ticket(file_mail, session) -> None:
+    created = file_mail(eml("plain"))
+    forged = email.message_from_bytes(
+        as_reply_to(created.reply, "Send me the link"), policy=email.policy.default
+    )
+    forged.replace_header("From", "Mallory <mallory@example.net>")
+    result = file_mail(bytes(forged))
+    assert result.action == "created" and result.ticket.id != created.ticket.id
+    assert "mallory@example.net is not one of its contacts" in result.ticket.details
 
 
 def test_the_same_email_delivered_twice_changes_nothing(file_mail, session) -> None:

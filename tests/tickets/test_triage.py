@@ -12,6 +12,7 @@ from kb_engine.helpdesk import triage
 from kb_engine.helpdesk.routing import load_routing
 from kb_engine.helpdesk.tickets import TicketService
 from tests.conftest import SHIPPED
+from tests.tickets.conftest import START
 from tests.tickets.triage_history import ALWAYS_L2, DAYS, TICKETS, generate
 
 ROUTING = load_routing(SHIPPED / "routing.yml")
@@ -90,3 +91,29 @@ def test_a_trained_model_routes_a_new_ticket_and_says_why(session, history, cloc
     low = TicketService(session, routing=ROUTING, clock=clock, triage=triage.model_for(tmp_path, 0.999))
     kept = low.create(source="agent", query="SAP crash", lang="en", category="software", actor="a")
     assert kept.tier == "L1" and not low.history(kept)[0].data["triage"]["used"]  # below the threshold
+
+
+def test_agents_see_why_on_the_ticket_page(app, client, tmp_path):
+    from kb_engine.helpdesk.db import make_session_factory
+    from tests.conftest import login_staff
+
+    data = [
+        triage.Example(f"SAP crash {n}", "software", "en", "L2", "desktop-support", START, START)
+        for n in range(5)
+    ] + [
+        triage.Example(f"printer jam {n}", "printing", "en", "L1", "service-desk", START, START)
+        for n in range(5)
+    ]
+    model = triage.TriageModel.train(data, threshold=0.5)
+    with make_session_factory(app.extensions["kb_engine"])() as session:
+        service = TicketService.from_settings(session, app.config)
+        service.triage = model
+        ticket = service.create(
+            source="agent", query="SAP crash again", lang="en", category="software", actor="a"
+        )
+        session.commit()
+        reference = ticket.reference
+    login_staff(app, client, "omar", "agent-L2")
+    page = client.get(f"/console/tickets/{reference}").get_data(as_text=True)
+    assert 'data-triage-used="yes"' in page and "Learned triage proposed L2 · desktop-support" in page
+    assert "sap" in page.split("because of:")[1].split(";")[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from sqlalchemy import func, select
@@ -127,9 +128,12 @@ def test_known_issue_banner_shows_on_matching_searches_while_the_problem_is_open
 
 
 def test_misses_typed_in_the_search_box_propose_a_problem(client, session) -> None:
-    for query in PAYROLL:
+    for i, query in enumerate(PAYROLL):
         page = client.post(
-            "/search", data={"q": query, "csrf_token": csrf_token(client)}, follow_redirects=True
+            "/search",
+            data={"q": query, "csrf_token": csrf_token(client)},
+            follow_redirects=True,
+            environ_overrides={"REMOTE_ADDR": f"192.0.2.{i + 1}"},  # a problem needs different customers
         )
         assert "Still need help?" in page.get_data(as_text=True)
     session.expire_all()
@@ -143,12 +147,18 @@ def test_problem_rules_are_settings(app_config, session) -> None:
     with a similarity threshold no pair of texts reaches, nothing groups at all."""
     from web import create_app
 
+    customers = itertools.count(1)  # each miss from its own address: a problem needs different customers
+
     def misses(config: dict[str, object], queries: tuple[str, ...]) -> None:
         app = create_app(config)
         try:
             client = app.test_client()
             for query in queries:
-                client.post("/search", data={"q": query, "csrf_token": csrf_token(client)})
+                client.post(
+                    "/search",
+                    data={"q": query, "csrf_token": csrf_token(client)},
+                    environ_overrides={"REMOTE_ADDR": f"203.0.113.{next(customers)}"},
+                )
         finally:
             app.extensions["kb_engine"].dispose()
 

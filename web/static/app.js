@@ -21,6 +21,33 @@
     });
   }
 
+  // Arriving on a section (a search result links to the section that answers): mark the section, down
+  // to the next heading of the same or a higher level, and move focus there for keyboard and screen
+  // reader users. Without this script the browser still scrolls to the heading (and CSS :target marks it).
+  function markSection() {
+    var id = decodeURIComponent((window.location.hash || "").slice(1));
+    var body = document.querySelector(".article .body");
+    if (!id || !body) { return; }
+    var old = body.querySelectorAll(".in-section");
+    Array.prototype.forEach.call(old, function (el) { el.classList.remove("in-section", "section-start"); });
+    var heading = document.getElementById(id);
+    if (!heading || !body.contains(heading) || !/^H[2-6]$/.test(heading.tagName)) { return; }
+    var level = Number(heading.tagName.charAt(1));
+    heading.classList.add("in-section", "section-start");
+    for (var el = heading.nextElementSibling; el; el = el.nextElementSibling) {
+      if (/^H[2-6]$/.test(el.tagName) && Number(el.tagName.charAt(1)) <= level) { break; }
+      el.classList.add("in-section");
+    }
+    heading.setAttribute("tabindex", "-1");
+    heading.focus({ preventScroll: false });
+  }
+  markSection();
+
+  // "Yes" on the results page's answer card: the thank-you replaces the question, focus goes to it.
+  var thanks = document.getElementById("answer-thanks");
+  if (thanks) { thanks.focus(); }
+  window.addEventListener("hashchange", markSection);
+
   // Count an article view with a POST beacon (GET pages never write to the database). An article opened
   // from a suggestion carries the words typed (q) and the channel: the server logs that search and
   // answers its id, which "Did this solve your problem?" then refers to.
@@ -46,7 +73,7 @@
       if (field) { field.value = String(data.s); }
       // Reloading the page must not log the search again: the address now names it.
       if (window.history && window.history.replaceState) {
-        window.history.replaceState(null, "", window.location.pathname + "?s=" + data.s);
+        window.history.replaceState(null, "", window.location.pathname + "?s=" + data.s + window.location.hash);
       }
     }).catch(function () {});
   }

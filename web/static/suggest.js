@@ -55,6 +55,8 @@
     function articleUrl(hit, query) {
       var url = base + hit.url + "?ch=" + encodeURIComponent(opts.channel || "web") +
         "&q=" + encodeURIComponent(query.slice(0, 300));
+      // Straight to the section that answers (its anchor on the article page).
+      if (hit.section && hit.section.anchor) { url += "#" + encodeURIComponent(hit.section.anchor); }
       return url;
     }
 

@@ -5,6 +5,7 @@ reading tickets (merged ones through their survivor); priorities.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from typing import Any, Self
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kb_engine.content.canned import fill
 from kb_engine.errors import InvalidTransition, NotFound
 from kb_engine.helpdesk import priority as priority_rule
 from kb_engine.helpdesk.models import Ticket, TicketEvent, utcnow
@@ -26,6 +28,10 @@ from kb_engine.helpdesk.tickets.rules import (
     status_label,
 )
 from kb_engine.helpdesk.triage import TriageModel, model_for
+
+# What `secrets.token_urlsafe` and `reference_for` produce (with room to spare): anything else is not ours.
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+REFERENCE_RE = re.compile(r"KB-[0-9]{1,12}")
 
 
 class TicketBase:
@@ -137,9 +143,17 @@ class TicketBase:
         return ticket
 
     def get_for_customer(self, reference: str, token: str) -> Ticket:
-        """The ticket if the token matches (constant-time compare); NotFound otherwise, whichever is wrong."""
-        ticket = self.session.scalar(select(Ticket).where(Ticket.reference == reference))
-        if ticket is None or not secrets.compare_digest(ticket.token, token or ""):
+        """The ticket if the token matches (constant-time compare); NotFound otherwise, whichever is wrong.
+
+        A token or reference outside their alphabets (URL-safe base64; `KB-` and digits), whatever its
+        characters, is the same NotFound as a wrong one: nothing tells a caller which part was wrong.
+        """
+        well_formed = bool(TOKEN_RE.fullmatch(token or "")) and bool(REFERENCE_RE.fullmatch(reference or ""))
+        ticket = (
+            self.session.scalar(select(Ticket).where(Ticket.reference == reference)) if well_formed else None
+        )
+        given = (token or "").encode("utf-8", "replace")
+        if ticket is None or not secrets.compare_digest(ticket.token.encode(), given):
             raise NotFound("no such ticket, or the link is not valid")
         return ticket
 
@@ -159,16 +173,46 @@ class TicketBase:
             self.session.scalars(select(Ticket).where(Ticket.merged_into_id == ticket.id).order_by(Ticket.id))
         )
 
+    def customers(self, ticket: Ticket) -> list[tuple[str, str]]:
+        """(reference, who) of each customer a message on this ticket can reach: its own, then those of
+        the tickets merged into it; `who` is a name, an email, a phone number or the reference."""
+        return [(str(t.reference), self.customer_label(t)) for t in (ticket, *self.merged_tickets(ticket))]
+
+    def customer_label(self, ticket: Ticket) -> str:
+        return str(
+            self.customer_name(ticket) or ticket.contact_email or ticket.contact_phone or ticket.reference
+        )
+
+    def customer_name(self, ticket: Ticket) -> str | None:
+        """The name the customer of `ticket` gave (the ticket's own, or a contact that came from it)."""
+        if ticket.contact_name:
+            return ticket.contact_name
+        for contact in self.surviving(ticket).contacts:  # contacts move to the survivor on a merge
+            if contact.name and contact.origin_reference == ticket.reference:
+                return contact.name
+        return None
+
     def history(self, ticket: Ticket) -> list[TicketEvent]:
-        """Every event of the ticket and of the tickets merged into it, oldest first (for agents)."""
+        """Every event of the ticket and of the tickets merged into it, oldest first (for agents).
+
+        A merge is told once: the survivor's "merged" event; the merged ticket's own "merged_into" line
+        (the same fact seen from the other side) stays in that ticket's history only.
+        """
         ids = [ticket.id, *(t.id for t in self.merged_tickets(ticket))]
-        return list(
-            self.session.scalars(
+        return [
+            e
+            for e in self.session.scalars(
                 select(TicketEvent)
                 .where(TicketEvent.ticket_id.in_(ids))
                 .order_by(TicketEvent.at, TicketEvent.id)
             )
-        )
+            if e.ticket_id == ticket.id or e.kind != "merged_into"
+        ]
+
+    @staticmethod
+    def reachable(ticket: Ticket) -> bool:
+        """Whether the ticket has a contact a message to the customer can reach."""
+        return bool(ticket.contacts or ticket.contact_email or ticket.contact_phone)
 
     def customer_history(self, ticket: Ticket) -> list[dict[str, Any]]:
         """What the customer of `ticket` may see: no internal notes, nothing about other customers.
@@ -192,16 +236,16 @@ class TicketBase:
                 and self._visible_to(e, ticket.reference)
             ]
         events.sort(key=lambda e: (e.at, e.id))
-        return [
-            {
-                "at": e.at,
-                "kind": e.kind,
-                "text": CUSTOMER_TEXT[e.kind](e),
-                "message": e.message,
-                "data": e.data,
-            }
-            for e in events
-        ]
+        # Placeholders an agent left in a message to several customers: filled for this one.
+        mine = {"customer_name": self.customer_name(ticket), "reference": ticket.reference}
+        history = []
+        for e in events:
+            message = fill(e.message, mine) if e.message and e.kind == "asked_customer" else e.message
+            text = CUSTOMER_TEXT[e.kind](e)
+            if e.kind == "asked_customer":
+                text = f"Support asked: {message}"
+            history.append({"at": e.at, "kind": e.kind, "text": text, "message": message, "data": e.data})
+        return history
 
     @staticmethod
     def _visible_to(event: TicketEvent, reference: str | None) -> bool:
@@ -221,7 +265,7 @@ class TicketBase:
             created_at=ticket.created_at,
             now=now or self.clock(),
             availability=ticket.availability,
-            reachable=bool(contacts or ticket.contact_email or ticket.contact_phone),
+            reachable=self.reachable(ticket),
             customers=max(1, len(contacts)),
             override=None if rule_only else ticket.priority_override,
         )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from kb_engine.errors import InvalidQuery, InvalidTransition
-from kb_engine.helpdesk.models import Ticket
+from kb_engine.helpdesk.models import Feedback, Ticket
 from kb_engine.helpdesk.tickets.base import TicketBase
 from kb_engine.helpdesk.tickets.rules import ACTIVE, TIERS, VENDOR_TIER, check_length, iso, required_field
 
@@ -84,6 +86,9 @@ class EscalationMixin(TicketBase):
             for hit in t.shown or []:
                 if hit["id"] not in tried or hit.get("score", 0) > tried[hit["id"]].get("score", 0):
                     tried[hit["id"]] = dict(hit)
+        outcomes = self._article_outcomes([t.search_id for t in (ticket, *merged) if t.search_id])
+        for hit in tried.values():
+            hit["outcome"] = outcomes.get(hit["id"], "shown")
         return {
             **self._summary(ticket),
             "articles_tried": sorted(tried.values(), key=lambda h: -h.get("score", 0)),
@@ -112,6 +117,21 @@ class EscalationMixin(TicketBase):
             ],
             "merged": [{"reference": t.reference, "query": t.query} for t in merged],
         }
+
+    def _article_outcomes(self, search_ids: list[int]) -> dict[str, str]:
+        """What the customer did with each article of their searches: "opened" or "did not help"."""
+        if not search_ids:
+            return {}
+        outcomes: dict[str, str] = {}
+        rows = self.session.execute(
+            select(Feedback.article_id, Feedback.kind).where(Feedback.search_id.in_(search_ids))
+        )
+        for article, kind in rows:
+            if kind == "not_helpful":
+                outcomes[article] = "did not help"
+            elif kind == "view":
+                outcomes.setdefault(article, "opened")
+        return outcomes
 
     def _summary(self, ticket: Ticket) -> dict[str, Any]:
         """The fields both the escalation packet and `describe` start from."""

@@ -8,13 +8,18 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import select
+
 from kb_engine.errors import InvalidQuery, InvalidTransition
 from kb_engine.helpdesk import priority as priority_rule
-from kb_engine.helpdesk.models import Ticket, TicketContact, TicketEvent
+from kb_engine.helpdesk.models import SearchLog, Ticket, TicketContact, TicketEvent
 from kb_engine.helpdesk.tickets.base import TicketBase
 from kb_engine.helpdesk.tickets.rules import (
     ACTIVE,
     CUSTOMER,
+    ENGINE,
+    MISS_SOURCES,
+    SELF_SERVICE,
     SOURCES,
     STATUSES,
     check_email,
@@ -44,11 +49,13 @@ class LifecycleMixin(TicketBase):
         contact_phone: str | None = None,
         availability: str | None = None,
         details: str | None = None,
+        client_address: str | None = None,
     ) -> Ticket:
         """Open a ticket routed by its category; returns it with its reference and customer token set.
 
         The ticket is flushed, not committed. Tier and team come from the routing file, priority from
-        `kb_engine.helpdesk.priority`.
+        `kb_engine.helpdesk.priority`. `client_address`: where an anonymous visitor opened it from (problems
+        count customers by it).
         """
         if source not in SOURCES:
             raise InvalidQuery(f"unknown ticket source {source!r}")
@@ -76,6 +83,7 @@ class LifecycleMixin(TicketBase):
             contact_phone=check_length("contact_phone", contact_phone),
             availability=check_length("availability", availability),
             details=check_length("details", details),
+            client_address=(client_address or None) and client_address[:64],
             created_at=now,
             updated_at=now,
         )
@@ -173,15 +181,59 @@ class LifecycleMixin(TicketBase):
         self.session.flush()
         return ticket
 
-    def ask_customer(self, ticket: Ticket, actor: str, message: str) -> Ticket:
-        """Ask the customer something: the ticket waits on them until they reply."""
+    def unassign(self, ticket: Ticket, actor: str) -> Ticket:
+        """Put the ticket back in its team's queue, nobody's (its status stays)."""
+        self._require(ticket, "unassign", ACTIVE)
+        if ticket.assignee is None:
+            return ticket
+        previous, ticket.assignee = ticket.assignee, None
+        self._event(ticket, actor, "unassigned", None, previous=previous)
+        self.session.flush()
+        return ticket
+
+    def note_related(self, ticket: Ticket, other: Ticket, why: str) -> None:
+        """Record on `ticket` that it is possibly related to `other` (agents decide; `other` is untouched)."""
+        self._event(
+            ticket,
+            ENGINE,
+            "possibly_related",
+            f"Possibly related to {other.reference}: {why}",
+            related=other.reference,
+        )
+
+    def ask_customer(self, ticket: Ticket, actor: str, message: str, *, to: str | None = None) -> Ticket:
+        """Ask the customer something: the ticket waits on them until they reply.
+
+        On a ticket that gathers several customers (merged tickets), `to` is the reference of the one
+        customer the message is for (see `customers`), or None for every one of them. `{customer_name}`
+        and `{reference}` left in the message are filled for each customer when they read it.
+
+        Raises:
+            InvalidQuery: `to` is not one of the ticket's customers.
+        """
         self._require(ticket, "ask the customer about", ACTIVE)
+        if not self.reachable(ticket):
+            # Parking the ticket "waiting on customer" would wait for an answer that cannot come.
+            raise InvalidQuery(
+                f"{ticket.reference} has no contact (an anonymous request): nobody would receive this "
+                "message. Keep it as an internal note instead, or add the customer's contact first.",
+                key="no_contact",
+                reference=ticket.reference,
+            )
+        text = required_field("message", message)
+        extra: dict[str, str] = {}
+        if to:
+            known = [reference for reference, _name in self.customers(ticket)]
+            if to not in known:
+                raise InvalidQuery(f"{to} is not one of the customers of {ticket.reference}")
+            extra["customer"] = to
         ticket.status = "waiting_on_customer"
         if ticket.assignee is None:
             ticket.assignee = actor
         self._responded(ticket)
-        text = required_field("message", message)
-        self._tell(ticket, "question", self._event(ticket, actor, "asked_customer", text), message=text)
+        event = self._event(ticket, actor, "asked_customer", text, **extra)
+        # By email too: to the one customer chosen, or to each, with their own name and reference.
+        self._tell(ticket, "question", event, message=text, to_reference=to)
         self.session.flush()
         return ticket
 
@@ -212,9 +264,19 @@ class LifecycleMixin(TicketBase):
         return target
 
     def resolve(
-        self, ticket: Ticket, actor: str, *, article: str | None = None, note: str | None = None
+        self,
+        ticket: Ticket,
+        actor: str,
+        *,
+        article: str | None = None,
+        note: str | None = None,
+        first_contact: bool = False,
     ) -> Ticket:
-        """Resolve with the article that solved it and/or a note describing the fix."""
+        """Resolve with the article that solved it and/or a note describing the fix.
+
+        `first_contact`: solved while the customer was on the phone or at the desk (the intake screen's
+        "solved on the call"), counted as a first-contact resolution.
+        """
         if ticket.status == "resolved":
             raise InvalidTransition(f"cannot resolve {ticket.reference}: it is already resolved")
         self._require(ticket, "resolve", ACTIVE)
@@ -227,7 +289,8 @@ class LifecycleMixin(TicketBase):
         ticket.resolution_note = note
         ticket.resolved_at = self.clock()
         self._responded(ticket)
-        event = self._event(ticket, actor, "resolved", note, article=article)
+        extra = {"first_contact": True} if first_contact else {}
+        event = self._event(ticket, actor, "resolved", note, article=article, **extra)
         title = next((h.get("title") for h in ticket.shown or [] if h.get("id") == article), None)
         self._tell(
             ticket,
@@ -239,6 +302,34 @@ class LifecycleMixin(TicketBase):
         )
         self.session.flush()
         return ticket
+
+    def resolve_by_self_service(self, visitor: str | None, article: str) -> list[Ticket]:
+        """The visitor marked `article` "solved": their anonymous miss tickets nobody has touched are
+        resolved as "solved by self-service" (they stay counted as tickets and as content gaps).
+
+        Returns the tickets resolved (none when the visitor is unknown or every ticket is in hand).
+        """
+        if not visitor:
+            return []
+        candidates = self.session.scalars(
+            select(Ticket)
+            .join(SearchLog, Ticket.search_id == SearchLog.id)
+            .where(
+                SearchLog.visitor == visitor,
+                Ticket.source.in_(MISS_SOURCES),
+                Ticket.status == "new",
+                Ticket.assignee.is_(None),
+                Ticket.merged_into_id.is_(None),
+            )
+            .order_by(Ticket.id)
+        )
+        resolved = []
+        for ticket in candidates:
+            if self.reachable(ticket):  # they asked to be contacted: a person decides
+                continue
+            self.resolve(ticket, CUSTOMER, article=article, note=SELF_SERVICE)
+            resolved.append(ticket)
+        return resolved
 
     def close(self, ticket: Ticket, actor: str, reason: str | None = None) -> Ticket:
         """Close for good (from any status but closed): no change or reply is accepted afterwards."""

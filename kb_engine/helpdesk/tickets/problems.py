@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -17,6 +17,16 @@ from kb_engine.helpdesk.similarity import (
 )
 from kb_engine.helpdesk.tickets.lifecycle import LifecycleMixin
 from kb_engine.helpdesk.tickets.rules import ACTIVE, ENGINE, check_length, iso, required_field
+
+
+def customer_of(ticket: Ticket) -> str:
+    """Who a ticket stands for when counting customers: the address an anonymous visitor opened it from,
+    else its email, else the ticket itself (opened by an agent, who vouches for it)."""
+    if ticket.client_address:
+        return f"address:{ticket.client_address}"
+    if ticket.contact_email and ticket.contact_email.strip():
+        return f"email:{ticket.contact_email.strip().lower()}"
+    return f"ticket:{ticket.id}"
 
 
 class ProblemsMixin(LifecycleMixin):
@@ -48,6 +58,18 @@ class ProblemsMixin(LifecycleMixin):
         if problem.status == "open":
             self._event(ticket, actor, "problem_confirmed", problem.banner, problem=problem.id)
 
+    def unlink_problem(self, ticket: Ticket, actor: str) -> None:
+        """Detach a ticket from its problem (it was about something else)."""
+        problem = ticket.problem
+        if problem is None:
+            return
+        ticket.problem = None
+        self._event(ticket, actor, "problem_unlinked", None, problem=problem.id)
+
+    def problem_customers(self, problem: Problem) -> int:
+        """How many customers the problem's tickets speak for (contacts, at least one per ticket)."""
+        return sum(max(1, len(t.contacts)) for t in problem.tickets if t.merged_into_id is None)
+
     def link_or_propose_problem(
         self,
         ticket: Ticket,
@@ -59,8 +81,10 @@ class ProblemsMixin(LifecycleMixin):
     ) -> Problem | None:
         """Attach a new ticket to the proposed or open problem it matches, or propose a new problem.
 
-        A problem is proposed when at least `min_tickets` tickets (this one included) about the same
-        thing arrived within `window` of it; agents then confirm or reject it. Returns the problem, if any.
+        A problem is proposed when tickets about the same thing from at least `min_tickets` different
+        customers (`customer_of`: one visitor's many tickets count once) arrived within `window` of it;
+        agents then confirm or reject it. A proposed problem grows only by a customer it does not have yet,
+        so one sender alone neither makes nor grows one. Returns the problem, if any.
         (`window`, `min_tickets`, `threshold`: the service's rules unless given.)
         """
         window, min_tickets, threshold = self._rules(window, min_tickets, threshold)
@@ -69,6 +93,8 @@ class ProblemsMixin(LifecycleMixin):
         current = list(self.session.scalars(select(Problem).where(Problem.status.in_(("proposed", "open")))))
         match = self._best_problem(ticket.query, current, embed, threshold)
         if match is not None:
+            if match.status == "proposed" and customer_of(ticket) in {customer_of(t) for t in match.tickets}:
+                return None  # the same customer again: not more evidence of an incident
             self.link_problem(ticket, match, ENGINE)
             return match
         recent = [
@@ -91,7 +117,7 @@ class ProblemsMixin(LifecycleMixin):
             [ticket, *(t for t, s in zip(recent, sims.tolist(), strict=True) if s >= threshold)],
             key=lambda t: (t.created_at, t.id),
         )
-        if len(members) < min_tickets:
+        if len({customer_of(t) for t in members}) < min_tickets:
             return None
         leader = members[0]
         categories = Counter(t.category for t in members if t.category)
@@ -158,16 +184,30 @@ class ProblemsMixin(LifecycleMixin):
             raise InvalidTransition(f"cannot {action} problem {problem.id}: it is {problem.status}")
 
     def confirm_problem(
-        self, problem: Problem, actor: str, *, title: str | None = None, banner: str | None = None
+        self,
+        problem: Problem,
+        actor: str,
+        *,
+        title: str | None = None,
+        banner: str | None = None,
+        banners: Mapping[str, str | None] | None = None,
     ) -> Problem:
         """An agent confirms a proposed problem: it opens and its banner shows to matching searches.
 
         Give a `title` (or a `banner`): the proposed title is the first customer's own words, which
-        should not be shown to other customers as they are.
+        should not be shown to other customers as they are. `banners`: the banner in each interface
+        language (`{"en": ..., "fr": ...}`); the first one given is the default `banner` too.
         """
         self._require_problem(problem, "confirm", ("proposed",))
+        texts = {
+            lang: text
+            for lang, text in ((k, check_length("banner", v)) for k, v in (banners or {}).items())
+            if text
+        }
+        banner = check_length("banner", banner) or next(iter(texts.values()), None)
         problem.title = check_length("title", title) or problem.title
-        problem.banner = check_length("banner", banner) or f"Known issue: {problem.title}. We are on it."
+        problem.banners = texts or None
+        problem.banner = banner or f"Known issue: {problem.title}. We are on it."
         problem.status = "open"
         problem.confirmed_at = self.clock()
         problem.confirmed_by = actor
@@ -232,6 +272,7 @@ def problem_to_dict(problem: Problem) -> dict[str, Any]:
         "status": problem.status,
         "title": problem.title,
         "banner": problem.banner,
+        "banners": problem.banners or {},
         "query": problem.query,
         "category": problem.category,
         "tickets": [t.reference for t in problem.tickets],

@@ -87,13 +87,17 @@ class QueueMixin(TicketBase):
         limit: int | None = None,
         threshold: float | None = None,
         now: dt.datetime | None = None,
+        misses: str = "include",
     ) -> list[QueueEntry]:
         """The agents' queue, highest priority first, then oldest first.
 
         Anonymous misses (no contact left, nobody assigned) about the same thing are one entry
         ("37 customers searched for X"), grouped by embedding similarity, or by identical wording when
-        `embed` is None.
+        `embed` is None. `misses`: "include" them, "exclude" them (the console's working queue: nobody
+        can answer them) or list "only" them (their own view, by topic).
         """
+        if misses not in ("include", "exclude", "only"):
+            raise ValueError(misses)
         now = now or self.clock()
         stmt = (
             select(Ticket)
@@ -108,11 +112,11 @@ class QueueMixin(TicketBase):
         if assignee:
             stmt = stmt.where(Ticket.assignee == assignee)
         tickets = list(self.session.scalars(stmt))
-        anonymous = [t for t in tickets if self._anonymous_miss(t)]
+        anonymous = [t for t in tickets if self._anonymous_miss(t)] if misses != "exclude" else []
         entries = [
             QueueEntry("ticket", self.priority_of(t, now), [t])
             for t in tickets
-            if not self._anonymous_miss(t)
+            if not self._anonymous_miss(t) and misses != "only"
         ]
         threshold = self.rules.similarity if threshold is None else threshold
         for group in self._group(anonymous, embed, threshold):

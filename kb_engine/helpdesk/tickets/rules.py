@@ -17,7 +17,9 @@ from kb_engine.helpdesk.similarity import (
     SAME_THING,
 )
 
-SOURCES = ("search_miss", "not_helpful", "contact_form", "agent", "api", "email")
+SOURCES = ("search_miss", "not_helpful", "contact_form", "agent", "api", "email", "phone", "walk_in")
+# Channels where an agent talks to the customer live: a ticket solved there is a first-contact resolution.
+LIVE_SOURCES = ("phone", "walk_in")
 MISS_SOURCES = ("search_miss", "not_helpful")
 STATUSES = ("new", "open", "waiting_on_customer", "resolved", "closed")
 ACTIVE = ("new", "open", "waiting_on_customer")
@@ -27,6 +29,8 @@ PROBLEM_STATUSES = ("proposed", "open", "resolved", "rejected")
 REFERENCE_PREFIX = "KB-"
 CUSTOMER = "customer"
 ENGINE = "engine"
+# The resolution note of an anonymous miss the customer then solved with an article on their own.
+SELF_SERVICE = "solved by self-service"
 
 # A problem is proposed when this many tickets about the same thing arrive within this window.
 PROBLEM_MIN_TICKETS = 3

@@ -75,14 +75,19 @@ def downgrade() -> None:
             "CREATE OR REPLACE FUNCTION ticket_event_append_only() RETURNS trigger LANGUAGE plpgsql AS "
             f"$$ BEGIN RAISE EXCEPTION '{APPEND_ONLY}'; END $$"
         )
-    else:
-        op.execute("DROP TRIGGER audit_log_no_update")
-        op.execute("DROP TRIGGER audit_log_no_delete")
-        op.execute("DROP TRIGGER ticket_event_no_update")
-        op.execute(
-            "CREATE TRIGGER ticket_event_no_update BEFORE UPDATE ON ticket_event "
-            f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END"
-        )
+        op.drop_table("audit_log")
+        op.drop_column("ticket_event", "redacted")
+        return
+    op.execute("DROP TRIGGER audit_log_no_update")
+    op.execute("DROP TRIGGER audit_log_no_delete")
     op.drop_table("audit_log")
+    # SQLite drops a column by copying the table, which loses its triggers: put 0002's back after.
+    op.execute("DROP TRIGGER IF EXISTS ticket_event_no_update")
+    op.execute("DROP TRIGGER IF EXISTS ticket_event_no_delete")
     with op.batch_alter_table("ticket_event") as batch_op:
         batch_op.drop_column("redacted")
+    for action in ("UPDATE", "DELETE"):
+        op.execute(
+            f"CREATE TRIGGER ticket_event_no_{action.lower()} BEFORE {action} ON ticket_event "
+            f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END"
+        )

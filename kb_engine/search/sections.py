@@ -1,0 +1,294 @@
+"""Which section of an article answers a query: the best section of each hit.
+
+An article's chunks already carry their heading path; a hit's best section is the section whose chunks
+score best for the query: the dense score of its best window, plus the share of the query's words (and
+their glossary equivalents) found in its heading and text, plus a strong preference for the platform the
+customer named ("on my iPhone" -> Steps > Phone). Sections that describe the problem or speak to the desk
+(Symptoms, Before escalating) are not answers: they are chosen only when nothing else matches.
+
+Only the few hits shown are looked at, so this adds a small constant to a query, not a pass over the index.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kb_engine.content.articles import Article
+from kb_engine.content.chunking import KINDS
+from kb_engine.content.glossary import Glossary
+from kb_engine.content.sections import section_by_path
+from kb_engine.content.text import fold
+from kb_engine.search.lexical import analyzer
+
+# Platforms recognised in section headings and in queries, in both languages: facet value -> words.
+# A heading names a platform when one of its words is one of these (after folding accents and case).
+DEFAULT_PLATFORMS: dict[str, tuple[str, ...]] = {
+    "windows": ("windows", "pc", "win10", "win11", "ordi", "ordinateur"),
+    "macos": ("macos", "mac", "macbook", "imac", "osx", "apple"),
+    "linux": ("linux", "ubuntu", "debian", "fedora"),
+    "phone": (
+        "phone", "telephone", "smartphone", "mobile", "cellphone", "cell", "iphone", "android",
+        "samsung", "pixel", "ios", "ipad", "tablette", "tablet", "gsm",
+    ),
+    "iphone": ("iphone", "ios", "ipad", "apple"),
+    "android": ("android", "samsung", "pixel", "galaxy", "xiaomi", "huawei"),
+    "web": ("web",),  # not "browser" or "ligne": "clear the browser cache", "hors ligne" name no platform
+}  # fmt: skip
+# Headings that are not answers, folded: what the problem looks like, and the desk's own checklist.
+NOT_ANSWER_HEADINGS = frozenset(
+    {"symptoms", "symptomes", "before escalating", "avant d'escalader", "avant d escalader"}
+)
+_WORD = re.compile(r"[a-z0-9]+")
+# Bullets and step numbers left in a flattened passage ("- Check the cable. 2. Restart"): snippet noise.
+LIST_MARKER = re.compile(r"(?<!\S)(?:[-*+]|\d{1,2}\.)\s+(?=\S)")
+
+
+@dataclass(frozen=True)
+class SectionWeights:
+    """How a section's score is made: dense score + words found + platform named - not an answer."""
+
+    heading_words: float = 0.25
+    text_words: float = 0.15
+    platform: float = 0.3
+    other_platform: float = 0.08
+    not_answer: float = 0.12
+    intro: float = 0.1
+
+
+@dataclass
+class Platforms:
+    """The platform vocabulary (facet value -> words), as configured."""
+
+    words: Mapping[str, Sequence[str]] = field(default_factory=lambda: dict(DEFAULT_PLATFORMS))
+
+    def __post_init__(self) -> None:
+        self._index: dict[str, set[str]] = {}
+        for value, words in self.words.items():
+            for word in (value, *words):
+                self._index.setdefault(fold(word), set()).add(value)
+
+    def of_text(self, text: str) -> set[str]:
+        """Platforms a text names (a query, or a heading)."""
+        found: set[str] = set()
+        for word in _WORD.findall(fold(text)):
+            found |= self._index.get(word, set())
+        return found
+
+    def of_heading(self, title: str) -> set[str]:
+        """Platforms a section heading is about: the most specific ones it names ("iPhone" is iphone,
+        not also phone; "Phone" is phone)."""
+        words = _WORD.findall(fold(title))
+        direct = {w for w in words if w in self.words}
+        if direct:
+            return direct
+        return self.of_text(title)
+
+
+def is_answer_heading(path: str) -> bool:
+    top = fold(path.split(" > ", 1)[0]).replace("’", "'").strip()
+    return top not in NOT_ANSWER_HEADINGS
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One section of a hit, with what the query found in it."""
+
+    path: str
+    dense: float
+    heading_share: float
+    text_share: float
+    platforms: frozenset[str]
+
+
+def section_score(
+    cand: Candidate, query_platforms: Iterable[str], weights: SectionWeights = SectionWeights()
+) -> float:
+    wanted = set(query_platforms)
+    score = cand.dense + weights.heading_words * cand.heading_share + weights.text_words * cand.text_share
+    if wanted and cand.platforms:
+        score += weights.platform if wanted & cand.platforms else -weights.other_platform
+    if not cand.path:
+        score -= weights.intro
+    elif not is_answer_heading(cand.path):
+        score -= weights.not_answer
+    return score
+
+
+@dataclass(frozen=True)
+class SectionQuery:
+    """What a query brings to section choice: its stems (with glossary equivalents) and platforms."""
+
+    terms: frozenset[str]
+    platforms: frozenset[str]
+
+
+_SECTION_KIND = KINDS.index("section")
+
+
+class SectionPicker:
+    """Best section of an article for a query, over one index build's chunk table."""
+
+    def __init__(
+        self,
+        chunk_rows: np.ndarray,
+        chunk_kinds: np.ndarray,
+        headings: Sequence[str],
+        passages: Sequence[str],
+        langs: Sequence[str],
+        segments: np.ndarray | None,
+        platforms: Platforms,
+        weights: SectionWeights = SectionWeights(),
+    ) -> None:
+        self.chunk_kinds = chunk_kinds
+        self.headings = headings
+        self.passages = passages
+        self.langs = langs
+        self.platforms = platforms
+        self.weights = weights
+        self._terms: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
+        self._heading_platforms: dict[str, frozenset[str]] = {}
+        if segments is not None:
+            ends = np.append(segments[1:], chunk_rows.size)
+            pairs = zip(segments.tolist(), ends.tolist(), strict=True)
+            self._ranges = {int(chunk_rows[s]): np.arange(s, e) for s, e in pairs}
+        else:
+            found: dict[int, list[int]] = {}
+            for i, row in enumerate(chunk_rows.tolist()):
+                found.setdefault(row, []).append(i)
+            self._ranges = {row: np.array(ix, dtype=np.int64) for row, ix in found.items()}
+
+    @classmethod
+    def of(cls, searcher: Any) -> SectionPicker:
+        """The picker over a searcher's loaded build (its chunk table, languages and platforms)."""
+        return cls(
+            searcher.chunk_rows,
+            searcher.chunk_kinds,
+            searcher.chunk_headings,
+            searcher.chunk_passages,
+            searcher.langs,
+            searcher.segments,
+            searcher.platforms,
+        )
+
+    def chunks_of(self, row: int) -> np.ndarray:
+        return self._ranges.get(row, np.empty(0, dtype=np.int64))
+
+    def query(self, text: str, lang: str, glossary: Glossary, facet: str | None = None) -> SectionQuery:
+        """A query's terms and platforms (`facet`, the customer's answer to the question, when given)."""
+        extra = " ".join(glossary.expand(text).get(lang, []))
+        terms = frozenset(analyzer(lang).analyse(f"{text} {extra}")[1])
+        return SectionQuery(terms, frozenset({facet} if facet else self.platforms.of_text(text)))
+
+    def article_platforms(self, row: int) -> list[str]:
+        """The platforms an article's sections are about, in article order."""
+        found: list[str] = []
+        for c in self.chunks_of(row).tolist():
+            if self.chunk_kinds[c] == _SECTION_KIND and self.headings[c]:
+                found += [p for p in sorted(self.heading_platforms(self.headings[c])) if p not in found]
+        return found
+
+    def facet_first(self, groups: Sequence[Any], facet: str | None) -> list[Any]:
+        """Hits re-ranked for a chosen facet value: articles with a section for it first (stable)."""
+        if not facet:
+            return list(groups)
+        return sorted(groups, key=lambda g: facet not in self.article_platforms(g.row))
+
+    def clarify(
+        self,
+        groups: Sequence[Any],
+        chunk_scores: np.ndarray | None,
+        query: SectionQuery,
+        margin: float = 0.03,
+    ) -> dict[str, Any] | None:
+        """The one question worth asking, or None: when the query names no platform, the first hit's best
+        section is about one platform and a section about another comes within `margin` of it. The
+        options are the platforms of the first hit's sections."""
+        if query.platforms or not groups:
+            return None
+        cands = self.candidates(groups[0].row, chunk_scores, query)
+        if not cands:
+            return None
+        best_chunk, best = max(cands, key=lambda cs: cs[1])
+        first = self.heading_platforms(self.headings[best_chunk])
+        if not first:
+            return None  # the best answer does not depend on the platform
+        close = any(
+            score >= best - margin and (p := self.heading_platforms(self.headings[c])) and not p & first
+            for c, score in cands
+        )
+        options = self.article_platforms(groups[0].row)
+        if not close or len(options) < 2:
+            return None
+        return {"facet": "platform", "options": options}
+
+    def _terms_of(self, chunk: int, lang: str) -> tuple[frozenset[str], frozenset[str]]:
+        terms = self._terms.get(chunk)
+        if terms is None:
+            an = analyzer(lang)
+            terms = (
+                frozenset(an.analyse(self.headings[chunk])[1]),
+                frozenset(an.analyse(self.passages[chunk])[1]),
+            )
+            if len(self._terms) < 200_000:  # bounded: a huge KB's rarely shown chunks are re-analysed
+                self._terms[chunk] = terms
+        return terms
+
+    def heading_platforms(self, path: str) -> frozenset[str]:
+        found = self._heading_platforms.get(path)
+        if found is None:
+            found = frozenset(self.platforms.of_heading(path.rsplit(" > ", 1)[-1]))
+            self._heading_platforms[path] = found
+        return found
+
+    def candidates(
+        self, row: int, chunk_scores: np.ndarray | None, query: SectionQuery
+    ) -> list[tuple[int, float]]:
+        """(chunk, score) of each section window of article `row`, in article order."""
+        lang = self.langs[row]
+        n_terms = max(1, len(query.terms))
+        out = []
+        for c in self.chunks_of(row).tolist():
+            if self.chunk_kinds[c] != _SECTION_KIND or not self.headings[c]:
+                continue
+            heading_terms, text_terms = self._terms_of(c, lang)
+            cand = Candidate(
+                path=self.headings[c],
+                dense=float(chunk_scores[c]) if chunk_scores is not None else 0.0,
+                heading_share=len(query.terms & heading_terms) / n_terms,
+                text_share=len(query.terms & text_terms) / n_terms,
+                platforms=self.heading_platforms(self.headings[c]),
+            )
+            out.append((c, section_score(cand, query.platforms, self.weights)))
+        return out
+
+    def best(
+        self, row: int, chunk_scores: np.ndarray | None, query: SectionQuery
+    ) -> tuple[int, float] | None:
+        """The chunk of the section of article `row` that answers the query best, and its score; None
+        when the article has no sections."""
+        found = self.candidates(row, chunk_scores, query)
+        return max(found, key=lambda cs: cs[1]) if found else None
+
+    def section_of(
+        self, article: Article, row: int, chunk_scores: np.ndarray | None, query: SectionQuery | None
+    ) -> tuple[dict[str, str] | None, int | None]:
+        """A hit's `section` field (heading, anchor, passage, url) and the chunk it comes from."""
+        picked = self.best(row, chunk_scores, query) if query is not None else None
+        if picked is None:
+            return None, None
+        heading = self.headings[picked[0]]
+        found = section_by_path(article.body, heading)
+        if found is None:
+            return None, None
+        section = {
+            "heading": heading,
+            "anchor": found.anchor,
+            "passage": LIST_MARKER.sub("", self.passages[picked[0]]).strip(),
+            "url": f"{article.url}#{found.anchor}",
+        }
+        return section, picked[0]

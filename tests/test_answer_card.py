@@ -1,0 +1,120 @@
+"""The answer card (issue 26): the article's own words for the section that answers, on the results page."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from kb_engine.search.answer import _cut, answer_card, highlight, response_card
+from kb_engine.search.searcher import Searcher
+from tests.conftest import MODEL, csrf_token
+
+
+@pytest.fixture(scope="module")
+def searcher(index_dir: Path, embedder) -> Searcher:
+    return Searcher(index_dir, model=MODEL, embedder=embedder)
+
+
+def test_card_is_the_sections_own_markdown_sanitised_and_marked(searcher: Searcher) -> None:
+    hit = searcher.search("my account is locked on my iphone").hits[0]
+    article = searcher.article(hit.id)
+    card = answer_card(
+        article, hit.section["heading"], "my account is locked on my iphone", searcher.glossary
+    )
+    assert card is not None
+    assert card.url == "/articles/en/account-locked#phone"
+    assert card.markdown in article.body  # never text the article does not contain
+    assert "<ol>" in card.html and "<mark>iPhone</mark>" in card.html
+    assert ' id="' not in card.html  # no second copy of the article's anchors
+
+
+def test_long_sections_are_cut_between_blocks() -> None:
+    text = "First paragraph.\n\n1. one\n2. two\n\n" + "Long paragraph. " * 100
+    cut, truncated = _cut(text, 100)
+    assert truncated and cut == "First paragraph.\n\n1. one\n2. two"
+    assert _cut("Short.", 100) == ("Short.", False)
+
+
+def test_highlight_skips_links_and_code_and_matches_stems() -> None:
+    html = '<p>Restart the printers. <a href="/x">printer page</a> <code>printer</code></p>'
+    marked = highlight(html, frozenset({"printer", "restart"}), "en")
+    assert marked.count("<mark>") == 2 and "<mark>printers</mark>" in marked
+    assert '<a href="/x">printer page</a>' in marked
+
+
+@pytest.mark.parametrize(
+    ("query", "lang", "heading"),
+    [
+        ("my account is locked on my iphone", "en", "Steps › Phone"),
+        ("compte bloqué sur mon mac", "fr", "Procédure › macOS"),
+    ],
+)
+def test_confident_results_show_the_card(client, query: str, lang: str, heading: str) -> None:
+    page = client.get("/search", query_string={"q": query, "lang": lang}).get_data(as_text=True)
+    assert 'class="answer-card"' in page
+    assert heading in page
+    more = r'class="answer-more"[^>]*><a href="/articles/' + lang + r'/account-locked\?[^"]*#'
+    assert re.search(more, page)
+
+
+def test_no_card_when_the_engine_is_not_sure(client) -> None:
+    page = client.get("/search", query_string={"q": "the coffee machine upstairs"}).get_data(as_text=True)
+    assert "answer-card" not in page
+
+
+def test_yes_on_the_card_keeps_the_customer_on_the_results(client) -> None:
+    query = "my account is locked on my iphone"
+    response = client.post("/search", data={"q": query, "csrf_token": csrf_token(client)})
+    location = response.headers["Location"]
+    search_id = int(re.search(r"s=(\d+)", location).group(1))
+    token = csrf_token(client, location)
+    answer = client.post(
+        "/articles/en/account-locked/feedback",
+        data={"helped": "yes", "s": search_id, "from": "card", "csrf_token": token},
+    )
+    assert answer.status_code == 303
+    assert "/search?" in answer.headers["Location"] and "solved=1" in answer.headers["Location"]
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert 'id="answer-thanks"' in page
+
+
+def test_clarifying_question_only_when_asked_and_a_click_reranks(searcher: Searcher) -> None:
+    query = "how do i clear my browser cache"
+    plain = searcher.search(query)
+    assert plain.clarify is None and "clarify" not in plain.to_dict()  # scripts are unaffected
+    phone = searcher.search(query, facet="phone")
+    assert phone.facet == "phone" and phone.to_dict()["facet"] == "phone"
+    for hit in phone.hits:
+        if hit.section and hit.id.endswith(("/account-locked", "/password-reset")):
+            assert "Phone" in hit.section["heading"] or "Téléphone" in hit.section["heading"]
+    assert searcher.search(query, facet="not-a-platform").facet is None
+
+
+def test_a_named_platform_asks_nothing(searcher: Searcher) -> None:
+    assert searcher.search("account locked on my iphone", clarify=True).clarify is None
+
+
+def results(client, **args: str) -> str:
+    return client.get("/search", query_string=args).get_data(as_text=True)
+
+
+def test_results_page_keeps_the_chosen_platform_for_the_session(client) -> None:
+    page = results(client, q="account locked", facet="macos")
+    assert "Showing the steps for" in page
+    assert re.search(r'href="/articles/en/account-locked\?[^"]*#macos"', page)
+    again = results(client, q="forgot my password")
+    assert "Showing the steps for" in again  # kept for the next search
+    forgot = results(client, q="forgot my password", facet="")
+    assert "Showing the steps for" not in forgot
+
+
+def test_mail_reply_card_is_plain_text_with_the_link_to_the_section(searcher: Searcher) -> None:
+    response = searcher.search("my account is locked on my iphone")
+    text = response_card(searcher, response, base_url="https://help.example.com", query="ch=email")
+    assert text is not None
+    assert text.startswith("Account locked after too many attempts › Steps › Phone")
+    assert "1. iPhone: Settings > Mail > Accounts" in text and "**" not in text
+    assert text.endswith("https://help.example.com/articles/en/account-locked?ch=email#phone")
+    assert response_card(searcher, searcher.search("the coffee machine upstairs")) is None
