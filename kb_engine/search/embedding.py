@@ -316,10 +316,8 @@ class OnnxEmbedder:
         if pad_id is None:
             raise OnnxUnsupported("the tokenizer has no padding token")
         tokenizer.enable_truncation(max_length=plan.max_seq_length)
-        # Documents are tokenised once, unpadded, then sorted by length and padded per batch (dynamic
-        # padding); queries go through a copy that pads to the longest of its call.
-        self._unpadded = Tokenizer.from_str(tokenizer.to_str())
-        self._unpadded.no_padding()  # tokenizer.json may pad to a fixed length
+        self._unpadded = Tokenizer.from_str(tokenizer.to_str())  # documents: padded per batch, below
+        self._unpadded.no_padding()
         self._pad_id = int(pad_id)
         tokenizer.enable_padding(pad_id=int(pad_id), pad_token=pad_token)
         self.tokenizer = tokenizer
@@ -352,19 +350,14 @@ class OnnxEmbedder:
     def encode_documents(
         self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
     ) -> np.ndarray:
-        """Vectors of `texts`: tokenised once, sorted by token count and cut into batches of about
-        `batch_size` x 128 tokens (at most 8 x `batch_size` rows), each padded only to its own longest text:
-        a knowledge base's chunks are mostly short (shipped KB: median 19 tokens, mean 53, max 256), and
-        fixed batches of 32 in character order computed 36% padding; token-sorted batches compute 3%."""
+        """Tokenised once, sorted by token count, cut into batches of ~`batch_size` x 128 tokens padded to
+        their own longest text (shipped KB: 3% padding; fixed batches of 32 in character order: 36%)."""
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        if not texts:
-            return out
         encodings = self._unpadded.encode_batch(list(texts))
         lengths = np.array([len(e.ids) for e in encodings])
         order = np.argsort(-lengths, kind="stable")
         budget, max_rows = max(1, batch_size) * 128, max(1, batch_size) * 8
-        batches: list[np.ndarray] = []
-        start = 0
+        batches, start = [], 0
         while start < len(order):
             count = max(1, min(max_rows, budget // max(1, int(lengths[order[start]]))))
             batches.append(order[start : start + count])
@@ -376,8 +369,7 @@ class OnnxEmbedder:
         for rows in batches:
             width = int(lengths[rows[0]])
             ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            types = np.zeros((len(rows), width), dtype=np.int64)
+            mask, types = np.zeros_like(ids), np.zeros_like(ids)
             for r, i in enumerate(rows.tolist()):
                 n = int(lengths[i])
                 ids[r, :n] = encodings[i].ids
