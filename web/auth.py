@@ -30,6 +30,7 @@ from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
 from kb_engine.errors import Forbidden
+from kb_engine.helpdesk import audit
 from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.models import User
 from kb_engine.helpdesk.throttle import LoginThrottle
@@ -194,7 +195,8 @@ def login():
         if user is not None:
             with store_errors():
                 throttle.succeeded(attempt, username, address)
-                db.commit()  # a rehashed password, the forgotten attempt
+                audit.record(db, user.username, "login", user.username, role=user.role, address=address)
+                db.commit()  # a rehashed password, the forgotten attempt, the audit entry
             target = safe_next(form.next.data)
             session.clear()  # a new session: nothing from before the login survives
             console_user = ConsoleUser(

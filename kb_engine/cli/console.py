@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from kb_engine.cli.context import Context
 from kb_engine.cli.tickets import actor_option, default_actor
+from kb_engine.helpdesk import audit
 from kb_engine.helpdesk.db import make_engine, make_session_factory, store_errors, upgrade
 from kb_engine.helpdesk.users import ROLES
 
@@ -75,6 +76,7 @@ def users_create(ctx: Context, username: str, role: str, password_stdin: bool) -
     password = read_password(password_stdin)
     with db_session(ctx) as session:
         user = create_user(session, username, password, role)
+        audit.record(session, f"cli:{default_actor()}", "user_create", user.username, role=user.role)
         click.echo(f"created {user.username} ({user.role})")
 
 
@@ -130,6 +132,7 @@ def _set_active(ctx: Context, username: str, active: bool) -> None:
 
     with db_session(ctx) as session:
         user = set_active(session, username, active)
+        audit.record(session, f"cli:{default_actor()}", f"user_{'enable' if active else 'disable'}", username)
         click.echo(f"{'enabled' if active else 'disabled'} {user.username}")
 
 
@@ -169,6 +172,7 @@ def users_password(ctx: Context, username: str, password_stdin: bool) -> None:
     password = read_password(password_stdin)
     with db_session(ctx) as session:
         user = set_password(session, username, password)
+        audit.record(session, f"cli:{default_actor()}", "user_password", username)
         click.echo(f"new password set for {user.username}")
 
 
@@ -185,6 +189,7 @@ def users_role(ctx: Context, username: str, role: str) -> None:
 
     with db_session(ctx) as session:
         user = set_role(session, username, role)
+        audit.record(session, f"cli:{default_actor()}", "user_role", username, role=role)
         click.echo(f"{user.username} is now {user.role}")
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from kb_engine.errors import InvalidQuery, InvalidTransition
+from kb_engine.helpdesk import audit
 from kb_engine.helpdesk import priority as priority_rule
 from kb_engine.helpdesk.models import SearchLog, Ticket, TicketContact, TicketEvent
 from kb_engine.helpdesk.tickets.base import TicketBase
@@ -338,6 +339,7 @@ class LifecycleMixin(TicketBase):
         ticket.closed_at = self.clock()
         reason = check_length("reason", reason)
         self._tell(ticket, "closed", self._event(ticket, actor, "closed", reason), message=reason or "")
+        audit.record(self.session, actor, "ticket_close", ticket.reference, reason=reason or "")
         self.session.flush()
         return ticket
 

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from kb_engine.errors import InvalidTransition
+from kb_engine.helpdesk import audit
 from kb_engine.helpdesk.models import Ticket
 from kb_engine.helpdesk.similarity import (
     Embed,
@@ -52,6 +53,7 @@ class MergingMixin(TicketBase):
             query=merged.query,
             contacts=[c.id for c in moved],
         )
+        audit.record(self.session, actor, "ticket_merge", survivor.reference, merged=merged.reference)
         self.session.flush()
         self.session.expire(survivor, ["contacts"])
         self.session.expire(merged, ["contacts"])
