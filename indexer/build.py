@@ -473,11 +473,14 @@ def embed_texts(
             if dimension is not None and embedder.dimension != dimension:
                 found, missing = {}, list(range(len(texts)))
             dimension = embedder.dimension
-            unique = list(dict.fromkeys(texts[i] for i in missing))
+            # Longest first, so that each part (and each batch the embedder cuts in it) holds texts of
+            # similar lengths: batches padded to their own longest text compute little padding.
+            unique = sorted(dict.fromkeys(texts[i] for i in missing), key=len, reverse=True)
             new: dict[str, np.ndarray] = {}
             bar = tqdm(total=len(unique), desc="embedding", unit="chunk", disable=not progress or not unique)
-            for start in range(0, len(unique), batch_size * 8):
-                part = unique[start : start + batch_size * 8]
+            part_size = batch_size * 32  # saved to the cache per part: a killed build keeps what it embedded
+            for start in range(0, len(unique), part_size):
+                part = unique[start : start + part_size]
                 vecs = embedder.encode_documents(part, batch_size=batch_size)
                 batch = {cache_key(model, t): v for t, v in zip(part, vecs, strict=True)}
                 cache.put_many(batch)  # saved per batch: a killed build keeps what it embedded

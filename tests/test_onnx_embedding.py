@@ -266,3 +266,22 @@ def test_a_model_without_mean_pooling_falls_back_to_torch(tmp_path: Path, caplog
 def test_healthz_says_which_runtime_serves(client) -> None:
     health = client.get("/healthz").get_json()
     assert health["model_runtime"] == "onnx" and health["status"] == "ok"
+
+
+def test_length_sorted_dynamic_batches_give_each_text_its_own_vector(onnx) -> None:
+    """Documents are tokenised once, sorted by token count and padded per batch (issue 19): every text gets
+    the vector it gets alone, in its own row, whatever the batch size and the mix of lengths."""
+    texts = [
+        "VPN",
+        "The printer on the third floor shows offline after the driver update. " * 12,
+        "Réinitialiser le mot de passe",
+        "",
+        "Outlook asks for the password again and again after the password change on the portal.",
+        "wifi",
+    ] * 3
+    alone = np.vstack([onnx._embed([t]) for t in texts])
+    for batch_size in (1, 2, 32):
+        batched = onnx.encode_documents(texts, batch_size=batch_size)
+        assert batched.shape == alone.shape
+        np.testing.assert_allclose((batched * alone).sum(axis=1), 1.0, atol=1e-4)
+    assert onnx.encode_documents([]).shape == (0, onnx.dimension)
