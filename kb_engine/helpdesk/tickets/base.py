@@ -28,7 +28,7 @@ from kb_engine.helpdesk.tickets.rules import (
     status_label,
 )
 from kb_engine.helpdesk.triage import TriageModel, model_for
-from kb_engine.search.embedding import similarity_levels
+from kb_engine.search.levels import similarity_levels
 
 # What `secrets.token_urlsafe` and `reference_for` produce (with room to spare): anything else is not ours.
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
