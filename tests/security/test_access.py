@@ -14,7 +14,9 @@ from kb_engine.helpdesk.users import AGENT_ROLES, AUTHOR_ROLES, ROLES, TICKET_RO
 from tests.conftest import csrf_token, login_staff
 from tests.security.conftest import db_snapshot, make_ticket
 
-STAFF_PREFIXES = ("console.", "dashboard.", "authors.")
+# Staff blueprints, and the admins' personal-data endpoints of the privacy blueprint (its notice is public).
+STAFF_PREFIXES = ("console.", "dashboard.", "authors.", "privacy.admin", "privacy.audit_json")
+ADMIN = ("admin",)
 # Who may use each staff endpoint (every other role gets a 403, anonymous visitors the login page).
 REQUIRED: dict[str, tuple[str, ...]] = {
     "console.queue": ROLES,
@@ -24,6 +26,19 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "console.article": ROLES,
     "console.canned": ROLES,
     "console.media": ROLES,
+    "console.ticket_articles": ROLES,
+    "console.compose": TICKET_ROLES,
+    "console.queue_new": ROLES,
+    "console.bulk": TICKET_ROLES,
+    "console.problems": ROLES,
+    "console.problem_action": TICKET_ROLES,
+    "console.new_ticket": TICKET_ROLES,
+    "console.create_ticket": TICKET_ROLES,
+    "console.callers": TICKET_ROLES,
+    "console.users": ADMIN,
+    "console.user_action": ADMIN,
+    "privacy.admin": ADMIN,
+    "privacy.audit_json": ADMIN,
     "dashboard.page": ROLES,
     "dashboard.as_json": ROLES,
     "dashboard.as_csv": ROLES,
@@ -49,6 +64,8 @@ def _values(reference: str) -> dict[str, object]:
         "candidate_id": 1,
         "filename": "app.js",
         "name": "en/img/none.png",
+        "problem_id": 1,
+        "username": "nobody-here",
     }
 
 
