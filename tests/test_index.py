@@ -15,7 +15,7 @@ import pytest
 
 from indexer.build import build_index, index_lock
 from kb_engine.errors import IndexBusy, IndexMismatch, IndexMissing
-from kb_engine.search.index_files import current_build, read_manifest
+from kb_engine.search.index_files import FORMAT_VERSION, current_build, read_manifest
 from kb_engine.search.searcher import Searcher
 from tests.conftest import MODEL, copy_sample
 
@@ -28,7 +28,7 @@ def test_manifest_names_model_dimension_and_hashes(index_dir: Path, articles_dir
     manifest = read_manifest(current_build(index_dir))
     assert manifest["model"] == MODEL
     assert manifest["dimension"] == 384
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == FORMAT_VERSION
     assert set(manifest["articles"]) == {
         f"{lang}/{p.stem}" for lang in ("en", "fr") for p in (articles_dir / lang).glob("*.md")
     }

@@ -104,6 +104,12 @@ class KnownIssueSchema(ma.Schema):
 class SearchResponseSchema(ma.Schema):
     query = ma.fields.String(required=True)
     answered = ma.fields.Boolean(required=True)
+    outcome = ma.fields.String(
+        metadata={
+            "description": "answered (confident), suggest (these might help; a ticket is offered at once) "
+            "or out_of_scope (nothing close enough, or a request the desk does not handle)."
+        }
+    )
     confidence = ma.fields.Float(required=True)
     lang = ma.fields.String()
     degraded = ma.fields.Boolean()

@@ -69,6 +69,7 @@ def build_articles(settings: dict[str, Any], articles_dir: Path, index_dir: Path
         embedder_factory=lambda: embedder_from_settings(settings),
         languages=tuple(settings["LANGUAGES"]),
         batch_size=settings["EMBED_BATCH_SIZE"],
+        target_misled=settings["TARGET_MISLED"],
         progress=progress,
     )
 
@@ -106,3 +107,43 @@ def feedback_queries(settings: dict[str, Any]) -> list[Any]:
     except SQLAlchemyError:
         return []
     return [EvalQuery(lang or "", article.split("/")[-1], query) for lang, article, query in rows]
+
+
+def feedback_labels(settings: dict[str, Any]) -> list[Any]:
+    """Feedback as labels for `kb calibrate --from-feedback`: customers' "solved" (right) and "did not
+    help" (wrong) on the articles a search showed, and agents' "resolved with article" on tickets."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kb_engine.helpdesk.db import make_engine, make_session_factory
+    from kb_engine.helpdesk.models import Feedback, SearchLog, Ticket
+    from kb_engine.search.feedback import Label
+
+    labels: list[Label] = []
+    try:
+        engine = make_engine(settings["DATABASE_URL"])
+        with make_session_factory(engine)() as session:
+            rows = session.execute(
+                select(SearchLog.lang, Feedback.article_id, SearchLog.query, Feedback.kind)
+                .join(Feedback, Feedback.search_id == SearchLog.id)
+                .where(Feedback.kind.in_(("solved", "not_helpful")))
+            ).all()
+            labels += [
+                Label(lang or "", article.split("/")[-1], query, kind == "solved", kind)
+                for lang, article, query, kind in rows
+                if query
+            ]
+            tickets = session.execute(
+                select(Ticket.lang, Ticket.resolution_article, Ticket.query).where(
+                    Ticket.resolution_article.is_not(None)
+                )
+            ).all()
+            labels += [
+                Label(lang or "", article.split("/")[-1], query, True, "resolved")
+                for lang, article, query in tickets
+                if query and article
+            ]
+        engine.dispose()
+    except SQLAlchemyError:
+        return []
+    return labels

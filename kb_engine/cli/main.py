@@ -15,6 +15,7 @@ from kb_engine.cli.context import (
     Context,
     articles_option,
     fail,
+    feedback_labels,
     feedback_queries,
     index_for_articles,
     index_option,
@@ -83,6 +84,7 @@ def index_cmd(
         embedder_factory=lambda: embedder_from_settings(settings),
         languages=tuple(settings["LANGUAGES"]),
         batch_size=settings["EMBED_BATCH_SIZE"],
+        target_misled=settings["TARGET_MISLED"],
         progress=not quiet and not as_json,
         force=force,
     )
@@ -310,6 +312,12 @@ def section_figures(
     "--target-rejection", default=0.95, show_default=True, help="Share of out-of-scope queries to reject."
 )
 @click.option("--feedback/--no-feedback", default=True, help="Also learn from logged 'solved' searches.")
+@click.option(
+    "--from-feedback",
+    is_flag=True,
+    help="Refit the confidence on customers' solved / did-not-help and agents' resolutions only; adopted "
+    "when it does at least as well on held-out feedback (every run logged in the manifest).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the result without writing the manifest.")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
 @pass_ctx
@@ -319,18 +327,23 @@ def calibrate_cmd(
     index_dir: Path | None,
     target_rejection: float,
     feedback: bool,
+    from_feedback: bool,
     dry_run: bool,
     as_json: bool,
 ) -> None:
     """Fit the answered/miss confidence and thresholds on labelled queries; write them to the manifest.
 
     Example: kb calibrate eval/queries.tsv --target-rejection 0.95
+    Example: kb calibrate --from-feedback   (on a schedule, e.g. nightly)
     """
     from kb_engine.search import calibration
     from kb_engine.search.evaluation import load_queries
 
     settings = ctx.settings(INDEX_DIR=index_dir)
     searcher = open_searcher(settings)
+    if from_feedback:
+        _calibrate_from_feedback(settings, searcher, dry_run=dry_run, as_json=as_json)
+        return
     files = queries or (Path("eval/queries.tsv"),)
     labelled = [q for path in files for q in load_queries(path)]
     logged = feedback_queries(settings) if feedback else []
@@ -354,6 +367,26 @@ def calibrate_cmd(
         click.echo(
             f"{point.threshold:>9.2f} {point.answered:>9.3f} {point.rejected:>9.3f} {point.precision:>9.3f}"
         )
+
+
+def _calibrate_from_feedback(
+    settings: dict[str, Any], searcher: Any, *, dry_run: bool, as_json: bool
+) -> None:
+    from kb_engine.search import feedback
+
+    labels = feedback_labels(settings)
+    result = feedback.refit(searcher, labels, target_misled=settings["TARGET_MISLED"])
+    source = f"feedback: {len(labels)} labels"
+    if not dry_run:
+        feedback.save(searcher, result, source)
+    if as_json:
+        click.echo(json.dumps({**result.to_log(), "source": source, "dry_run": dry_run}, indent=2))
+        return
+    click.echo(f"{len(labels)} feedback labels: {result.n_train} to fit, {result.n_held_out} held out")
+    verdict = "adopted" if result.adopted else "kept the current model"
+    click.echo(f"held out: before {result.before}, after {result.after}: {verdict}")
+    if result.note:
+        click.echo(result.note)
 
 
 # Command families, each in its own module over `context.py` (never importing this one): one explicit list.

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from kb_engine.helpdesk.models import SearchLog, Ticket, utcnow
 from kb_engine.helpdesk.similarity import Embed, embed_texts, normalise
+from kb_engine.search.levels import similarity_levels
 
 # Queries are one topic while their average cosine distance stays under this (similarity above 0.5):
 # with the bundled model, paraphrases of one need score 0.5-0.9 ("book a meeting room" / "reserve a
@@ -150,7 +151,7 @@ def find_gaps(
     *,
     days: int = 30,
     now: dt.datetime | None = None,
-    threshold: float = DISTANCE_THRESHOLD,
+    threshold: float | None = None,
     min_customers: int = 1,
     limit: int | None = None,
 ) -> list[Gap]:
@@ -162,7 +163,8 @@ def find_gaps(
         searcher: finds each topic's closest existing article (None: not looked up).
         days: how far back to look.
         now: the end of the period (default: now, naive UTC).
-        threshold: cosine distance under which queries join one topic.
+        threshold: cosine distance under which queries join one topic (None: the level of the searcher's
+            model, `similarity_levels`; DISTANCE_THRESHOLD without a searcher).
         min_customers: leave out topics with fewer customers.
         limit: at most this many topics.
     """
@@ -171,6 +173,9 @@ def find_gaps(
     if not queries:
         return []
     vectors = embed_texts(embed, [q.text for q in queries])
+    if threshold is None:
+        model = getattr(searcher, "manifest", {}).get("model") if searcher is not None else None
+        threshold = similarity_levels(model)[1] if model else DISTANCE_THRESHOLD
     gaps = []
     for rows in cluster(vectors, threshold):
         members = [queries[i] for i in rows]

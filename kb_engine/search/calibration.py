@@ -44,6 +44,7 @@ class Calibration:
 
     def to_manifest(self, source: str) -> dict[str, Any]:
         return {
+            "format": 2,  # read by the searcher (older calibrations were for other confidence features)
             "params": self.params.to_dict(),
             "fitted_on": {"source": source, "in_scope": self.n_in, "out_of_scope": self.n_out},
             "fitted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

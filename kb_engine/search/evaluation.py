@@ -8,6 +8,7 @@ A query file is TSV with a header `lang<TAB>expected<TAB>query`; `expected` is a
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from kb_engine.search.ranking import Group, RankingParams, group_translations
-from kb_engine.search.searcher import Searcher, clean_query
+from kb_engine.search.searcher import Searcher, clean_query, outcome_of
 
 CUTOFF = 10
 
@@ -27,6 +28,28 @@ class EvalQuery:
     lang: str
     expected: str  # slug; "" when out of scope
     query: str
+    also: tuple[str, ...] = ()  # other relevant slugs (the same query listed with several articles)
+
+    @property
+    def relevant(self) -> frozenset[str]:
+        return frozenset((self.expected, *self.also)) - {""}
+
+
+def merge_queries(queries: Sequence[EvalQuery]) -> list[EvalQuery]:
+    """Identical queries (same language, same words up to case and spacing) as one query relevant to
+    every article any of their rows names: the standard scoring of FAQ retrieval sets."""
+    merged: dict[tuple[str, str], list[Any]] = {}
+    for q in queries:
+        key = (q.lang, " ".join(q.query.lower().split()))
+        entry = merged.setdefault(key, [q, []])
+        entry[1].extend(s for s in (q.expected, *q.also) if s and s != entry[0].expected)
+    out = []
+    for first, others in merged.values():
+        also = tuple(dict.fromkeys(others))
+        if not first.expected and also:
+            first, also = dataclasses.replace(first, expected=also[0]), also[1:]
+        out.append(dataclasses.replace(first, also=also))
+    return out
 
 
 def load_queries(path: Path) -> list[EvalQuery]:
@@ -50,6 +73,7 @@ class Outcome:
     first_lang: str | None
     answered: bool
     confidence: float
+    outcome: str = ""  # answered, suggest, out_of_scope (the engine only)
 
     @property
     def in_scope(self) -> bool:
@@ -57,23 +81,30 @@ class Outcome:
 
     @property
     def rank(self) -> int | None:
-        try:
-            return self.ranked.index(self.query.expected) + 1
-        except ValueError:
-            return None
+        """Rank of the first relevant article (1-based), None when none is in the list."""
+        relevant = self.query.relevant
+        return next((i + 1 for i, slug in enumerate(self.ranked) if slug in relevant), None)
+
+    @property
+    def right_first(self) -> bool:
+        return self.rank == 1
 
 
 @dataclass
 class Metrics:
     n_in: int = 0
     n_out: int = 0
-    hit1: float = 0.0
+    hit1: float = 0.0  # a relevant article first (what FAQ benchmarks call R@1 / success@1)
     hit3: float = 0.0
-    mrr: float = 0.0
-    ndcg: float = 0.0
+    mrr: float = 0.0  # MRR@10
+    ndcg: float = 0.0  # nDCG@10, every relevant article counted
+    recall1: float = 0.0  # share of a query's relevant articles found at rank 1 (below hit1 with several)
     answered: float = 0.0
     rejected: float = 0.0
     same_lang: float = 0.0
+    served: float = 0.0  # in scope, answered, right first article
+    misled: float = 0.0  # in scope, answered, wrong first article
+    suggest: float = 0.0  # in scope, "this might help" (the middle band)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
@@ -86,15 +117,27 @@ def metrics(outcomes: Sequence[Outcome]) -> Metrics:
     m.n_in, m.n_out = len(inside), len(outside)
     if inside:
         ranks = [o.rank for o in inside]
-        m.hit1 = sum(r == 1 for r in ranks) / len(inside)
-        m.hit3 = sum(r is not None and r <= 3 for r in ranks) / len(inside)
-        m.mrr = sum(1 / r for r in ranks if r is not None and r <= CUTOFF) / len(inside)
-        m.ndcg = sum(1 / math.log2(r + 1) for r in ranks if r is not None and r <= CUTOFF) / len(inside)
-        m.answered = sum(o.answered for o in inside) / len(inside)
-        m.same_lang = sum(o.first_lang == o.query.lang for o in inside) / len(inside)
+        n = len(inside)
+        m.hit1 = sum(r == 1 for r in ranks) / n
+        m.hit3 = sum(r is not None and r <= 3 for r in ranks) / n
+        m.mrr = sum(1 / r for r in ranks if r is not None and r <= CUTOFF) / n
+        m.ndcg = sum(_ndcg(o) for o in inside) / n
+        m.recall1 = sum(len(set(o.ranked[:1]) & o.query.relevant) / len(o.query.relevant) for o in inside) / n
+        m.answered = sum(o.answered for o in inside) / n
+        m.same_lang = sum(o.first_lang == o.query.lang for o in inside) / n
+        m.served = sum(o.answered and o.right_first for o in inside) / n
+        m.misled = sum(o.answered and not o.right_first for o in inside) / n
+        m.suggest = sum(o.outcome == "suggest" for o in inside) / n
     if outside:
         m.rejected = sum(not o.answered for o in outside) / len(outside)
     return m
+
+
+def _ndcg(o: Outcome) -> float:
+    relevant = o.query.relevant
+    dcg = sum(1 / math.log2(i + 2) for i, slug in enumerate(o.ranked[:CUTOFF]) if slug in relevant)
+    ideal = sum(1 / math.log2(i + 2) for i in range(min(CUTOFF, len(relevant))))
+    return dcg / ideal if ideal else 0.0
 
 
 @dataclass
@@ -127,21 +170,21 @@ class SignalCache:
 
 def _outcomes(
     cache: SignalCache,
-    rank_fn: Callable[[dict[str, Any]], tuple[list[Group], float]],
-    threshold: float | None,
+    rank_fn: Callable[[dict[str, Any]], tuple[list[Group], float, bool, str]],
 ) -> list[Outcome]:
     searcher = cache.searcher
     out = []
     for q, sig in zip(cache.queries, cache.signals, strict=True):
-        groups, conf = rank_fn(sig)
+        groups, conf, answered, outcome = rank_fn(sig)
         top = groups[:CUTOFF]
         out.append(
             Outcome(
                 query=q,
                 ranked=[g.slug for g in top],
                 first_lang=searcher.langs[top[0].row] if top else None,
-                answered=threshold is not None and bool(top) and conf >= threshold,
+                answered=answered,
                 confidence=conf,
+                outcome=outcome,
             )
         )
     return out
@@ -151,11 +194,13 @@ def engine_outcomes(cache: SignalCache, params: RankingParams | None = None) -> 
     searcher = cache.searcher
     params = params or searcher.params
 
-    def rank(sig: dict[str, Any]) -> tuple[list[Group], float]:
+    def rank(sig: dict[str, Any]) -> tuple[list[Group], float, bool, str]:
         ranked = searcher.rank(sig, include_internal=False, params=params)
-        return ranked.groups, ranked.confidence
+        answered = bool(ranked.groups) and ranked.confidence >= params.threshold and ranked.negative <= 0
+        outcome = outcome_of(answered, bool(ranked.groups), ranked, params.suggest_threshold)
+        return ranked.groups, ranked.confidence, answered, outcome
 
-    return _outcomes(cache, rank, params.threshold)
+    return _outcomes(cache, rank)
 
 
 def baseline_outcomes(cache: SignalCache, signal: str) -> list[Outcome]:
@@ -163,15 +208,15 @@ def baseline_outcomes(cache: SignalCache, signal: str) -> list[Outcome]:
     searcher = cache.searcher
     plain = RankingParams(field_bias={}, other_lang_penalty=0.0)
 
-    def rank(sig: dict[str, Any]) -> tuple[list[Group], float]:
+    def rank(sig: dict[str, Any]) -> tuple[list[Group], float, bool, str]:
         scores = sig["bm25"] if signal == "bm25" else searcher.dense_scores(sig, plain)[0]
         groups = group_translations(
             np.asarray(scores, dtype=np.float32), searcher.slugs, searcher.langs, searcher.public_mask,
             sig["lang"], plain,
         )  # fmt: skip
-        return groups, 0.0
+        return groups, 0.0, False, ""
 
-    return _outcomes(cache, rank, None)
+    return _outcomes(cache, rank)
 
 
 def by_language(outcomes: Sequence[Outcome]) -> dict[str, Metrics]:
@@ -190,8 +235,13 @@ def evaluate(
     baselines: bool = True,
     progress: bool = False,
     cache: SignalCache | None = None,
+    merge: bool = True,
 ) -> Report:
-    """Run a query set through the engine (and baselines) and collect metrics and failures."""
+    """Run a query set through the engine (and baselines) and collect metrics and failures.
+
+    Identical queries are merged first (`merge_queries`: one query, every article its rows name)."""
+    if merge and cache is None:
+        queries = merge_queries(queries)
     cache = cache or SignalCache(searcher, queries, progress=progress)
     report = Report(name)
     engine = engine_outcomes(cache)
@@ -224,18 +274,22 @@ def evaluate(
 COLUMNS = (
     ("hit1", "hit@1"),
     ("hit3", "hit@3"),
-    ("mrr", "MRR"),
+    ("mrr", "MRR@10"),
     ("ndcg", "nDCG@10"),
-    ("answered", "answered"),
-    ("rejected", "OOS rejected"),
-    ("same_lang", "same-lang 1st"),
+    ("recall1", "R@1"),
+    ("served", "served"),
+    ("misled", "misled"),
+    ("suggest", "might help"),
+    ("rejected", "OOS rej."),
+    ("same_lang", "same-lang"),
 )
+ENGINE_ONLY = {"answered", "rejected", "served", "misled", "suggest"}
 
 
 def format_table(reports: Iterable[Report]) -> str:
     """A plain-text table: one row per set × system × language."""
     header = f"{'set':<12} {'system':<8} {'lang':<4} {'n_in':>5} {'n_out':>5} " + " ".join(
-        f"{label:>13}" for _, label in COLUMNS
+        f"{label:>10}" for _, label in COLUMNS
     )
     lines = [header, "-" * len(header)]
     for report in reports:
@@ -245,9 +299,9 @@ def format_table(reports: Iterable[Report]) -> str:
                 for key, _ in COLUMNS:
                     value = getattr(m, key)
                     empty = (key == "rejected" and not m.n_out) or (key != "rejected" and not m.n_in)
-                    if system != "engine" and key in {"answered", "rejected"}:
+                    if system != "engine" and key in ENGINE_ONLY:
                         empty = True
-                    cells.append(f"{'-' if empty else f'{value:.3f}':>13}")
+                    cells.append(f"{'-' if empty else f'{value:.3f}':>10}")
                 lines.append(
                     f"{report.name[:12]:<12} {system:<8} {lang:<4} {m.n_in:>5} {m.n_out:>5} "
                     + " ".join(cells)

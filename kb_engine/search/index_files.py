@@ -25,7 +25,7 @@ from typing import Any
 from kb_engine.content.files import atomic_write_text
 from kb_engine.errors import IndexMismatch, IndexMissing
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: per-field BM25 (lexical/<lang>/<field>), ranking and confidence fitted at index time
 CURRENT = "current"
 BUILDS = "builds"
 MANIFEST = "manifest.json"

@@ -107,40 +107,68 @@ def analyzer(lang: str) -> Analyzer:
     return Analyzer(lang)
 
 
+# BM25 per field, each field its own collection (its own length normalisation and term statistics), summed
+# with these weights: on FAQs a word of the title says far more than the same word deep in the body. Each
+# `questions` line is a document of its own (an article's questions field scores as its best line), so a
+# line can be held out exactly when the ranking is fitted (kb_engine.search.fitting). Tags go with the title.
+FIELDS = ("title", "questions", "body")
+FIELD_WEIGHTS = {"title": 2.0, "questions": 1.5, "body": 1.0}
+
+
+def field_texts(article: Article) -> dict[str, list[str]]:
+    """The documents each field holds for an article: one title (+ tags), one per question, one body."""
+    return {
+        "title": [f"{article.title}\n{' '.join(article.tags)}"],
+        "questions": list(article.questions),
+        "body": [plain_text(article.body)],
+    }
+
+
 # Articles are immutable values: a long-lived indexer (`kb watch`) re-analyses only the ones that changed.
 @lru_cache(maxsize=20_000)
-def article_terms(article: Article) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(words, terms) of what BM25 sees of an article (`article_text`)."""
-    words, stems = analyzer(article.lang).analyse(article_text(article))
-    return tuple(words), tuple(stems)
+def article_terms(article: Article) -> tuple[tuple[str, ...], tuple[tuple[tuple[str, ...], ...], ...]]:
+    """(words of the whole article, stems of each field's documents in FIELDS order)."""
+    an = analyzer(article.lang)
+    words: list[str] = []
+    fields = []
+    for docs in field_texts(article).values():
+        stems = []
+        for text in docs:
+            w, t = an.analyse(text)
+            words.extend(w)
+            stems.append(tuple(t))
+        fields.append(tuple(stems))
+    return tuple(words), tuple(fields)
 
 
 def article_text(article: Article) -> str:
-    """What BM25 sees of an article: title (twice: it is the strongest field), questions, tags, body."""
-    parts = [
-        article.title,
-        article.title,
-        *article.questions,
-        " ".join(article.tags),
-        plain_text(article.body),
-    ]
-    return "\n".join(parts)
+    """All the text BM25 sees of an article, as one string (for a plain single-field baseline)."""
+    return "\n".join(t for docs in field_texts(article).values() for t in docs)
+
+
+@dataclass
+class _Field:
+    retriever: bm25s.BM25
+    rows: np.ndarray  # article row (in the whole index) of each document of this field
 
 
 @dataclass
 class _LangIndex:
-    retriever: bm25s.BM25
-    rows: list[int]  # article row (in the whole index) of each BM25 document
+    fields: dict[str, _Field]
+    rows: list[int]  # article rows of this language
     vocab: dict[str, str]  # folded surface word -> stem, for typo correction
     terms: set[str]
 
 
 class LexicalIndex:
-    """BM25 over articles, one index per language."""
+    """Per-field BM25 over articles, one index per language."""
 
-    def __init__(self, n_articles: int, langs: dict[str, _LangIndex]) -> None:
+    def __init__(
+        self, n_articles: int, langs: dict[str, _LangIndex], weights: dict[str, float] | None = None
+    ) -> None:
         self.n_articles = n_articles
         self.langs = langs
+        self.weights = dict(weights or FIELD_WEIGHTS)
         self._vocab_lists = {lang: list(ix.vocab) for lang, ix in langs.items()}
         # Per index (not per class): a replaced build's caches go with it.
         self._correct = lru_cache(maxsize=4096)(self._nearest_word)
@@ -157,13 +185,14 @@ class LexicalIndex:
     def _words_near_length(self, lang: str, length: int, limit: int) -> list[str]:
         return [w for w in self._vocab_lists[lang] if abs(len(w) - length) <= limit]
 
-    def _term_scores(self, ix: _LangIndex, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+    @staticmethod
+    def _term_scores(retriever: bm25s.BM25, term: str) -> tuple[np.ndarray, np.ndarray] | None:
         """(documents, BM25 scores) of one term, read straight from the index's CSC matrix: what
         `get_scores([term])` returns without its dense per-term array."""
-        token = ix.retriever.vocab_dict.get(term)
-        if token is None or getattr(ix.retriever, "nonoccurrence_array", None) is not None:
+        token = retriever.vocab_dict.get(term)
+        if token is None:
             return None
-        matrix = ix.retriever.scores
+        matrix = retriever.scores
         start, end = int(matrix["indptr"][token]), int(matrix["indptr"][token + 1])
         return np.asarray(matrix["indices"][start:end]), np.asarray(matrix["data"][start:end])
 
@@ -174,24 +203,35 @@ class LexicalIndex:
             by_lang.setdefault(article.lang, []).append(row)
         langs = {}
         for lang, rows in sorted(by_lang.items()):
-            corpus: list[list[str]] = []
+            corpora: dict[str, list[list[str]]] = {name: [] for name in FIELDS}
+            doc_rows: dict[str, list[int]] = {name: [] for name in FIELDS}
             vocab: dict[str, str] = {}
+            an = analyzer(lang)
             for row in rows:
-                words, stems = article_terms(articles[row])
-                for word, stem in dict(zip(words, stems, strict=True)).items():
-                    vocab.setdefault(fold(word), stem)  # a word's stem depends on its folded form only
-                corpus.append(list(stems) or [""])
-            retriever = bm25s.BM25()
-            retriever.index(corpus, show_progress=False)
-            langs[lang] = _LangIndex(retriever, rows, vocab, set(retriever.vocab_dict))
+                words, fields = article_terms(articles[row])
+                for word in dict.fromkeys(words):
+                    vocab.setdefault(fold(word), an.stem(word))  # a word's stem depends on its folded form
+                for name, docs in zip(FIELDS, fields, strict=True):
+                    for stems in docs:
+                        corpora[name].append(list(stems) or [""])
+                        doc_rows[name].append(row)
+            fields_ix = {}
+            for name in FIELDS:
+                retriever = bm25s.BM25()
+                retriever.index(corpora[name] or [[""]], show_progress=False)
+                fields_ix[name] = _Field(retriever, np.array(doc_rows[name] or [-1], dtype=np.int64))
+            terms = {t for f in fields_ix.values() for t in f.retriever.vocab_dict}
+            langs[lang] = _LangIndex(fields_ix, rows, vocab, terms)
         return cls(len(articles), langs)
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         langs_meta: dict[str, Any] = {}
-        meta = {"n_articles": self.n_articles, "langs": langs_meta}
+        meta = {"n_articles": self.n_articles, "weights": self.weights, "langs": langs_meta}
         for lang, ix in self.langs.items():
-            ix.retriever.save(str(directory / lang), show_progress=False)
+            for name, f in ix.fields.items():
+                f.retriever.save(str(directory / lang / name), show_progress=False)
+                np.save(directory / lang / name / "rows.npy", f.rows)
             langs_meta[lang] = {"rows": ix.rows, "vocab": ix.vocab}
         (directory / "lexical.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
 
@@ -200,9 +240,14 @@ class LexicalIndex:
         meta = json.loads((directory / "lexical.json").read_text(encoding="utf-8"))
         langs = {}
         for lang, data in meta["langs"].items():
-            retriever = bm25s.BM25.load(str(directory / lang), mmap=True, show_progress=False, verbosity=0)
-            langs[lang] = _LangIndex(retriever, data["rows"], data["vocab"], set(retriever.vocab_dict))
-        return cls(meta["n_articles"], langs)
+            fields = {}
+            for name in FIELDS:
+                folder = directory / lang / name
+                retriever = bm25s.BM25.load(str(folder), mmap=True, show_progress=False, verbosity=0)
+                fields[name] = _Field(retriever, np.load(folder / "rows.npy", mmap_mode="r"))
+            terms = {t for f in fields.values() for t in f.retriever.vocab_dict}
+            langs[lang] = _LangIndex(fields, data["rows"], data["vocab"], terms)
+        return cls(meta["n_articles"], langs, meta.get("weights"))
 
     def query_terms(self, text: str, lang: str, *, extra: Iterable[str] = ()) -> dict[str, float]:
         """Weighted query terms for one language: exact terms 1.0, typo corrections and extras lower."""
@@ -229,23 +274,45 @@ class LexicalIndex:
                     weights.setdefault(stem, TYPO_WEIGHT)
         return weights
 
-    def scores(self, text: str, *, extra: Mapping[str, Iterable[str]] | None = None) -> np.ndarray:
-        """BM25 score of every article (row order of the index) for a query, each in its own language."""
-        out = np.zeros(self.n_articles, dtype=np.float32)
+    def field_scores(
+        self, text: str, *, extra: Mapping[str, Iterable[str]] | None = None
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per field: (article row of each document, its BM25 score) over every language's documents,
+        each language's documents scored with that language's analysis."""
+        out: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {name: ([], []) for name in FIELDS}
         for lang, ix in self.langs.items():
             weights = self.query_terms(text, lang, extra=(extra or {}).get(lang, ()))
             if not weights:
                 continue
-            lang_scores = np.zeros(len(ix.rows), dtype=np.float32)
-            for term, weight in weights.items():
-                posting = self._term_scores(ix, term)
-                if posting is None:
-                    lang_scores += weight * ix.retriever.get_scores([term])
-                else:  # the same float32 sums, only where the term occurs (elsewhere it adds 0)
-                    docs, values = posting
-                    lang_scores[docs] += weight * values
-            out[ix.rows] = lang_scores
+            for name, f in ix.fields.items():
+                doc_scores = np.zeros(f.rows.size, dtype=np.float32)
+                for term, weight in weights.items():
+                    posting = self._term_scores(f.retriever, term)
+                    if posting is not None:  # the same float32 sums, only where the term occurs
+                        docs, values = posting
+                        doc_scores[docs] += weight * values
+                out[name][0].append(np.asarray(f.rows))
+                out[name][1].append(doc_scores)
+        return {
+            name: (np.concatenate(rows), np.concatenate(scores))
+            if rows
+            else (np.zeros(0, np.int64), np.zeros(0, np.float32))
+            for name, (rows, scores) in out.items()
+        }
+
+    def combine(self, fields: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """Article scores from field document scores: each field's best document per article, weighted."""
+        out = np.zeros(self.n_articles, dtype=np.float32)
+        for name, (rows, scores) in fields.items():
+            if rows.size:
+                best = np.zeros(self.n_articles + 1, dtype=np.float32)
+                np.maximum.at(best, rows, scores)  # rows of -1 (an empty field) land in the spare slot
+                out += self.weights.get(name, 0.0) * best[: self.n_articles]
         return out
+
+    def scores(self, text: str, *, extra: Mapping[str, Iterable[str]] | None = None) -> np.ndarray:
+        """Per-field BM25 score of every article (row order of the index), each in its own language."""
+        return self.combine(self.field_scores(text, extra=extra))
 
     def coverage(self, text: str, lang: str) -> float:
         """Share of the query's content words that the language's vocabulary knows (0 when none)."""

@@ -24,7 +24,17 @@ import numpy as np
 from kb_engine.content.chunking import KINDS
 from kb_engine.search.fusion import fuse, logistic, zscore
 
-FEATURES = ("top", "margin", "dense", "lexical_z", "coverage", "negative")
+FEATURES = (
+    "top",
+    "margin",
+    "dense",
+    "lexical_z",
+    "coverage",
+    "negative",
+    "dense_margin",  # the dense ranking's own margin between its first two articles
+    "agree_dense",  # 1 when the dense ranking alone puts the same article first
+    "agree_lexical",  # 1 when the lexical ranking alone puts the same article first
+)
 
 
 def _default_confidence() -> dict[str, float]:
@@ -48,6 +58,12 @@ class RankingParams:
     field_bias: dict[str, float] = field(
         default_factory=lambda: {"title": 0.0, "question": -0.02, "section": -0.02}
     )
+    # Dense evidence from several fields: score = (1 - field_mix) * best field
+    #   + field_mix * (title_share * best title/question + (1 - title_share) * best section).
+    # An FAQ entry whose question and answer both match beats one that only matches on one field.
+    field_mix: float = 0.0
+    title_share: float = 0.7
+    dense_weight: float = 1.0  # 0 with w_lex {"default": 1}: lexical only (a fit may find it best)
     # Weight of the standardised BM25 score, per query language ("default": any other language).
     w_lex: dict[str, float] = field(default_factory=lambda: {"en": 0.03, "default": 0.09})
     z_cap: float = 15.0
@@ -55,6 +71,9 @@ class RankingParams:
     other_lang_penalty: float = 0.02  # an article only available in the other language ranks a little lower
     confidence: dict[str, float] = field(default_factory=_default_confidence)
     threshold: float = 0.592  # rejects 95% of the dev set's out-of-scope queries
+    # Below `threshold` but at least this: "this might help" (suggestions, ticket offered at once); below
+    # it, or closer to a known out-of-scope request than to any article: out of scope.
+    suggest_threshold: float = 0.2
     category_thresholds: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -99,22 +118,40 @@ def article_dense_scores(
     grouped max, linear in the number of chunks; without it the chunks are sorted.
     """
     adjusted = chunk_scores + _field_bias(params)[chunk_kinds]
+    best, best_chunk = _best_field(adjusted, chunk_rows, n_articles, segments)
+    if params.field_mix > 0 and adjusted.size:
+        section = chunk_kinds == KINDS.index("section")
+        heads, _ = _best_field(np.where(section, -np.inf, adjusted), chunk_rows, n_articles, segments)
+        bodies, _ = _best_field(np.where(section, adjusted, -np.inf), chunk_rows, n_articles, segments)
+        both = params.title_share * heads + (1 - params.title_share) * bodies
+        mixed = np.where(heads <= -1.0, bodies, np.where(bodies <= -1.0, heads, both))
+        best = np.where(best_chunk >= 0, (1 - params.field_mix) * best + params.field_mix * mixed, best)
+    return best.astype(np.float32), best_chunk
+
+
+def _best_field(
+    adjusted: np.ndarray, chunk_rows: np.ndarray, n_articles: int, segments: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Best adjusted chunk score per article (-1 when none, -inf chunks never count) and its chunk."""
     best = np.full(n_articles, -1.0, dtype=np.float32)
     best_chunk = np.full(n_articles, -1, dtype=np.int64)
     if segments is not None and adjusted.size:
         top = np.maximum.reduceat(adjusted, segments)
-        best[chunk_rows[segments]] = top
+        best[chunk_rows[segments]] = np.where(np.isneginf(top), -1.0, top)
         sizes = np.diff(np.append(segments, adjusted.size))
-        reached = np.flatnonzero(adjusted == np.repeat(top, sizes))
+        reached = np.flatnonzero((adjusted == np.repeat(top, sizes)) & ~np.isneginf(adjusted))
         best_chunk[chunk_rows[reached]] = reached  # ascending: the last chunk reaching the max wins
         return best, best_chunk
     order = np.argsort(adjusted, kind="stable")  # ascending, so the last write per article is its best
+    order = order[~np.isneginf(adjusted[order])]
     best[chunk_rows[order]] = adjusted[order]
     best_chunk[chunk_rows[order]] = order
     return best, best_chunk
 
 
 def fused_scores(dense: np.ndarray, lexical_z: np.ndarray, lang: str, params: RankingParams) -> np.ndarray:
+    if params.dense_weight != 1.0:
+        dense = params.dense_weight * dense
     return fuse(dense, lexical_z, w_lex=params.lexical_weight(lang))
 
 
@@ -218,7 +255,14 @@ def group_translations(
 
 
 def confidence_features(
-    groups: Sequence[Group], dense: np.ndarray, lexical_z: np.ndarray, coverage: float, negative: float
+    groups: Sequence[Group],
+    dense: np.ndarray,
+    lexical_z: np.ndarray,
+    coverage: float,
+    negative: float,
+    *,
+    dense_top: Sequence[Group] = (),
+    lexical_top: Sequence[Group] = (),
 ) -> dict[str, float]:
     """Query-level features of the ranking, the inputs of the confidence model.
 
@@ -234,6 +278,9 @@ def confidence_features(
         "lexical_z": float(lexical_z[top.best_row]),
         "coverage": coverage,
         "negative": -max(0.0, negative),
+        "dense_margin": dense_top[0].score - dense_top[1].score if len(dense_top) > 1 else 0.5,
+        "agree_dense": float(bool(dense_top) and dense_top[0].slug == top.slug),
+        "agree_lexical": float(bool(lexical_top) and lexical_top[0].slug == top.slug),
     }
 
 
@@ -241,7 +288,7 @@ def confidence(features: dict[str, float], params: RankingParams) -> float:
     """Probability-like confidence that the top group answers the query."""
     coef = params.confidence
     return logistic(
-        coef.get("intercept", 0.0) + sum(coef.get(name, 0.0) * features[name] for name in FEATURES)
+        coef.get("intercept", 0.0) + sum(coef.get(name, 0.0) * features.get(name, 0.0) for name in FEATURES)
     )
 
 

@@ -15,7 +15,6 @@ import logging
 import re
 import threading
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,7 @@ from kb_engine.content.articles import Article, article_media
 from kb_engine.content.chunking import KINDS
 from kb_engine.content.glossary import Glossary
 from kb_engine.content.scope import SCOPE_AUDIENCE, SCOPE_PREFIX
-from kb_engine.errors import InvalidQuery, KBError, NotFound
+from kb_engine.errors import KBError, NotFound
 from kb_engine.search import vector_index
 from kb_engine.search.admission import Admission
 from kb_engine.search.embedding import Embedder, load_embedder, runtime_of
@@ -48,6 +47,13 @@ from kb_engine.search.ranking import (
     fused_scores,
     lexical_z,
 )
+from kb_engine.search.response import (  # noqa: F401 - re-exported: callers import them from here
+    Hit,
+    SearchResponse,
+    clean_query,
+    outcome_of,
+    ranking_source,
+)
 from kb_engine.search.sections import Platforms, SectionPicker, is_answer_heading
 from kb_engine.search.threads import limit_blas
 
@@ -56,66 +62,6 @@ log = logging.getLogger(__name__)
 SNIPPET_CHARS = 240
 # Bullets and step numbers left in a flattened passage ("- Check the cable. 2. Restart"): snippet noise.
 _LIST_MARKER = re.compile(r"(?<!\S)(?:[-*+]|\d{1,2}\.)\s+(?=\S)")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-@dataclass
-class Hit:
-    id: str
-    title: str
-    lang: str
-    score: float
-    url: str
-    snippet: str = ""
-    category: str | None = None
-    audience: str = "public"
-    other_language: bool = False
-    matched: str = ""  # which field matched best: title, question, section
-    section: dict[str, str] | None = None  # the best section: heading, anchor, passage, url
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "lang": self.lang,
-            "score": round(self.score, 4),
-            "url": self.url,
-            "snippet": self.snippet,
-            "category": self.category,
-            "audience": self.audience,
-            "other_language": self.other_language,
-            "matched": self.matched,
-            "section": self.section,
-        }
-
-
-@dataclass
-class SearchResponse:
-    query: str
-    answered: bool
-    confidence: float
-    hits: list[Hit] = field(default_factory=list)
-    lang: str = "en"
-    degraded: bool = False
-    timings: dict[str, float] = field(default_factory=dict)
-    redirect: dict[str, str] | None = None  # where to go instead, for a request the desk does not handle
-    # Asked for only (clarify=True): {"facet": "platform", "options": [...]} when the answer depends on it.
-    clarify: dict[str, Any] | None = None
-    facet: str | None = None  # the facet value the hits were re-ranked for
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {
-            "query": self.query,
-            "answered": self.answered,
-            "confidence": round(self.confidence, 4),
-            "lang": self.lang,
-            "degraded": self.degraded,
-            "hits": [h.to_dict() for h in self.hits],
-        }
-        if self.redirect:
-            data["redirect"] = self.redirect
-        data.update({name: v for name, v in (("clarify", self.clarify), ("facet", self.facet)) if v})
-        return data
 
 
 @dataclass
@@ -128,15 +74,6 @@ class Ranked:
     features: dict[str, float] = field(default_factory=dict)
     negative: float = 0.0  # best out-of-scope family's score minus the top article's
     scope_row: int | None = None
-
-
-def clean_query(text: str, max_chars: int) -> str:
-    """Normalise a raw query: NFC, no control characters, collapsed spaces; InvalidQuery if too long."""
-    if len(text) > max_chars:
-        raise InvalidQuery(f"query is {len(text)} characters long; the limit is {max_chars}")
-    text = unicodedata.normalize("NFC", text)
-    text = _CONTROL.sub(" ", text)
-    return re.sub(r"\s+", " ", text).strip()
 
 
 class Searcher:
@@ -158,6 +95,7 @@ class Searcher:
         max_query_chars: int = 2000,
         threshold: float | None = None,
         cache_size: int = 2048,
+        build_dir: Path | None = None,
         admission: Admission | None = None,
         platforms: Platforms | None = None,
     ) -> None:
@@ -182,7 +120,8 @@ class Searcher:
         # Called with every answer (cached or not): the web app counts searches and stage latencies with it.
         self.on_search: Callable[[SearchResponse], None] | None = None
         limit_blas(1)  # single-vector products: one BLAS thread is fastest and leaves the cores to others
-        self._load(current_build(self.index_dir))
+        # build_dir: a build not published yet (the indexer fits its ranking before publishing it).
+        self._load(build_dir if build_dir is not None else current_build(self.index_dir))
 
     # -- loading -----------------------------------------------------------------------------------------
     def _load(self, build_dir: Path) -> None:
@@ -191,7 +130,7 @@ class Searcher:
         self.build_dir = build_dir
         self.build_id = str(manifest["build_id"])
         self.manifest = manifest
-        self.params = RankingParams.from_dict((manifest.get("calibration") or {}).get("params"))
+        self.params = RankingParams.from_dict(ranking_source(manifest).get("params"))
         if self._threshold_override is not None:
             self.params.threshold = self._threshold_override
         self.articles = [
@@ -487,7 +426,17 @@ class Searcher:
             top = groups[0].score if signals["bm25"].max(initial=0.0) > 0 else 0.0
             ranked.confidence = float(top * signals["coverage"]) if ranked.negative <= 0 else 0.0
             return ranked
-        ranked.features = confidence_features(groups, dense, lex_z, signals["coverage"], ranked.negative)
+        dense_top = self.groups.rank(dense, allowed, signals["lang"], params, 2)
+        lexical_top = self.groups.rank(lex_z, allowed, signals["lang"], params, 1)
+        ranked.features = confidence_features(
+            groups,
+            dense,
+            lex_z,
+            signals["coverage"],
+            ranked.negative,
+            dense_top=dense_top,
+            lexical_top=lexical_top,
+        )
         ranked.confidence = confidence(ranked.features, params)
         return ranked
 
@@ -505,7 +454,9 @@ class Searcher:
         threshold = self.params.threshold
         if hits and hits[0].category in self.params.category_thresholds:
             threshold = self.params.category_thresholds[hits[0].category]
-        answered = bool(hits) and ranked.confidence >= threshold
+        # Closer to a request the desk does not handle than to any article: never a confident answer.
+        answered = bool(hits) and ranked.confidence >= threshold and ranked.negative <= 0
+        outcome = outcome_of(answered, bool(hits), ranked, self.params.suggest_threshold)
         redirect = None
         if not answered and ranked.scope_row is not None and ranked.negative > 0:
             family = self.articles[ranked.scope_row]
@@ -524,6 +475,7 @@ class Searcher:
             degraded=signals["degraded"],
             timings=signals["timings"],
             redirect=redirect,
+            outcome=outcome,
             clarify=self.sections.clarify(groups, signals["chunk_scores"], query) if clarify else None,
             facet=facet,
         )

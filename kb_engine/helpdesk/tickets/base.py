@@ -28,6 +28,7 @@ from kb_engine.helpdesk.tickets.rules import (
     status_label,
 )
 from kb_engine.helpdesk.triage import TriageModel, model_for
+from kb_engine.search.levels import similarity_levels
 
 # What `secrets.token_urlsafe` and `reference_for` produce (with room to spare): anything else is not ours.
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
@@ -62,7 +63,9 @@ class TicketBase:
             session,
             routing=routing_for(Path(settings["ARTICLES_DIR"])),
             rules=IncidentRules(
-                similarity=float(settings["TICKET_SIMILARITY"]),
+                similarity=float(
+                    settings["TICKET_SIMILARITY"] or similarity_levels(settings.get("MODEL"))[0]
+                ),
                 window=dt.timedelta(minutes=int(settings["PROBLEM_WINDOW_MINUTES"])),
                 min_tickets=int(settings["PROBLEM_MIN_TICKETS"]),
             ),
