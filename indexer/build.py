@@ -47,6 +47,7 @@ from kb_engine.search.index_files import (
 from kb_engine.search.lexical import LexicalIndex
 
 KEEP_BUILDS = 3
+REFIT_SHARE = 0.1  # a build reuses the last fit while at most this share of its articles changed since
 log = logging.getLogger(__name__)
 
 
@@ -147,6 +148,7 @@ def build_index(
     vector_kind: str = "auto",
     cache_path: Path | None = None,
     target_misled: float = 0.05,
+    reuse_fit: bool = False,
 ) -> BuildReport:
     """Index an articles folder into index_dir and publish the build.
 
@@ -162,6 +164,8 @@ def build_index(
         vector_kind: "flat", "hnsw" or "auto".
         cache_path: embedding cache file (default: `cache.sqlite3` in index_dir).
         target_misled: the misled rate the confidence threshold is fitted for (`KB_TARGET_MISLED`).
+        reuse_fit: keep the previous build's fit while few articles changed since it (`kb watch`: an
+            edit is searchable without waiting for a new fit); `kb index` fits every build.
 
     Returns:
         A BuildReport; its `problems` list the files that were skipped and why.
@@ -290,7 +294,9 @@ def build_index(
                 else None,
             }
             write_json(tmp / MANIFEST, manifest)
-            manifest["fit"] = _fit(tmp, cache_file, model, embedder_factory, batch_size, target_misled)
+            manifest["fit"] = (
+                reuse_fit and _reused_fit(previous, hashes, model, target_misled, force)
+            ) or _fit(tmp, cache_file, model, embedder_factory, batch_size, target_misled)
             write_json(tmp / MANIFEST, manifest)
             _fsync_tree(tmp)
             final = builds / build_id
@@ -358,6 +364,31 @@ class _AsQueries:
 
     def encode_queries(self, texts: Any) -> np.ndarray:
         return self.embedder.encode_queries(texts)
+
+
+def _reused_fit(
+    previous: dict[str, Any] | None, hashes: dict[str, str], model: str, target_misled: float, force: bool
+) -> dict[str, Any] | None:
+    """The previous build's fit when few articles changed since it was fitted (at most REFIT_SHARE of
+    them, counted over the builds that reused it): an edit saved under `kb watch` is searchable without
+    waiting for a new fit. None: fit again (`kb index --force` always does)."""
+    fit = (previous or {}).get("fit") or {}
+    if force or not fit.get("params") or previous is None or previous.get("model") != model:
+        return None
+    if fit.get("target_misled") != target_misled:
+        return None
+    before: dict[str, str] = previous.get("articles") or {}
+    changed = len(set(before) ^ set(hashes)) + sum(
+        1 for a, h in hashes.items() if a in before and before[a] != h
+    )
+    since = int(fit.get("changed_since_fit", 0)) + changed
+    if since > max(1, REFIT_SHARE * len(hashes)):
+        return None
+    return {
+        **fit,
+        "reused_from": fit.get("reused_from") or previous.get("build_id"),
+        "changed_since_fit": since,
+    }
 
 
 def _fit(

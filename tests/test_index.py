@@ -68,6 +68,24 @@ def test_editing_one_article_embeds_only_its_changed_chunks(tmp_path: Path, embe
     assert searcher.search("print spooler service restart", k=1).hits[0].id == "en/printer-offline"
 
 
+def test_under_watch_a_small_edit_reuses_the_last_fit_and_a_forced_build_fits_again(
+    tmp_path: Path, embedder
+) -> None:
+    articles = copy_sample(tmp_path / "a")
+    options = {"model": MODEL, "embedder_factory": lambda: embedder, "progress": False, "reuse_fit": True}
+    first = build_index(articles, tmp_path / "i", **options)
+    fitted = read_manifest(current_build(tmp_path / "i"))["fit"]
+    assert fitted["pseudo_queries"] > 0 and "reused_from" not in fitted
+    path = articles / "en" / "printer-offline.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\n## Extra\nRestart the spooler.\n", "utf-8")
+    build_index(articles, tmp_path / "i", **options)
+    reused = read_manifest(current_build(tmp_path / "i"))["fit"]
+    assert reused["reused_from"] == first.build_id and reused["changed_since_fit"] == 1
+    assert reused["params"] == fitted["params"]
+    build_index(articles, tmp_path / "i", **options, force=True)
+    assert "reused_from" not in read_manifest(current_build(tmp_path / "i"))["fit"]
+
+
 def test_an_edit_keeps_the_hnsw_graph_and_answers_like_a_full_rebuild(tmp_path: Path, embedder) -> None:
     """A large KB's graph is not rebuilt for one edit: the previous graph is re-mapped, the changed chunk
     added, the old one a tombstone; searches answer as from a graph built anew."""

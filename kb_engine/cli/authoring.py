@@ -236,7 +236,7 @@ def start_watcher(settings: dict[str, Any]) -> threading.Event:
     click.echo(f"watching {articles}: re-indexing into {index} on every change")
     _thread, stop = watch_in_background(
         articles,
-        lambda: build_articles(settings, articles, index, progress=False),
+        lambda: build_articles(settings, articles, index, progress=False, reuse_fit=True),
         on_rebuild=lambda rebuild: echo_rebuild(rebuild, articles),
     )
     return stop
@@ -268,7 +268,7 @@ def watch_cmd(ctx: Context, articles_dir: Path | None, index_dir: Path | None, q
     try:
         watch_articles(
             articles,
-            lambda: build_articles(settings, articles, index, progress=False),
+            lambda: build_articles(settings, articles, index, progress=False, reuse_fit=True),
             on_rebuild=lambda rebuild: echo_rebuild(rebuild, articles),
             quiet=quiet_period,
         )

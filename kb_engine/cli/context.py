@@ -57,8 +57,11 @@ def open_searcher(settings: dict[str, Any]):
     )
 
 
-def build_articles(settings: dict[str, Any], articles_dir: Path, index_dir: Path, *, progress: bool) -> Any:
-    """One incremental build of articles_dir into index_dir with the configured model (a BuildReport)."""
+def build_articles(
+    settings: dict[str, Any], articles_dir: Path, index_dir: Path, *, progress: bool, reuse_fit: bool = False
+) -> Any:
+    """One incremental build of articles_dir into index_dir with the configured model (a BuildReport);
+    reuse_fit: keep the last fit while few articles changed (`kb watch`)."""
     from indexer.build import build_index
     from kb_engine.search.embedding import embedder_from_settings
 
@@ -71,6 +74,7 @@ def build_articles(settings: dict[str, Any], articles_dir: Path, index_dir: Path
         batch_size=settings["EMBED_BATCH_SIZE"],
         target_misled=settings["TARGET_MISLED"],
         progress=progress,
+        reuse_fit=reuse_fit,
     )
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from kb_engine.content.chunking import KINDS
 from kb_engine.search.fusion import zscore
+from kb_engine.search.offtopic import OFF_TOPIC
 from kb_engine.search.ranking import FEATURES, RankingParams, article_dense_scores
 
 if TYPE_CHECKING:
@@ -38,6 +39,9 @@ FOLDS = 5
 # leave-one-out samples say how often such a query would still be answered.
 MIN_WRONG_SHARE = 0.25
 MIN_PSEUDO = 10
+# The dense floor: this share of the right first articles of the pseudo-queries lies below it.
+DENSE_FLOOR_QUANTILE = 0.05
+OFF_TOPIC_ANSWERED = 0.05  # at most this share of the off-topic questions (offtopic.py) may be answered
 
 
 @dataclass
@@ -47,6 +51,7 @@ class _Pseudo:
     chunk: int  # its own chunk (held out of the dense scores)
     field: str  # its lexical field ("title" or "questions")
     position: int  # which document of the article's field (the k-th question)
+    lang: str = ""  # an off-topic question's language (row -1: no right answer in the knowledge base)
 
 
 def pseudo_queries(searcher: Searcher, *, limit: int = MAX_PSEUDO, seed: int = 0) -> list[_Pseudo]:
@@ -78,6 +83,9 @@ class _Sample:
     target: int
     coverage: float
     slug: str
+    text: str = ""
+    lang: str = ""
+    held_out: tuple[str, int] | None = None  # its own line (field, k), left out of `matched`
 
 
 def _samples(searcher: Searcher, pseudo: Sequence[_Pseudo], vectors: np.ndarray) -> list[_Sample]:
@@ -89,7 +97,8 @@ def _samples(searcher: Searcher, pseudo: Sequence[_Pseudo], vectors: np.ndarray)
             chunk_scores = (matrix @ vector).astype(np.float32)
         else:
             chunk_scores = searcher._chunk_scores(vector[None, :])
-        chunk_scores[p.chunk] = -np.inf
+        if p.chunk >= 0:
+            chunk_scores[p.chunk] = -np.inf
         dense = {}
         for mix in FIELD_MIX:
             params = RankingParams(field_bias={}, field_mix=mix)
@@ -99,16 +108,18 @@ def _samples(searcher: Searcher, pseudo: Sequence[_Pseudo], vectors: np.ndarray)
             )[0]  # fmt: skip
         fields = searcher.lexical.field_scores(p.text)
         rows, scores = fields[p.field]
-        own = np.flatnonzero(rows == p.row)
+        own = np.flatnonzero(rows == p.row) if p.row >= 0 else np.zeros(0, dtype=np.int64)
         if own.size > p.position:
             scores = scores.copy()
             scores[own[p.position]] = 0.0
             fields = {**fields, p.field: (rows, scores)}
         lex_z = zscore(searcher.lexical.combine(fields), RankingParams().z_cap)
-        lang = searcher.langs[p.row]
+        lang = searcher.langs[p.row] if p.row >= 0 else p.lang
         allowed = searcher.public_mask & (langs == lang)
         coverage = searcher.lexical.coverage(p.text, lang)
-        out.append(_Sample(dense, lex_z, allowed, p.row, coverage, searcher.slugs[p.row]))
+        slug = searcher.slugs[p.row] if p.row >= 0 else ""
+        held = (p.field, p.position) if p.row >= 0 else None
+        out.append(_Sample(dense, lex_z, allowed, p.row, coverage, slug, p.text, lang, held))
     return out
 
 
@@ -160,7 +171,9 @@ def _choose_ranking(samples: list[_Sample], seed: int) -> dict[str, Any]:
     return choice
 
 
-def _features(sample: _Sample, fused: np.ndarray, allowed: np.ndarray, scope: np.ndarray) -> list[float]:
+def _features(
+    searcher: Searcher, sample: _Sample, fused: np.ndarray, allowed: np.ndarray, scope: np.ndarray
+) -> list[float]:
     rows = np.flatnonzero(allowed)
     order = rows[np.argsort(-fused[rows], kind="stable")]
     top = int(order[0])
@@ -180,6 +193,9 @@ def _features(sample: _Sample, fused: np.ndarray, allowed: np.ndarray, scope: np
         "dense_margin": dense_margin,
         "agree_dense": float(int(dense_order[0]) == top),
         "agree_lexical": float(lexical_first == top),
+        "matched": searcher.lexical.matched(
+            sample.text, searcher.langs[top], top, held_out=sample.held_out if top == sample.target else None
+        ),
     }
     return [values[name] for name in FEATURES]
 
@@ -195,17 +211,28 @@ def fit(
     (`params` for RankingParams, plus what was fitted and on what). `embed_queries` embeds texts as the
     model embeds queries (through the embedding cache). Fewer than MIN_PSEUDO pseudo-queries, or no
     vectors: the defaults, said so."""
-    from sklearn.linear_model import LogisticRegression
-
     started = time.perf_counter()
     params = RankingParams()
+    if searcher.manifest.get("model") == "hashing":
+        note = "the hashing model (plumbing tests) ranks nothing worth fitting: defaults kept"
+        return {"target_misled": target_misled, "note": note, "params": params.to_dict()}
     pseudo = pseudo_queries(searcher, seed=seed)
     record: dict[str, Any] = {"target_misled": target_misled, "pseudo_queries": len(pseudo)}
     if len(pseudo) < MIN_PSEUDO or not searcher.vectors_ok:
         record["note"] = f"fewer than {MIN_PSEUDO} titles and questions, or no vectors: defaults kept"
         record["params"] = params.to_dict()
         return record
-    samples = _samples(searcher, pseudo, embed_queries([p.text for p in pseudo]))
+    from sklearn.linear_model import LogisticRegression
+
+    languages = {searcher.langs[p.row] for p in pseudo}
+    off = [
+        _Pseudo(t, -1, -1, "title", 0, lang) for lang in sorted(languages) for t in OFF_TOPIC.get(lang, ())
+    ]
+    everything = _samples(searcher, pseudo + off, embed_queries([p.text for p in pseudo + off]))
+    samples, off_samples = (
+        everything[: len(pseudo)],
+        [s for s in everything[len(pseudo) :] if s.allowed.sum() >= 2],
+    )
     choice = _choose_ranking(samples, seed)
     mix, w = choice["field_mix"], choice["w_lex"]
     params.field_bias = {}
@@ -219,14 +246,17 @@ def fit(
     x, correct, loo = [], [], []
     for sample in samples:
         fused = _fused(sample, mix, w)
-        x.append(_features(sample, fused, sample.allowed, scope))
+        x.append(_features(searcher, sample, fused, sample.allowed, scope))
         rows = np.flatnonzero(sample.allowed)
         correct.append(int(rows[np.argmax(fused[rows])] == sample.target))
         others = sample.allowed & (slugs != sample.slug)
         if others.sum() >= 2:
-            loo.append(_features(sample, fused, others, scope))
-    features = np.array(x + loo, dtype=np.float64)
-    labels = np.array(correct + [0] * len(loo))
+            loo.append(_features(searcher, sample, fused, others, scope))
+    off_x = [
+        _features(searcher, sample, _fused(sample, mix, w), sample.allowed, scope) for sample in off_samples
+    ]
+    features = np.array(x + loo + off_x, dtype=np.float64)
+    labels = np.array(correct + [0] * (len(loo) + len(off_x)))
     if labels.min() == labels.max():
         record["note"] = "pseudo-queries all right or all wrong: default confidence kept"
     else:
@@ -234,21 +264,29 @@ def fit(
         params.confidence = {name: float(c) for name, c in zip(FEATURES, model.coef_[0], strict=True)}
         params.confidence["intercept"] = float(model.intercept_[0])
         conf = model.predict_proba(features)[:, 1]
-        pos, neg = conf[: len(x)], conf[len(x) :]
+        pos, neg = conf[: len(x)], conf[len(x) : len(x) + len(loo)]
+        off_conf = conf[len(x) + len(loo) :]
         right = np.array(correct, dtype=bool)
         wrong_share = max(1.0 - float(right.mean()), MIN_WRONG_SHARE)
         threshold, expected = 1.0, {"served": 0.0, "misled": 0.0}
         for t in np.round(np.arange(0.02, 1.0, 0.01), 2):
             misled = max(float(np.mean((pos >= t) & ~right)), wrong_share * float(np.mean(neg >= t)))
-            if misled <= target_misled:
+            # Everyday questions the knowledge base cannot answer stay unanswered (at most 1 in 20).
+            if misled <= target_misled and (
+                off_conf.size == 0 or float(np.mean(off_conf >= t)) <= OFF_TOPIC_ANSWERED
+            ):
                 served = (1 - wrong_share) * float(np.mean(pos[right] >= t)) if right.any() else 0.0
                 threshold, expected = float(t), {"served": round(served, 4), "misled": round(misled, 4)}
                 break
         params.threshold = threshold
+        dense_right = features[: len(x)][right, FEATURES.index("dense")]
+        if dense_right.size:
+            params.dense_floor = round(float(np.quantile(dense_right, DENSE_FLOOR_QUANTILE)), 4)
         low = float(np.quantile(pos[right], 0.05)) if right.any() else 0.2
         params.suggest_threshold = round(min(threshold, low), 4)
         record["expected"] = expected
         record["leave_one_out"] = len(loo)
+        record["off_topic"] = len(off_x)
     record["ranking"] = choice
     record["params"] = params.to_dict()
     record["seconds"] = round(time.perf_counter() - started, 2)

@@ -334,3 +334,28 @@ class LexicalIndex:
         own = sum(w in ix.vocab for w in words)
         exclusive = sum(w in ix.vocab and not any(w in v for v in others) for w in words)
         return (own + exclusive) / len(words)
+
+    def matched(self, text: str, lang: str, row: int, *, held_out: tuple[str, int] | None = None) -> float:
+        """Share of the query's content words (known to the knowledge base or not) that article `row`
+        contains, in any field: what one shared rare word cannot fake ("payroll app gives bad gateway
+        502" shares only "gateway" with the VPN article). held_out: (field, k) leaves out the article's
+        k-th document of that field (a fitted pseudo-query's own line)."""
+        ix = self.langs.get(lang)
+        stems = list(dict.fromkeys(analyzer(lang).terms(text)))
+        if ix is None or not stems:
+            return 0.0
+        found = 0
+        for stem in stems:
+            for name, f in ix.fields.items():
+                posting = self._term_scores(f.retriever, stem)
+                if posting is None:
+                    continue
+                docs = posting[0]
+                hits = docs[np.asarray(f.rows)[docs] == row]
+                if held_out is not None and held_out[0] == name:
+                    own = np.flatnonzero(np.asarray(f.rows) == row)
+                    hits = hits[hits != own[held_out[1]]] if own.size > held_out[1] else hits
+                if hits.size:
+                    found += 1
+                    break
+        return found / len(stems)

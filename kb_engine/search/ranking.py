@@ -34,6 +34,7 @@ FEATURES = (
     "dense_margin",  # the dense ranking's own margin between its first two articles
     "agree_dense",  # 1 when the dense ranking alone puts the same article first
     "agree_lexical",  # 1 when the lexical ranking alone puts the same article first
+    "matched",  # share of the query's words the first article contains (LexicalIndex.matched)
 )
 
 
@@ -74,6 +75,9 @@ class RankingParams:
     # Below `threshold` but at least this: "this might help" (suggestions, ticket offered at once); below
     # it, or closer to a known out-of-scope request than to any article: out of scope.
     suggest_threshold: float = 0.2
+    # Never a confident answer below this dense similarity of the first article: the fit sets it to what
+    # nearly every right answer to the knowledge base's own questions reaches (-1: no floor).
+    dense_floor: float = -1.0
     category_thresholds: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -263,6 +267,7 @@ def confidence_features(
     *,
     dense_top: Sequence[Group] = (),
     lexical_top: Sequence[Group] = (),
+    matched: float = 0.0,
 ) -> dict[str, float]:
     """Query-level features of the ranking, the inputs of the confidence model.
 
@@ -281,6 +286,7 @@ def confidence_features(
         "dense_margin": dense_top[0].score - dense_top[1].score if len(dense_top) > 1 else 0.5,
         "agree_dense": float(bool(dense_top) and dense_top[0].slug == top.slug),
         "agree_lexical": float(bool(lexical_top) and lexical_top[0].slug == top.slug),
+        "matched": matched,
     }
 
 

@@ -78,11 +78,18 @@ class SearchResponse:
 
 def ranking_source(manifest: dict[str, Any]) -> dict[str, Any]:
     """Where a build's ranking and confidence come from: `kb calibrate` (labelled queries, feedback) when
-    it was run on this format, else the fit made at index time (`fit`), else the defaults."""
+    it was run on this format, else the fit made at index time (`fit`, with any value set by hand in
+    `calibration.params` on top), else the defaults."""
     calibration = manifest.get("calibration") or {}
     if calibration.get("format") == 2:
         return dict(calibration)
-    return dict(manifest.get("fit") or {})
+    fit = dict(manifest.get("fit") or {})
+    params = calibration.get("params") or {}
+    if params and "confidence" not in params:
+        # Values set by hand (a threshold, weights) override the fit's. An older `kb calibrate` model
+        # (other confidence features, and the threshold that went with them) is not used.
+        fit["params"] = {**(fit.get("params") or {}), **params}
+    return fit
 
 
 def outcome_of(answered: bool, has_hits: bool, ranked: Any, suggest_threshold: float) -> str:

@@ -371,6 +371,7 @@ class Searcher:
             "chunk_scores": chunk_scores,
             "bm25": bm25,
             "coverage": self.lexical.coverage(text, lang),
+            "text": text,
             "degraded": chunk_scores is None,
             "timings": timings,
         }
@@ -436,6 +437,9 @@ class Searcher:
             ranked.negative,
             dense_top=dense_top,
             lexical_top=lexical_top,
+            matched=self.lexical.matched(
+                signals.get("text", ""), self.langs[groups[0].best_row], groups[0].best_row
+            ),
         )
         ranked.confidence = confidence(ranked.features, params)
         return ranked
@@ -455,7 +459,9 @@ class Searcher:
         if hits and hits[0].category in self.params.category_thresholds:
             threshold = self.params.category_thresholds[hits[0].category]
         # Closer to a request the desk does not handle than to any article: never a confident answer.
-        answered = bool(hits) and ranked.confidence >= threshold and ranked.negative <= 0
+        # Nor below the dense floor: a shared rare word alone is not an answer.
+        near = ranked.features.get("dense", 1.0) >= self.params.dense_floor
+        answered = bool(hits) and ranked.confidence >= threshold and ranked.negative <= 0 and near
         outcome = outcome_of(answered, bool(hits), ranked, self.params.suggest_threshold)
         redirect = None
         if not answered and ranked.scope_row is not None and ranked.negative > 0:
