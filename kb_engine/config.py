@@ -148,6 +148,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RESULTS", 5, "Number of articles returned by a search when the caller does not say.", int),
     Setting("MAX_QUERY_CHARS", 2000, "Longest accepted query, in characters; longer ones get a 400.", int),
     Setting(
+        "POPULAR_HALF_LIFE_DAYS",
+        14.0,
+        'Popular articles on the help centre\'s home and 404 pages: a view or a "solved" (worth 3 views) '
+        "counts half as much after this many days (events older than 90 days are not counted).",
+        float,
+    ),
+    Setting(
         "ANSWER_THRESHOLD",
         None,
         "Confidence below which a search is a miss. Empty: the value calibrated into the index manifest.",
