@@ -30,6 +30,7 @@ from kb_engine.helpdesk.similarity import Embed
 from kb_engine.helpdesk.tickets import TicketService
 from kb_engine.ops.jobs import server_jobs
 from kb_engine.search.admission import Admission
+from kb_engine.search.batching import QueryBatcher
 from kb_engine.search.embedding import model_cache_dir
 from kb_engine.search.searcher import Searcher, SearchResponse
 
@@ -68,6 +69,7 @@ class SearcherHolder:
                             queue=self.settings["SEARCH_QUEUE"],
                             wait_seconds=self.settings["SEARCH_WAIT_SECONDS"],
                         ),
+                        batcher=QueryBatcher(max_batch=self.settings["SEARCH_BATCH"]),
                     )
                     searcher.on_search = self.on_search
                     self._searcher = searcher
