@@ -24,7 +24,8 @@ from kb_engine.helpdesk.models import AnonymousAction, utcnow
 
 # What is limited: tickets customers open (API, contact form), tickets opened for them on a miss or a
 # "No" (search misses), replies to a ticket, feedback on articles (views, solved, not helpful).
-ACTIONS = ("ticket", "miss", "reply", "feedback")
+# "lost_link": asking for one's request links by email (kb_engine/helpdesk/lost_links.py).
+ACTIONS = ("ticket", "miss", "reply", "feedback", "lost_link")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class AnonymousLimits:
     misses_per_address: int = 20
     replies_per_address: int = 30
     feedback_per_address: int = 120
+    lost_links_per_address: int = 5
     window_seconds: int = 3600
 
     @classmethod
@@ -55,6 +57,7 @@ class AnonymousLimits:
             "miss": self.misses_per_address,
             "reply": self.replies_per_address,
             "feedback": self.feedback_per_address,
+            "lost_link": self.lost_links_per_address,
         }[action]
 
 
