@@ -1,7 +1,7 @@
 """problem_watch: customers who asked, from a known issue's banner, to be told when it is fixed
 
 Revision ID: 0014_desk
-Revises: 0004_abuse_limits
+Revises: 0013_integrations
 Create Date: 2026-12-06 01:35:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_desk"
-down_revision = "0004_abuse_limits"
+down_revision = "0013_integrations"
 branch_labels = None
 depends_on = None
 
