@@ -223,7 +223,9 @@ def test_customers_who_asked_from_the_banner_are_told_once_and_forgotten(session
     service.link_problem(linked, problem, "alice")
     with pytest.raises(InvalidTransition):  # a proposal is not shown to customers: nothing to wait for
         service.watch_problem(problem, "eve@example.com", "fr")
-    service.confirm_problem(problem, "alice", banners={"fr": "Le VPN est en panne.", "en": "The VPN is down."})
+    service.confirm_problem(
+        problem, "alice", banners={"fr": "Le VPN est en panne.", "en": "The VPN is down."}
+    )
     service.watch_problem(problem, "Eve@Example.com", "fr")
     service.watch_problem(problem, "eve@example.com ", "fr")  # twice: one request
     service.watch_problem(problem, "ann@example.com", "en")  # also has a linked ticket: told once
