@@ -355,6 +355,20 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
+        "TRIAGE_RETRAIN_SECONDS",
+        86400,
+        "How often each web server process retrains learned triage (as `kb tickets triage --train`); "
+        "the first time a few minutes after it starts, once the saved model is this old (0: never; cron).",
+        int,
+    ),
+    Setting(
+        "PURGE_EVERY_SECONDS",
+        86400,
+        "How often each web server process anonymises what is past retention (as `kb privacy purge`, "
+        "without compacting the file); the first time a few minutes after it starts (0: never; cron).",
+        int,
+    ),
+    Setting(
         "TRIAGE_THRESHOLD",
         0.8,
         "Confidence from which learned triage sends a new ticket straight to the tier and team it "
