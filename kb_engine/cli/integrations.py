@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
+from kb_engine.cli.console import db_session, echo_json, users
 from kb_engine.cli.context import Context, articles_option, fail, pass_ctx
+from kb_engine.cli.tickets import default_actor
 
 
 @click.command("import")
@@ -89,6 +91,90 @@ def import_cmd(
         click.echo(report.summary())
     if not report.ok:
         fail("kb lint found errors in the imported articles (listed above)")
+
+
+# -- kb users token: staff API tokens ------------------------------------------------------------------
+@users.group("token")
+def token() -> None:
+    """Personal tokens for the staff API (/api/v1/staff): create (shown once), list, revoke.
+
+    Example: kb users token create ana "jira sync" --scope tickets:read,tickets:write
+    """
+
+
+@token.command("create")
+@click.argument("username")
+@click.argument("name")
+@click.option(
+    "--scope", "scopes", default="tickets:read", show_default=True, help="tickets:read,tickets:write"
+)
+@click.option("--days", type=int, default=90, show_default=True, help="Days until it expires (1-366).")
+@click.option("--json", "as_json", is_flag=True, help="JSON output (the token included, once).")
+@pass_ctx
+def token_create(ctx: Context, username: str, name: str, scopes: str, days: int, as_json: bool) -> None:
+    """Create a token acting as USERNAME (an agent or admin); it is printed once, only its hash is kept.
+
+    Example: kb users token create ana "jira sync" --scope tickets:read,tickets:write --days 30
+    """
+    from kb_engine.helpdesk import audit
+    from kb_engine.integrations.tokens import create_token, token_to_dict
+
+    with db_session(ctx) as session:
+        row, raw = create_token(session, username, name, scopes, days=days)
+        audit.record(
+            session, default_actor(), "token_create", username, name=name, scopes=row.scopes, days=days
+        )
+        data = {**token_to_dict(row, username), "token": raw}
+    if as_json:
+        echo_json(data)
+        return
+    click.echo(raw)
+    click.echo(
+        f"token {data['id']} for {username} ({', '.join(data['scopes'])}), expires {data['expires_at']}: "
+        "copy it now, it is not shown again",
+        err=True,
+    )
+
+
+@token.command("list")
+@click.option("--user", "username", default=None, help="Only this account's tokens.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@pass_ctx
+def token_list(ctx: Context, username: str | None, as_json: bool) -> None:
+    """List tokens (never the tokens themselves: their first characters, scopes, state, last use).
+
+    Example: kb users token list --user ana
+    """
+    from kb_engine.integrations.tokens import list_tokens, token_to_dict
+
+    with db_session(ctx) as session:
+        rows = [token_to_dict(row, user) for row, user in list_tokens(session, username)]
+    if as_json:
+        echo_json(rows)
+        return
+    for row in rows:
+        click.echo(
+            f"{row['id']:>4} {row['user']:<16} {row['name']:<24} {row['prefix']}… "
+            f"{','.join(row['scopes']):<26} "
+            f"{row['state']:<8} expires {row['expires_at']} last used {row['last_used_at'] or 'never'}"
+        )
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@pass_ctx
+def token_revoke(ctx: Context, token_id: int) -> None:
+    """Revoke a token at once (its next request gets 401).
+
+    Example: kb users token revoke 3
+    """
+    from kb_engine.helpdesk import audit
+    from kb_engine.integrations.tokens import revoke_token
+
+    with db_session(ctx) as session:
+        row = revoke_token(session, token_id)
+        audit.record(session, default_actor(), "token_revoke", str(token_id), name=row.name)
+    click.echo(f"token {token_id} revoked")
 
 
 COMMANDS = [import_cmd]

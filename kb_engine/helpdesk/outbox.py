@@ -24,7 +24,6 @@ import datetime as dt
 import logging
 import os
 import socket
-import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -302,37 +301,3 @@ def counts(session: Session) -> dict[str, int]:
 
     rows = session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
     return {status: int(n) for status, n in rows}
-
-
-class BackgroundSender:
-    """A daemon thread running `send_due` every `interval` seconds (the in-process sender of the web
-    servers); `wake()` makes it look now, `stop()` ends it."""
-
-    def __init__(self, sender: OutboxSender, interval: float = 10.0) -> None:
-        self.sender = sender
-        self.interval = interval
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="kb-outbox-sender", daemon=True)
-
-    def start(self) -> BackgroundSender:
-        self.thread.start()
-        return self
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float | None = None) -> None:
-        self._stop.set()
-        self._wake.set()
-        self.thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                while self.sender.send_due().sent and not self._stop.is_set():
-                    pass  # a full batch: look again at once
-            except Exception:  # noqa: BLE001 - a database hiccup must not end the thread; retried next turn
-                log.exception("outbox sender pass failed; trying again in %ss", self.interval)
-            self._wake.wait(self.interval)
-            self._wake.clear()

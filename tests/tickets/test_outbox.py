@@ -360,7 +360,7 @@ def test_web_server_sends_the_outbox_itself(app_config, db_url):
             assert mailbox.wait_for(1)
             assert str(mailbox.messages[0]["Subject"]).endswith("We received your request")
         finally:
-            app.extensions["kb_outbox_sender"].stop(timeout=60)
+            app.extensions["kb_periodic"].stop(timeout=60)
             app.extensions["kb_engine"].dispose()
 
 
