@@ -5,7 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, event, false
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -138,6 +151,20 @@ class Problem(Base):
     def banner_for(self, lang: str | None) -> str | None:
         """The customer-facing banner in `lang`, else the default one."""
         return (self.banners or {}).get(lang or "") or self.banner
+
+
+class ProblemWatch(Base):
+    """A customer who saw a known issue's banner and asked to be told when it is fixed (no ticket): an email
+    address, kept only until that message is queued."""
+
+    __tablename__ = "problem_watch"
+    __table_args__ = (UniqueConstraint("problem_id", "email"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problem.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    lang: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class SearchLog(Base):

@@ -230,10 +230,14 @@ class Notifier:
         values: Mapping[str, Any],
         *,
         now: dt.datetime,
-    ) -> OutboxMessage:
-        """Queue a customer message about no single ticket (not threaded)."""
+        key: str | None = None,
+    ) -> OutboxMessage | None:
+        """Queue a customer message about no single ticket (not threaded); with `key`, once for good
+        (None when a message with that key was queued already)."""
+        if key and session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)):
+            return None
         return self._queue(
-            session, None, kind, address, lang, values, now=now, event=None, key=None, threaded=False
+            session, None, kind, address, lang, values, now=now, event=None, key=key, threaded=False
         )
 
     # -- teams -------------------------------------------------------------------------------------------

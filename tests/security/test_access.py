@@ -74,6 +74,7 @@ def _values(reference: str) -> dict[str, object]:
         "filename": "app.js",
         "name": "en/img/none.png",
         "problem_id": 1,
+        "cid": "accounts",
         "username": "nobody-here",
     }
 

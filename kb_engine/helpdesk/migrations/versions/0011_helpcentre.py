@@ -1,7 +1,7 @@
 """help centre: why an article did not help (feedback.reason, one of analytics.NOT_HELPFUL_REASONS)
 
 Revision ID: 0011_helpcentre
-Revises: 0013_integrations
+Revises: 0014_desk
 Create Date: 2026-12-06 01:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_helpcentre"
-down_revision = "0013_integrations"
+down_revision = "0014_desk"
 branch_labels = None
 depends_on = None
 
