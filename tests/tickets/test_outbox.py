@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from kb_engine.errors import InvalidQuery, InvalidTransition
 from kb_engine.helpdesk.db import make_session_factory
 from kb_engine.helpdesk.mail_intake import intake, parse_message
 from kb_engine.helpdesk.models import OutboxMessage, Problem, Ticket
@@ -213,6 +214,41 @@ def test_problem_resolved_tells_every_linked_customer_once(session, service, clo
     assert not [r for r in rows(session) if r.kind == "resolved"]
 
 
+def test_customers_who_asked_from_the_banner_are_told_once_and_forgotten(session, service, sessions, clock):
+    from kb_engine.helpdesk.models import ProblemWatch
+
+    linked = open_ticket(service, email="ann@example.com", lang="en", query="VPN down")
+    problem = Problem(title="VPN outage", query="VPN down", status="proposed", created_at=clock.now)
+    session.add(problem)
+    service.link_problem(linked, problem, "alice")
+    with pytest.raises(InvalidTransition):  # a proposal is not shown to customers: nothing to wait for
+        service.watch_problem(problem, "eve@example.com", "fr")
+    service.confirm_problem(
+        problem, "alice", banners={"fr": "Le VPN est en panne.", "en": "The VPN is down."}
+    )
+    service.watch_problem(problem, "Eve@Example.com", "fr")
+    service.watch_problem(problem, "eve@example.com ", "fr")  # twice: one request
+    service.watch_problem(problem, "ann@example.com", "en")  # also has a linked ticket: told once
+    with pytest.raises(InvalidQuery, match="email"):
+        service.watch_problem(problem, "not an address", "en")
+    session.commit()
+    assert session.query(ProblemWatch).count() == 2
+    service.resolve_problem(problem, "alice", "The VPN gateway was restarted.")
+    session.commit()
+    fixed = {r.recipient: r for r in rows(session) if r.kind in ("problem_fixed", "known_issue_fixed")}
+    assert sorted(fixed) == ["ann@example.com", "eve@example.com"]
+    assert fixed["ann@example.com"].kind == "problem_fixed" and fixed["eve@example.com"].ticket_id is None
+    assert session.query(ProblemWatch).count() == 0  # the addresses are not kept
+    with smtp_server() as (url, mailbox):
+        sender_for(sessions, url, clock).send_due()
+        eve = next(m for m in mailbox.messages if m["To"] == "eve@example.com")
+    assert eve["Subject"] == "Résolu : VPN outage" and eve["Content-Language"] == "fr"
+    body = eve.get_content()
+    assert "Le VPN est en panne." in body and "The VPN gateway was restarted." in body
+    with pytest.raises(InvalidTransition):
+        service.watch_problem(problem, "late@example.com", "en")
+
+
 def test_smtp_server_down_then_up_nothing_lost_nothing_twice(session, service, sessions, clock):
     for n in range(3):
         open_ticket(service, email=f"user{n}@example.com")
@@ -359,5 +395,32 @@ def test_web_server_sends_the_outbox_itself(app_config, db_url):
             assert mailbox.wait_for(1)
             assert str(mailbox.messages[0]["Subject"]).endswith("We received your request")
         finally:
-            app.extensions["kb_outbox_sender"].stop(timeout=60)
+            app.extensions["kb_periodic"].stop(timeout=60)
             app.extensions["kb_engine"].dispose()
+
+
+def test_an_agents_message_emails_the_customer_and_keeps_the_ticket_open(session, service, sessions, clock):
+    ticket = open_ticket(service, lang="en", query="VPN drops every hour")
+    service.send_message(ticket, "alice", "We are on it; a fix is planned for tonight.\nNothing to do.")
+    session.commit()
+    assert ticket.status == "open" and ticket.assignee == "alice" and ticket.first_response_at is not None
+    assert [r.kind for r in rows(session)] == ["opened", "message"]
+    with smtp_server() as (url, mailbox):
+        assert len(sender_for(sessions, url, clock).send_due().sent) == 2
+        received = list(mailbox.messages)
+    news = received[1]
+    assert news["Subject"] == f"[{ticket.reference}] News about your request"
+    assert "a fix is planned for tonight.\nNothing to do." in news.get_content().replace("\r\n", "\n")
+    assert news["In-Reply-To"] == received[0]["Message-ID"]  # threaded like the others
+    # The customer's page shows it; a ticket waiting on the customer keeps waiting.
+    assert service.customer_history(ticket)[-1]["text"].startswith("Support wrote: We are on it")
+    service.ask_customer(ticket, "alice", "Does it still drop?")
+    service.send_message(ticket, "alice", "Reminder: tell us if it still drops.")
+    assert ticket.status == "waiting_on_customer"
+
+
+def test_an_agents_message_to_nobody_is_refused_and_changes_nothing(session, service):
+    anonymous = service.create(source="search_miss", query="printer jammed", lang="en")
+    with pytest.raises(InvalidQuery, match="no contact"):
+        service.send_message(anonymous, "alice", "Did you restart it?")
+    assert anonymous.status == "new" and rows(session) == []
