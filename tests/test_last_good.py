@@ -199,7 +199,7 @@ def test_a_yaml_typo_under_serve_watch_keeps_the_page_and_its_searches(tmp_path:
         },
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    eventually(lambda: api_top_hit(port, "printer offline") or proc.poll() is not None, "the server")
+    eventually(lambda: api_top_hit(port, "printer offline") or proc.poll() is not None, "the server", 90)
     assert proc.poll() is None, proc.log_path.read_text()
     queries = ("I forgot my password", "mot de passe oublié", "printer offline", "vpn")
     before = {q: api_top_hit(port, q) for q in queries}

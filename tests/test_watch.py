@@ -167,7 +167,7 @@ def test_kb_serve_watch_serves_an_edit_without_a_restart(tmp_path: Path, kb_proc
             "KB_DATABASE_URL": f"sqlite:///{tmp_path / 'kb.sqlite3'}",
         },
     )  # fmt: skip
-    eventually(lambda: api_top_hit(port, "printer offline") or proc.poll() is not None, "the server")
+    eventually(lambda: api_top_hit(port, "printer offline") or proc.poll() is not None, "the server", 90)
     assert proc.poll() is None, proc.log_path.read_text()
     assert api_top_hit(port, "printer offline") == "en/printer-offline"
 
