@@ -3,47 +3,14 @@ escalating, the problems page and its banner, the queue at 390 px, queue noise r
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.apps import app_ticket
-from tests.browser.conftest import login, shot
+from tests.browser.conftest import axe_violations, rows, shot, staff_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
-
-AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
-
-
-def rows(server: Any, sql: str) -> list[tuple]:
-    path = server.app.config["DATABASE_URL"].removeprefix("sqlite:///")
-    with sqlite3.connect(path) as conn:
-        return conn.execute(sql).fetchall()
-
-
-def axe_violations(page: Any) -> list[str]:
-    """Every axe-core violation (WCAG 2.1 A/AA and best practice) on the page as it is now."""
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
-        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}, resultTypes: ['violations']})"
-    )
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in result["violations"]
-    ]
-
-
-def staff_page(browser: Any, server: Any, username: str, *, width: int = 1280, height: int = 900) -> Any:
-    context = browser.new_context(
-        viewport={"width": width, "height": height}, locale="en-GB", bypass_csp=True
-    )
-    context.set_default_timeout(20000)
-    page = context.new_page()
-    login(page, server, username)
-    return page
 
 
 def ticket(server: Any, **fields: Any) -> str:
