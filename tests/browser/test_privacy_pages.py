@@ -8,10 +8,7 @@ from typing import Any
 
 import pytest
 
-from kb_engine.helpdesk.db import make_session_factory
-from kb_engine.helpdesk.models import Problem
-from kb_engine.helpdesk.tickets import TicketService
-from tests.apps import app_ticket
+from tests.apps import app_problem, app_ticket
 from tests.browser.conftest import axe_violations, rows, shot, staff_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
@@ -64,15 +61,9 @@ def test_admins_export_and_erase_on_the_console_privacy_page(browser, live_serve
 
 
 def test_known_issue_banner_leads_to_email_me_when_it_is_fixed(browser, live_server) -> None:
-    with make_session_factory(live_server.app.extensions["kb_engine"])() as session:
-        service = TicketService.from_settings(session, live_server.app.config)
-        problem = Problem(title="VPN outage", query="vpn down", status="proposed")
-        session.add(problem)
-        session.flush()
-        service.confirm_problem(
-            problem, "alice", banners={"en": "The VPN is down.", "fr": "Le VPN est en panne."}
-        )
-        session.commit()
+    app_problem(
+        live_server.app, title="VPN outage", banners={"en": "The VPN is down.", "fr": "Le VPN est en panne."}
+    )
     for lang, link in (
         ("fr", "Me prévenir par e-mail quand ce sera résolu"),
         ("en", "Email me when it is fixed"),

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.apps import app_ticket
+from tests.apps import app_problem, app_ticket
 from tests.browser.conftest import axe_violations, rows, shot, staff_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
@@ -97,9 +97,6 @@ def test_l1_adds_a_note_after_escalating_and_l2_sees_the_reason_first(browser, l
 def test_problem_confirmed_shows_its_banner_and_resolving_it_resolves_its_tickets(
     browser, live_server
 ) -> None:
-    from kb_engine.helpdesk.db import make_session_factory
-    from kb_engine.helpdesk.models import Problem
-    from kb_engine.helpdesk.tickets import TicketService
 
     server = live_server
     server.create_user("lena", "agent-L1")
@@ -109,17 +106,7 @@ def test_problem_confirmed_shows_its_banner_and_resolving_it_resolves_its_ticket
             [("VPN down since 9", "en"), ("VPN en panne depuis 9 h", "fr"), ("VPN times out", "en")]
         )
     ]
-    with make_session_factory(server.app.extensions["kb_engine"])() as session:
-        service = TicketService(session)
-        problem = Problem(
-            title="VPN down since 9", query="VPN down since 9", status="proposed", created_by="engine"
-        )
-        session.add(problem)
-        session.flush()
-        for r in refs[:2]:
-            service.link_problem(service.get(r), problem, "engine")
-        pid = problem.id
-        session.commit()
+    pid = app_problem(server.app, refs[:2])
     page = staff_page(browser, server, "lena")
     page.goto(f"{server.url}/console/problems")
     card = page.locator(f"#problem-{pid}")
