@@ -118,3 +118,45 @@ def test_mail_reply_card_is_plain_text_with_the_link_to_the_section(searcher: Se
     assert "1. iPhone: Settings > Mail > Accounts" in text and "**" not in text
     assert text.endswith("https://help.example.com/articles/en/account-locked?ch=email#phone")
     assert response_card(searcher, searcher.search("the coffee machine upstairs")) is None
+
+
+def test_the_question_is_asked_logged_and_a_click_reranks_and_is_logged(app, client) -> None:
+    from kb_engine.helpdesk.models import SearchLog
+    from web.resources import get_db
+
+    query = "the vpn wont connect"
+    posted = client.post("/search", data={"q": query, "csrf_token": csrf_token(client)})
+    location = posted.headers["Location"]
+    search_id = int(re.search(r"s=(\d+)", location).group(1))
+    page = client.get(location).get_data(as_text=True)
+    assert "Which one are you using?" in page
+    options = re.findall(r'name="facet" value="([a-z]+)"', page)
+    assert len(options) >= 2 and "phone" in options
+    clicked = client.post(
+        "/search/facet",
+        data={"q": query, "s": search_id, "facet": "phone", "csrf_token": csrf_token(client, location)},
+    )
+    assert clicked.status_code == 303 and "facet=phone" in clicked.headers["Location"]
+    after = client.get(clicked.headers["Location"]).get_data(as_text=True)
+    assert "Showing the steps for" in after and "Which one are you using?" not in after
+    assert re.search(r'href="/articles/en/vpn-cannot-connect\?[^"]*#phone"', after)
+    with app.app_context():
+        entry = get_db().get(SearchLog, search_id)
+        assert (entry.clarify, entry.facet) == ("platform", "phone")
+    # The next search is logged with the kept choice, and asks nothing.
+    again = client.post(
+        "/search", data={"q": "connected to wifi but no internet", "csrf_token": csrf_token(client)}
+    )
+    next_id = int(re.search(r"s=(\d+)", again.headers["Location"]).group(1))
+    with app.app_context():
+        entry = get_db().get(SearchLog, next_id)
+        assert (entry.clarify, entry.facet) == (None, "phone")
+
+
+def test_a_value_not_offered_is_refused_and_changes_nothing(client) -> None:
+    results(client, q="account locked", facet="macos")
+    refused = client.post(
+        "/search/facet", data={"q": "account locked", "facet": "amiga", "csrf_token": csrf_token(client)}
+    )
+    assert refused.status_code == 400 and "choose one of the platforms" in refused.get_data(as_text=True)
+    assert "Showing the steps for" in results(client, q="account locked")  # the kept choice is intact

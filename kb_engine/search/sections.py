@@ -43,6 +43,9 @@ DEFAULT_PLATFORMS: dict[str, tuple[str, ...]] = {
 NOT_ANSWER_HEADINGS = frozenset(
     {"symptoms", "symptomes", "before escalating", "avant d'escalader", "avant d escalader"}
 )
+# How far below the best answer section a platform's section may score for the question to be asked.
+# Measured on eval/ambiguity.tsv against eval/queries.tsv (README "Which one are you using?").
+CLARIFY_MARGIN = 0.1
 _WORD = re.compile(r"[a-z0-9]+")
 # Bullets and step numbers left in a flattened passage ("- Check the cable. 2. Restart"): snippet noise.
 LIST_MARKER = re.compile(r"(?<!\S)(?:[-*+]|\d{1,2}\.)\s+(?=\S)")
@@ -203,27 +206,25 @@ class SectionPicker:
         groups: Sequence[Any],
         chunk_scores: np.ndarray | None,
         query: SectionQuery,
-        margin: float = 0.03,
+        margin: float = CLARIFY_MARGIN,
     ) -> dict[str, Any] | None:
-        """The one question worth asking, or None: when the query names no platform, the first hit's best
-        section is about one platform and a section about another comes within `margin` of it. The
-        options are the platforms of the first hit's sections."""
+        """The one question worth asking, or None: when the query names no platform, the first hit's
+        sections cover two platforms or more and a platform's section is the best answer or within
+        `margin` of it (the steps the customer needs depend on the platform). The options are the
+        platforms of the first hit's sections, in article order."""
         if query.platforms or not groups:
             return None
-        cands = self.candidates(groups[0].row, chunk_scores, query)
-        if not cands:
-            return None
-        best_chunk, best = max(cands, key=lambda cs: cs[1])
-        first = self.heading_platforms(self.headings[best_chunk])
-        if not first:
-            return None  # the best answer does not depend on the platform
-        close = any(
-            score >= best - margin and (p := self.heading_platforms(self.headings[c])) and not p & first
-            for c, score in cands
-        )
         options = self.article_platforms(groups[0].row)
-        if not close or len(options) < 2:
+        if len(options) < 2:
             return None
+        cands = self.candidates(groups[0].row, chunk_scores, query)
+        answers = [(c, s) for c, s in cands if is_answer_heading(self.headings[c])]
+        if not answers:
+            return None
+        best = max(s for _, s in answers)
+        on_platform = max((s for c, s in answers if self.heading_platforms(self.headings[c])), default=None)
+        if on_platform is None or on_platform < best - margin:
+            return None  # a section for every platform answers better: the platform does not matter
         return {"facet": "platform", "options": options}
 
     def _terms_of(self, chunk: int, lang: str) -> tuple[frozenset[str], frozenset[str]]:
