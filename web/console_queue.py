@@ -45,7 +45,7 @@ def replied(tickets: list[Ticket]) -> set[int]:
         select(TicketEvent.ticket_id, TicketEvent.kind, func.max(TicketEvent.at))
         .where(
             TicketEvent.ticket_id.in_([t.id for t in tickets]),
-            TicketEvent.kind.in_(("customer_reply", "asked_customer", "resolved")),
+            TicketEvent.kind.in_(("customer_reply", "asked_customer", "message", "resolved")),
         )
         .group_by(TicketEvent.ticket_id, TicketEvent.kind)
     )

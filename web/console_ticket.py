@@ -31,7 +31,7 @@ from web.resources import get_db, get_embed, get_searcher, get_tickets
 SUGGESTIONS = 5
 FOUND = 8
 # Events that are part of the conversation; every other kind is a system event, folded.
-MESSAGE_KINDS = {"customer_reply": "customer", "asked_customer": "reply", "note": "note"}
+MESSAGE_KINDS = {"customer_reply": "customer", "asked_customer": "reply", "message": "reply", "note": "note"}
 # Actions that ask "are you sure?" first (final, or hard to undo).
 CONFIRM = {
     "close": "Close {ref} for good? A closed ticket never changes again.",
@@ -263,13 +263,24 @@ def _note(s: TicketService, t: Ticket, actor: str, f: dict[str, Any]) -> str:
     return "internal note added"
 
 
+@action("message")
+def _message(s: TicketService, t: Ticket, actor: str, f: dict[str, Any]) -> str:
+    return _write(s.send_message, s, t, actor, f)
+
+
 @action("ask")
 def _ask(s: TicketService, t: Ticket, actor: str, f: dict[str, Any]) -> str:
+    return _write(s.ask_customer, s, t, actor, f)
+
+
+def _write(send: Callable[..., Ticket], s: TicketService, t: Ticket, actor: str, f: dict[str, Any]) -> str:
     to = f.get("to") or None
-    s.ask_customer(t, actor, f.get("message", ""), to=to)
+    send(t, actor, f.get("message", ""), to=to)
     reached = 1 if to else len(s.customers(t))
     who = "the customer" if reached == 1 else f"{reached} customers"
-    return f"message sent to {who}; the ticket waits on their answer"
+    if t.status == "waiting_on_customer" and send == s.ask_customer:
+        return f"message sent to {who}; the ticket waits on their answer"
+    return f"message sent to {who}; the ticket stays {t.status.replace('_', ' ')}"
 
 
 @action("escalate")
@@ -391,7 +402,9 @@ def compose(reference: str):
             require_tier(ticket.tier)
         return _apply(reference, "note", form, keep={"message": message, "mode": "reply"})
     require_tier(ticket.tier)
-    return _apply(reference, "ask", form, keep={"note": note, "mode": "note"})
+    # "Then: keep it open" writes without parking the ticket; the default waits on the customer's answer.
+    name = "message" if form.get("after") == "open" else "ask"
+    return _apply(reference, name, form, keep={"note": note, "mode": "note"})
 
 
 @bp.post("/tickets/<reference>/<action>")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from kb_engine.helpdesk.models import Ticket
 from tests.conftest import csrf_token, login_staff
 from tests.console.conftest import open_ticket, ticket_row
 
@@ -53,6 +54,28 @@ def test_reply_keeps_line_breaks_and_the_other_draft(app, client) -> None:
     assert 'class="text">Step 1\nStep 2</div>' in client.get(f"/console/tickets/{reference}").get_data(
         as_text=True
     )
+
+
+def test_reply_that_keeps_the_ticket_open_is_emailed_and_shown_to_the_customer(app, client) -> None:
+    reference = open_ticket(app, query="printer offline", contact_email="ana@example.com")
+    login_staff(app, client, "lena", "agent-L1")
+    sent = act(
+        client, reference, "compose", mode="reply", after="open", message="Fixed on our side.\nTry now."
+    )
+    assert sent.status_code == 303
+    row = ticket_row(app, reference)
+    assert row["status"] == "open" and row["history"][-1]["kind"] == "message"
+    from sqlalchemy import select
+
+    from kb_engine.helpdesk.models import OutboxMessage
+
+    with service_session(app) as session:
+        queued = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "message")).all()
+        assert [m.recipient for m in queued] == ["ana@example.com"] and "Try now." in queued[0].body
+        token = session.scalar(select(Ticket.token).where(Ticket.reference == reference))
+    assert "Fixed on our side." in client.get(f"/console/tickets/{reference}").get_data(as_text=True)
+    status = client.get(f"/tickets/{reference}?t={token}").get_data(as_text=True)
+    assert "Support wrote: Fixed on our side." in status
 
 
 def test_message_to_a_customer_without_contact_is_refused_with_an_offer_of_a_note(app, client) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from kb_engine.errors import InvalidQuery
 from kb_engine.helpdesk.db import make_session_factory
 from kb_engine.helpdesk.mail_intake import intake, parse_message
 from kb_engine.helpdesk.models import OutboxMessage, Problem, Ticket
@@ -361,3 +362,30 @@ def test_web_server_sends_the_outbox_itself(app_config, db_url):
         finally:
             app.extensions["kb_outbox_sender"].stop(timeout=60)
             app.extensions["kb_engine"].dispose()
+
+
+def test_an_agents_message_emails_the_customer_and_keeps_the_ticket_open(session, service, sessions, clock):
+    ticket = open_ticket(service, lang="en", query="VPN drops every hour")
+    service.send_message(ticket, "alice", "We are on it; a fix is planned for tonight.\nNothing to do.")
+    session.commit()
+    assert ticket.status == "open" and ticket.assignee == "alice" and ticket.first_response_at is not None
+    assert [r.kind for r in rows(session)] == ["opened", "message"]
+    with smtp_server() as (url, mailbox):
+        assert len(sender_for(sessions, url, clock).send_due().sent) == 2
+        received = list(mailbox.messages)
+    news = received[1]
+    assert news["Subject"] == f"[{ticket.reference}] News about your request"
+    assert "a fix is planned for tonight.\nNothing to do." in news.get_content().replace("\r\n", "\n")
+    assert news["In-Reply-To"] == received[0]["Message-ID"]  # threaded like the others
+    # The customer's page shows it; a ticket waiting on the customer keeps waiting.
+    assert service.customer_history(ticket)[-1]["text"].startswith("Support wrote: We are on it")
+    service.ask_customer(ticket, "alice", "Does it still drop?")
+    service.send_message(ticket, "alice", "Reminder: tell us if it still drops.")
+    assert ticket.status == "waiting_on_customer"
+
+
+def test_an_agents_message_to_nobody_is_refused_and_changes_nothing(session, service):
+    anonymous = service.create(source="search_miss", query="printer jammed", lang="en")
+    with pytest.raises(InvalidQuery, match="no contact"):
+        service.send_message(anonymous, "alice", "Did you restart it?")
+    assert anonymous.status == "new" and rows(session) == []

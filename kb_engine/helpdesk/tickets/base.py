@@ -240,10 +240,11 @@ class TicketBase:
         mine = {"customer_name": self.customer_name(ticket), "reference": ticket.reference}
         history = []
         for e in events:
-            message = fill(e.message, mine) if e.message and e.kind == "asked_customer" else e.message
+            to_customer = e.kind in ("asked_customer", "message")
+            message = fill(e.message, mine) if e.message and to_customer else e.message
             text = CUSTOMER_TEXT[e.kind](e)
-            if e.kind == "asked_customer":
-                text = f"Support asked: {message}"
+            if to_customer:
+                text = ("Support asked: " if e.kind == "asked_customer" else "Support wrote: ") + str(message)
             history.append({"at": e.at, "kind": e.kind, "text": text, "message": message, "data": e.data})
         return history
 

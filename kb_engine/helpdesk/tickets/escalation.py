@@ -99,7 +99,7 @@ class EscalationMixin(TicketBase):
                     "message": e.message,
                 }
                 for e in history
-                if e.kind in ("asked_customer", "customer_reply")
+                if e.kind in ("asked_customer", "message", "customer_reply")
             ],
             "notes": [
                 {"at": iso(e.at), "by": e.actor, "note": e.message} for e in history if e.kind == "note"

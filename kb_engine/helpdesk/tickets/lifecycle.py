@@ -210,11 +210,25 @@ class LifecycleMixin(TicketBase):
         and `{reference}` left in the message are filled for each customer when they read it.
 
         Raises:
-            InvalidQuery: `to` is not one of the ticket's customers.
+            InvalidQuery: `to` is not one of the ticket's customers, or the ticket has no contact.
         """
-        self._require(ticket, "ask the customer about", ACTIVE)
+        return self._to_customer(ticket, actor, message, to, wait=True)
+
+    def send_message(self, ticket: Ticket, actor: str, message: str, *, to: str | None = None) -> Ticket:
+        """Write to the customer without waiting on them (news, a workaround, "we are on it"): the message
+        shows on their status page and goes by email (template `message`); a new ticket opens, a ticket
+        waiting on the customer keeps waiting. `to` and the placeholders as for `ask_customer`.
+
+        Raises:
+            InvalidQuery: `to` is not one of the ticket's customers, or the ticket has no contact.
+        """
+        return self._to_customer(ticket, actor, message, to, wait=False)
+
+    def _to_customer(self, ticket: Ticket, actor: str, message: str, to: str | None, *, wait: bool) -> Ticket:
+        """A message to the ticket's customer(s) (or the one named by `to`): history, email, status."""
+        self._require(ticket, "ask the customer about" if wait else "write to the customer of", ACTIVE)
         if not self.reachable(ticket):
-            # Parking the ticket "waiting on customer" would wait for an answer that cannot come.
+            # Saying "sent" (or parking the ticket waiting on the customer) would promise what cannot come.
             raise InvalidQuery(
                 f"{ticket.reference} has no contact (an anonymous request): nobody would receive this "
                 "message. Keep it as an internal note instead, or add the customer's contact first.",
@@ -228,13 +242,16 @@ class LifecycleMixin(TicketBase):
             if to not in known:
                 raise InvalidQuery(f"{to} is not one of the customers of {ticket.reference}")
             extra["customer"] = to
-        ticket.status = "waiting_on_customer"
+        if wait:
+            ticket.status = "waiting_on_customer"
+        elif ticket.status == "new":
+            ticket.status = "open"
         if ticket.assignee is None:
             ticket.assignee = actor
         self._responded(ticket)
-        event = self._event(ticket, actor, "asked_customer", text, **extra)
+        event = self._event(ticket, actor, "asked_customer" if wait else "message", text, **extra)
         # By email too: to the one customer chosen, or to each, with their own name and reference.
-        self._tell(ticket, "question", event, message=text, to_reference=to)
+        self._tell(ticket, "question" if wait else "message", event, message=text, to_reference=to)
         self.session.flush()
         return ticket
 

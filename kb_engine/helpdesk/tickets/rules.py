@@ -60,6 +60,7 @@ CUSTOMER_TEXT: dict[str, Callable[[TicketEvent], str]] = {
     "created": lambda e: "We received your request.",
     "contact_added": lambda e: "You left your contact details.",
     "asked_customer": lambda e: f"Support asked: {e.message}",
+    "message": lambda e: f"Support wrote: {e.message}",
     "customer_reply": lambda e: f"You replied: {e.message}",
     "escalated": lambda e: "Your request was passed to a specialist team.",
     "resolved": lambda e: "Resolved." + (f" {e.message}" if e.message else ""),
@@ -71,7 +72,16 @@ CUSTOMER_TEXT: dict[str, Callable[[TicketEvent], str]] = {
 }
 # Kinds a merged ticket's customer also sees from the surviving ticket (nothing about other customers).
 SHARED_KINDS = frozenset(
-    ("asked_customer", "escalated", "resolved", "reopened", "closed", "problem_confirmed", "problem_resolved")
+    (
+        "asked_customer",
+        "message",
+        "escalated",
+        "resolved",
+        "reopened",
+        "closed",
+        "problem_confirmed",
+        "problem_resolved",
+    )
 )
 
 
