@@ -9,7 +9,7 @@ import pytest
 
 from kb_engine.search.answer import _cut, answer_card, highlight, response_card
 from kb_engine.search.searcher import Searcher
-from tests.conftest import MODEL, csrf_token
+from tests.conftest import MODEL, csrf_token, login_staff
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +160,29 @@ def test_a_value_not_offered_is_refused_and_changes_nothing(client) -> None:
     )
     assert refused.status_code == 400 and "choose one of the platforms" in refused.get_data(as_text=True)
     assert "Showing the steps for" in results(client, q="account locked")  # the kept choice is intact
+
+
+def test_the_api_answers_the_card_only_when_asked(client) -> None:
+    query = {"q": "my account is locked on my iphone", "k": 3}
+    plain = client.get("/api/v1/search", query_string=query).get_json()
+    assert "answer" not in plain  # scripts see no change
+    card = client.get("/api/v1/search", query_string={**query, "answer": 1}).get_json()["answer"]
+    assert card["url"] == "/articles/en/account-locked#phone" and card["heading"] == "Steps > Phone"
+    assert "<ol>" in card["html"] and "<mark>" in card["html"] and "<script" not in card["html"]
+    assert card["text"].startswith("Account locked after too many attempts › Steps › Phone")
+    unsure = client.get("/api/v1/search", query_string={"q": "the coffee machine upstairs", "answer": 1})
+    assert unsure.get_json()["answer"] is None
+
+
+def test_agents_see_the_card_in_the_ticket_suggestions_and_can_insert_its_steps(app, client) -> None:
+    from tests.console.conftest import open_ticket
+
+    reference = open_ticket(app, query="my account is locked on my iphone", contact_email="ana@example.com")
+    login_staff(app, client, "lena", "agent-L1")
+    page = client.get(f"/console/tickets/{reference}").get_data(as_text=True)
+    card = page[page.index('id="agent-answer"') :]
+    assert "Steps › Phone" in card[:2000] and "<ol>" in card[:4000]
+    assert re.search(r'href="/console/articles/en/account-locked#phone"', card)
+    insert = re.search(r'name="insert" value="([^"]*)" class="link insert-link"', card)
+    assert insert and insert.group(1).startswith("Account locked after too many attempts › Steps › Phone")
+    assert "/articles/en/account-locked#phone" in insert.group(1)

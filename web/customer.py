@@ -225,6 +225,7 @@ def results():
         known_issue=known_issue_for(query),
         card=card_for(query, response),
         card_solved=request.args.get("solved") == "1",
+        platform_labels=get_searcher().platforms.labels,
     )
 
 

@@ -11,9 +11,11 @@ Only the few hits shown are looked at, so this adds a small constant to a query,
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,9 +23,13 @@ import numpy as np
 from kb_engine.content.articles import Article
 from kb_engine.content.chunking import KINDS
 from kb_engine.content.glossary import Glossary
+from kb_engine.content.platforms import PlatformVocabulary, load_platforms
 from kb_engine.content.sections import section_by_path
 from kb_engine.content.text import fold
+from kb_engine.errors import ArticleError
 from kb_engine.search.lexical import analyzer
+
+log = logging.getLogger(__name__)
 
 # Platforms recognised in section headings and in queries, in both languages: facet value -> words.
 # A heading names a platform when one of its words is one of these (after folding accents and case).
@@ -65,9 +71,19 @@ class SectionWeights:
 
 @dataclass
 class Platforms:
-    """The platform vocabulary (facet value -> words), as configured."""
+    """The platform vocabulary (facet value -> words), as configured, and the options' labels per
+    language (value -> {lang: label}; the page's own labels otherwise)."""
 
     words: Mapping[str, Sequence[str]] = field(default_factory=lambda: dict(DEFAULT_PLATFORMS))
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def with_vocabulary(cls, vocabulary: PlatformVocabulary) -> Platforms:
+        """The built-in vocabulary with an articles folder's platforms file added to it."""
+        words = {value: tuple(found) for value, found in DEFAULT_PLATFORMS.items()}
+        for value, extra in vocabulary.words.items():
+            words[value] = tuple(dict.fromkeys((*words.get(value, ()), *extra)))
+        return cls(words, dict(vocabulary.labels))
 
     def __post_init__(self) -> None:
         self._index: dict[str, set[str]] = {}
@@ -90,6 +106,16 @@ class Platforms:
         if direct:
             return direct
         return self.of_text(title)
+
+
+def platforms_for(articles_dir: str | Path) -> Platforms:
+    """The platform vocabulary for an articles folder: the built-in one plus its `platforms.yml`. A
+    malformed file is logged and left out (the built-in vocabulary still serves); `kb lint` reports it."""
+    try:
+        return Platforms.with_vocabulary(load_platforms(Path(articles_dir)))
+    except ArticleError as exc:
+        log.error("platforms file left out: %s", exc)
+        return Platforms()
 
 
 def is_answer_heading(path: str) -> bool:
