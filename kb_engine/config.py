@@ -136,10 +136,24 @@ SETTINGS: tuple[Setting, ...] = (
         "Longest a search waits in the queue before it is refused with a 503 and `Retry-After`.",
         float,
     ),
+    Setting(
+        "SEARCH_BATCH",
+        8,
+        "Most queries embedded in one model call per server process: the search that gets a slot embeds "
+        "the queries waiting behind it too (micro-batching; 1: off). See the README's Performance section.",
+        int,
+    ),
     Setting("EMBED_BATCH_SIZE", 32, "Batch size when embedding chunks at index time.", int),
     Setting("LANGUAGES", "en,fr", "Languages of the knowledge base, first is the default.", _str_list),
     Setting("RESULTS", 5, "Number of articles returned by a search when the caller does not say.", int),
     Setting("MAX_QUERY_CHARS", 2000, "Longest accepted query, in characters; longer ones get a 400.", int),
+    Setting(
+        "POPULAR_HALF_LIFE_DAYS",
+        14.0,
+        'Popular articles on the help centre\'s home and 404 pages: a view or a "solved" (worth 3 views) '
+        "counts half as much after this many days (events older than 90 days are not counted).",
+        float,
+    ),
     Setting(
         "ANSWER_THRESHOLD",
         None,
@@ -338,6 +352,20 @@ SETTINGS: tuple[Setting, ...] = (
         60,
         "How often each web server process runs the automations and SLA rules of `automations.yml` "
         "(0: never; then run `kb tickets automate` from cron).",
+        int,
+    ),
+    Setting(
+        "TRIAGE_RETRAIN_SECONDS",
+        86400,
+        "How often each web server process retrains learned triage (as `kb tickets triage --train`); "
+        "the first time a few minutes after it starts, once the saved model is this old (0: never; cron).",
+        int,
+    ),
+    Setting(
+        "PURGE_EVERY_SECONDS",
+        86400,
+        "How often each web server process anonymises what is past retention (as `kb privacy purge`, "
+        "without compacting the file); the first time a few minutes after it starts (0: never; cron).",
         int,
     ),
     Setting(

@@ -281,6 +281,7 @@ def test_interface_language_puts_its_translation_first_when_the_query_is_ambiguo
 def _template_messages() -> set[str]:
     method_map = [
         ("customer.py", "python"),
+        ("helpcentre.py", "python"),
         ("__init__.py", "python"),
         ("i18n.py", "python"),
         ("templates/*.html", "jinja2"),

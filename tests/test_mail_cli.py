@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from kb_engine.cli.main import cli
+from tests.smtp_server import free_port, smtp_server
 
 MAIL = Path(__file__).resolve().parent / "data" / "mail"
 
@@ -82,30 +83,46 @@ def test_mail_in_refuses_what_is_not_an_email_with_ex_dataerr(kb) -> None:
     assert result.exit_code == 65 and "not an email" in result.stderr
 
 
-def test_mail_in_sends_through_smtp_when_configured(kb, monkeypatch: pytest.MonkeyPatch) -> None:
-    sent = []
+def outbox(path: Path) -> list[tuple]:
+    return rows(path, "SELECT kind, recipient, status, attempts FROM outbox ORDER BY id")
 
-    class FakeSMTP:
-        def __init__(self, host: str, port: int, timeout: float) -> None:
-            sent.append((host, port))
 
-        def __enter__(self):
-            return self
+def test_mail_in_sends_its_reply_through_the_outbox_to_a_real_smtp_server(
+    kb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with smtp_server() as (url, mailbox):
+        monkeypatch.setenv("KB_SMTP_URL", url)
+        result = kb(str(MAIL / "plain.eml"), "--json")
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.output)
+        assert data["reply_sent"] and data["reply_queued"]
+        (reply,) = mailbox.messages
+    assert reply["To"] == "Ana Silva <ana.silva@example.com>" and data["reference"] in reply["Subject"]
+    assert reply["Auto-Submitted"] == "auto-replied" and reply["In-Reply-To"]
+    assert "https://help.example.com/articles/en/printer-offline?ch=email" in reply.get_content()
+    assert outbox(kb.database) == [("mail_reply", "ana.silva@example.com", "sent", 1)]
 
-        def __exit__(self, *exc: object) -> None:
-            pass
 
-        def login(self, user: str, password: str) -> None:
-            sent.append((user, password))
-
-        def send_message(self, message) -> None:
-            sent.append(message["To"])
-
-    monkeypatch.setattr("smtplib.SMTP", FakeSMTP)
-    monkeypatch.setenv("KB_SMTP_URL", "smtp://robot:s%40cret@mail.example.com:2525")
-    result = kb(str(MAIL / "plain.eml"))
-    assert result.exit_code == 0, result.output
-    assert sent == [("mail.example.com", 2525), ("robot", "s@cret"), "Ana Silva <ana.silva@example.com>"]
+def test_mail_in_with_the_smtp_server_down_files_once_and_the_outbox_sends_the_reply_later(
+    kb, runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()  # nothing listens there yet
+    monkeypatch.setenv("KB_SMTP_URL", f"smtp://127.0.0.1:{port}")
+    first = kb(str(MAIL / "plain.eml"))
+    assert first.exit_code == 0, first.output  # filed: the mail server must not deliver it again
+    assert "queued" in first.stderr
+    assert outbox(kb.database) == [("mail_reply", "ana.silva@example.com", "pending", 1)]
+    again = kb(str(MAIL / "plain.eml"))  # delivered twice anyway: still one ticket, one reply
+    assert again.exit_code == 0 and "duplicate" in again.output
+    assert rows(kb.database, "SELECT count(*) FROM ticket") == [(1,)] and len(outbox(kb.database)) == 1
+    with sqlite3.connect(kb.database) as conn:  # its back-off is over
+        conn.execute("UPDATE outbox SET next_attempt_at = '2000-01-01 00:00:00'")
+    with smtp_server(port) as (_url, mailbox):
+        sent = runner.invoke(cli, ["outbox", "--database", f"sqlite:///{kb.database}", "send"])
+        assert sent.exit_code == 0, sent.output
+        (reply,) = mailbox.messages
+    assert reply["Auto-Submitted"] == "auto-replied" and "ana.silva@example.com" in reply["To"]
+    assert outbox(kb.database) == [("mail_reply", "ana.silva@example.com", "sent", 2)]
 
 
 @pytest.mark.parametrize(

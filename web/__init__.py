@@ -83,6 +83,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web.customer import bp as customer_bp
 
     app.register_blueprint(customer_bp)
+    from web.helpcentre import bp as helpcentre_bp
+
+    app.register_blueprint(helpcentre_bp)
     init_customer(app)
     init_api(app)
     init_console(app)
@@ -145,7 +148,12 @@ def _register_errors(app: Flask) -> None:
             if fields:
                 error["fields"] = fields
             return jsonify({"error": error}), status, headers
-        return render_template("error.html", status=status, message=message), status, headers
+        extra: dict[str, Any] = {}
+        if status == 404:
+            from web.helpcentre import not_found_context
+
+            extra = not_found_context()
+        return render_template("error.html", status=status, message=message, **extra), status, headers
 
     @app.errorhandler(KBError)
     def kb_error(exc: KBError):

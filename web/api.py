@@ -216,6 +216,7 @@ def article(lang: str, slug: str) -> dict[str, Any]:
 
 
 def init_api(app: Flask) -> None:
+    from web import api_staff
     from web.api_tickets import blp as tickets_blp
 
     api = KBApi(app)
@@ -223,3 +224,4 @@ def init_api(app: Flask) -> None:
     with app.app_context():
         api.register_blueprint(blp)
         api.register_blueprint(tickets_blp)
+        api_staff.register(api)

@@ -35,6 +35,7 @@ from kb_engine.search.answer import AnswerCard, answer_card
 from kb_engine.search.related import related_articles
 from kb_engine.search.searcher import SearchResponse
 from web import with_retry_after
+from web.helpcentre import home_context
 from web.i18n import error_text, search_language
 from web.resources import get_db, get_embed, get_searcher, get_tickets, limit, open_ticket, send_media
 
@@ -148,7 +149,7 @@ def home():
     """Search page, with the known issues we are working on."""
     if request.args.get("q"):
         return redirect(url_for("customer.results", q=request.args["q"]))
-    return render_template("home.html", known_issues=get_tickets().problems(("open",)))
+    return render_template("home.html", known_issues=get_tickets().problems(("open",)), **home_context())
 
 
 @bp.post("/search")

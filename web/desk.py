@@ -11,15 +11,16 @@ from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from kb_engine.errors import InvalidQuery, InvalidTransition, NotFound, StoreUnavailable
+from kb_engine.errors import InvalidQuery, InvalidTransition, NotFound, StoreUnavailable, TooManyRequests
 from kb_engine.helpdesk import recurring, satisfaction
 from kb_engine.helpdesk.automations import Automations, load_automations, timers
 from kb_engine.helpdesk.db import store_errors
-from kb_engine.helpdesk.models import Satisfaction, Ticket
+from kb_engine.helpdesk.models import Problem, Satisfaction, Ticket
 from kb_engine.helpdesk.tickets import LIMITS
+from web import with_retry_after
 from web.auth import agent_required, require_tier, staff
-from web.i18n import error_text
-from web.resources import get_db, get_tickets
+from web.i18n import error_text, ui_lang
+from web.resources import get_db, get_tickets, limit
 
 bp = Blueprint("desk", __name__)
 
@@ -150,6 +151,42 @@ def make_problem(reference: str):
         get_db().commit()
     flash(f"Problem {problem.id} proposed with {len(problem.tickets)} tickets of this customer.", "notice")
     return redirect(url_for("console.ticket", reference=ticket.reference), code=303)
+
+
+# -- "Email me when it is fixed" on a known issue's banner ---------------------------------------------------
+def _open_problem(problem_id: int) -> Problem:
+    problem = get_db().get(Problem, problem_id)
+    if problem is None or problem.status not in ("open", "resolved"):
+        abort(404)  # proposed or rejected problems are the desk's business, never shown to customers
+    return problem
+
+
+@bp.get("/known-issues/<int:problem_id>")
+def known_issue(problem_id: int):
+    """A known issue's page: its banner and "Email me when it is fixed"."""
+    problem = _open_problem(problem_id)
+    done = request.args.get("watching") == "1"
+    return render_template("known_issue.html", problem=problem, email="", error=None, done=done)
+
+
+@bp.post("/known-issues/<int:problem_id>/watch")
+def watch_known_issue(problem_id: int):
+    """Remember the visitor's address to email them once when the known issue is fixed (no ticket)."""
+    problem = _open_problem(problem_id)
+    email = request.form.get("email", "").strip()[: LIMITS["contact_email"]]
+    db = get_db()
+    try:
+        with store_errors():
+            limit("watch")
+            get_tickets().watch_problem(problem, email, ui_lang())
+            db.commit()
+    except (InvalidQuery, InvalidTransition, StoreUnavailable, TooManyRequests) as exc:
+        db.rollback()
+        page = render_template(
+            "known_issue.html", problem=problem, email=email, error=error_text(exc), done=False
+        )
+        return with_retry_after((page, exc.status), exc)
+    return redirect(url_for("desk.known_issue", problem_id=problem.id, watching=1), code=303)
 
 
 def csat_summary() -> dict[str, Any]:

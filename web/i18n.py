@@ -111,6 +111,8 @@ def error_text(exc: KBError) -> str:
         return _("Please choose an answer: satisfied or not.")
     if exc.key == "not_resolved":
         return _("This request is not resolved yet: you can tell us whether you are satisfied once it is.")
+    if exc.key == "over":
+        return _("This known issue is over: there is nothing left to wait for.")
     if exc.key == "store_busy":
         return _("The ticket database is busy; nothing was lost, please try again in a moment.")
     if exc.key == "too_many":

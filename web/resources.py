@@ -21,15 +21,16 @@ from sqlalchemy.orm import Session
 from kb_engine.content.articles import IMAGE_SUFFIXES
 from kb_engine.errors import KBError
 from kb_engine.helpdesk import limits
-from kb_engine.helpdesk.automations import Scheduler, load_automations
 from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
 from kb_engine.helpdesk.models import Ticket
 from kb_engine.helpdesk.notifications import QUEUED
-from kb_engine.helpdesk.outbox import BackgroundSender, OutboxSender
+from kb_engine.helpdesk.periodic import PeriodicRunner
 from kb_engine.helpdesk.recurring import RecurringRules, flag_recurring
 from kb_engine.helpdesk.similarity import Embed
 from kb_engine.helpdesk.tickets import TicketService
+from kb_engine.ops.jobs import server_jobs
 from kb_engine.search.admission import Admission
+from kb_engine.search.batching import QueryBatcher
 from kb_engine.search.embedding import model_cache_dir
 from kb_engine.search.searcher import Searcher, SearchResponse
 from kb_engine.search.sections import platforms_for
@@ -70,6 +71,7 @@ class SearcherHolder:
                             queue=self.settings["SEARCH_QUEUE"],
                             wait_seconds=self.settings["SEARCH_WAIT_SECONDS"],
                         ),
+                        batcher=QueryBatcher(max_batch=self.settings["SEARCH_BATCH"]),
                     )
                     searcher.on_search = self.on_search
                     self._searcher = searcher
@@ -94,24 +96,15 @@ def init_app(app: Flask) -> None:
     app.extensions["kb_engine"] = engine
     app.extensions["kb_sessions"] = make_session_factory(engine)
     app.extensions["kb_searcher"] = SearcherHolder(dict(app.config))
-    if app.config["AUTOMATIONS_EVERY_SECONDS"] > 0:
-        settings = dict(app.config)
-        app.extensions["kb_automations"] = Scheduler(
-            app.extensions["kb_sessions"],
-            lambda session: TicketService.from_settings(session, settings),
-            lambda: load_automations(Path(settings["ARTICLES_DIR"])),
-            interval=settings["AUTOMATIONS_EVERY_SECONDS"],
-        ).start()
-    if app.config["SMTP_URL"] and app.config["OUTBOX_IN_PROCESS"]:
-        # Each server process sends the outbox too; claims keep two processes off the same message.
-        sender = OutboxSender.from_settings(app.extensions["kb_sessions"], app.config)
-        background = BackgroundSender(sender, interval=app.config["OUTBOX_POLL_SECONDS"]).start()
-        app.extensions["kb_outbox_sender"] = background
+    # One background thread per process: outbox, automations, triage retraining, retention purge.
+    runner = PeriodicRunner(server_jobs(app.extensions["kb_sessions"], dict(app.config))).start()
+    app.extensions["kb_periodic"] = runner
+    if "outbox" in runner.jobs:
 
         @sa_event.listens_for(app.extensions["kb_sessions"], "after_commit")
         def wake_sender(session: Session) -> None:
             if session.info.pop(QUEUED, False):
-                background.wake()  # the customer's confirmation goes now, not at the next poll
+                runner.wake("outbox")  # the customer's confirmation goes now, not at the next poll
 
     @app.teardown_appcontext
     def close_db(exc: BaseException | None) -> None:

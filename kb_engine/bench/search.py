@@ -49,7 +49,6 @@ def measure_vectors(index_file: Path, queries: np.ndarray, *, threshold_kind: st
     import faiss
 
     from kb_engine.search import vector_index
-    from kb_engine.search.searcher import Searcher
 
     index = vector_index.load(index_file)
     graph = vector_index.graph_of(index)
@@ -59,7 +58,7 @@ def measure_vectors(index_file: Path, queries: np.ndarray, *, threshold_kind: st
         storage = faiss.downcast_index(graph.storage)
         matrix = storage.reconstruct_n(0, storage.ntotal)  # storage order: id_map gives chunk positions
     else:
-        matrix = Searcher._flat_matrix(index)
+        matrix = vector_index.flat_matrix(index)
         started = time.perf_counter()
         hnsw = vector_index.build(np.asarray(matrix), kind="hnsw")
         hnsw_build_s = time.perf_counter() - started

@@ -4,8 +4,10 @@ The usual way a mail server hands a message to a program is a pipe: e.g. in /etc
 ``support: "|/srv/kb/.venv/bin/kb mail-in"`` (Postfix, Exim and sendmail alike), or a `.eml` file.
 
 Exit codes follow sysexits.h, which mail servers understand: 0 done, 65 (EX_DATAERR) the message is
-unusable (bounced, not retried), 75 (EX_TEMPFAIL) the ticket store, the index or the reply's delivery is
-unavailable, or anything unexpected happened (the server keeps the message and retries). Errors are one
+unusable (bounced, not retried), 75 (EX_TEMPFAIL) the ticket store, the index or the reply file is
+unavailable, or anything unexpected happened (the server keeps the message and retries). With
+KB_SMTP_URL the reply is queued in the outbox with the ticket: an SMTP server that is down delays it
+(exit 0, a warning), it is never lost, and the incoming email is not filed twice. Errors are one
 line on stderr, never a traceback.
 """
 
@@ -24,8 +26,9 @@ from kb_engine.errors import KBError, StoreUnavailable
 from kb_engine.helpdesk.db import make_engine, make_session_factory, store_errors, upgrade
 from kb_engine.helpdesk.mail_intake import IncomingMail, IntakeResult, MailError, intake, parse_message
 from kb_engine.helpdesk.mail_stream import MessageTooLarge, read_message
+from kb_engine.helpdesk.models import utcnow
+from kb_engine.helpdesk.outbox import OutboxSender, queue_email
 from kb_engine.helpdesk.recurring import RecurringRules
-from kb_engine.helpdesk.smtp import send_smtp
 from kb_engine.helpdesk.tickets import TicketService
 from kb_engine.search.answer import response_card
 
@@ -71,8 +74,9 @@ def mail_in(
     """File an incoming support email (a .eml file, or stdin) as a ticket and answer it with articles.
 
     Prints the ticket's reference and what happened (created, attached to its thread's ticket, duplicate,
-    ignored). The reply goes to --reply-to-file, to KB_SMTP_URL when set, or else to stdout (with the
-    reference on stderr), ready for `sendmail -t`.
+    ignored). The reply goes to --reply-to-file; else, with KB_SMTP_URL, through the outbox (committed
+    with the ticket, sent at once, retried by the outbox sender if the mail server is down); else to
+    stdout (with the reference on stderr), ready for `sendmail -t`.
 
     \b
     Example: kb mail-in message.eml --reply-to-file reply.eml
@@ -112,10 +116,17 @@ def _file(
     searcher = open_searcher(settings)
     embedder = searcher.embedder
     engine = make_engine(settings["DATABASE_URL"])
+    # With KB_SMTP_URL the reply is an outbox row committed with the ticket: a mail server that is down
+    # delays it (the outbox retries) but never loses it nor makes the mail server file the email twice.
+    by_outbox = reply_file is None and bool(settings["SMTP_URL"])
+    queued: int | None = None
+    sent = False
     try:
         with store_errors():
             upgrade(engine)
-            with make_session_factory(engine)() as session:
+            sessions = make_session_factory(engine)
+            sender = OutboxSender.from_settings(sessions, settings) if by_outbox else None
+            with sessions() as session:
                 service = TicketService.from_settings(session, settings)
                 result = intake(
                     session,
@@ -130,26 +141,41 @@ def _file(
                     ),
                     recurring=RecurringRules.from_settings(settings),
                 )
+                if sender is not None and result.reply is not None:
+                    row = queue_email(
+                        session,
+                        result.reply,
+                        kind="mail_reply",
+                        ticket_id=result.ticket.id if result.ticket is not None else None,
+                        now=utcnow(),
+                        dedupe_key=f"mail_reply:{mail.message_id}" if mail.message_id else None,
+                    )
+                    queued = row.id if row is not None else None
                 session.commit()
+            if sender is not None and queued is not None:
+                sent = bool(sender.send_due(1, only=[queued]).sent)
+                if not sent:
+                    click.echo(
+                        "warning: the reply could not be sent now; it is queued and the outbox sends it "
+                        "(kb outbox send, or a web server)",
+                        err=True,
+                    )
     except StoreUnavailable as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(EX_TEMPFAIL)
     finally:
         engine.dispose()
-    sent = False
     line = f"{result.reference or '-'} {result.action}"
     to_stdout = result.reply is not None and reply_file is None and not settings["SMTP_URL"]
-    if result.reply is not None:
+    if result.reply is not None and not by_outbox:
         if reply_file is not None:
             reply_file.write_bytes(bytes(result.reply))
-        elif settings["SMTP_URL"]:
-            send_smtp(settings["SMTP_URL"], result.reply)
-            sent = True
         else:
             sys.stdout.buffer.write(bytes(result.reply))
             sys.stdout.flush()
     if as_json:
-        click.echo(json.dumps(_summary(result, reply_file, sent), ensure_ascii=False), err=to_stdout)
+        summary = _summary(result, reply_file, sent) | {"reply_queued": queued is not None}
+        click.echo(json.dumps(summary, ensure_ascii=False), err=to_stdout)
     else:
         click.echo(line, err=to_stdout)
 

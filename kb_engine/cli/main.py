@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from kb_engine.cli import authoring, bench, console, desk, mail, ops, outbox, tickets
+from kb_engine.cli import authoring, bench, console, desk, integrations, mail, ops, outbox, tickets
 from kb_engine.cli.context import (
     Context,
     articles_option,
@@ -357,7 +357,7 @@ def calibrate_cmd(
 
 
 # Command families, each in its own module over `context.py` (never importing this one): one explicit list.
-for _family in (authoring, tickets, desk, console, mail, outbox, bench, ops):
+for _family in (authoring, tickets, desk, console, mail, outbox, bench, ops, integrations):
     for _command in _family.COMMANDS:
         cli.add_command(_command)
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +39,6 @@ from typing import Any
 
 import yaml
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
 from kb_engine.errors import ConfigError, KBError
 from kb_engine.helpdesk import priority as priority_rule
@@ -397,42 +395,6 @@ def _apply(
         service.close(ticket, ACTOR, str(value))
     elif name == "note":
         service.add_note(ticket, ACTOR, str(value))
-
-
-class Scheduler:
-    """A daemon thread running the automations every `interval` seconds in a web server process."""
-
-    def __init__(
-        self,
-        sessions: sessionmaker[Session],
-        make_service: Callable[[Session], TicketService],
-        load: Callable[[], Automations],
-        interval: float = 60.0,
-    ) -> None:
-        self.sessions, self.make_service, self.load, self.interval = sessions, make_service, load, interval
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="kb-automations", daemon=True)
-
-    def start(self) -> Scheduler:
-        self.thread.start()
-        return self
-
-    def stop(self, timeout: float | None = None) -> None:
-        self._stop.set()
-        self.thread.join(timeout)
-
-    def run_once(self) -> list[Firing]:
-        with self.sessions() as session:
-            fired = run(self.make_service(session), self.load())
-            session.commit()
-        return fired
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.run_once()
-            except Exception:  # noqa: BLE001 - a bad edit or a busy database: logged, tried next turn
-                log.exception("automations run failed; trying again in %ss", self.interval)
 
 
 def describe(firings: list[Firing]) -> list[Mapping[str, Any]]:

@@ -24,7 +24,9 @@ from kb_engine.helpdesk.models import AnonymousAction, utcnow
 
 # What is limited: tickets customers open (API, contact form), tickets opened for them on a miss or a
 # "No" (search misses), replies to a ticket, feedback on articles (views, solved, not helpful).
-ACTIONS = ("ticket", "miss", "reply", "feedback")
+# "lost_link": asking for one's request links by email (kb_engine/helpdesk/lost_links.py).
+# "watch": "Email me when it is fixed" on a known issue's banner (kb_engine.helpdesk.tickets.problems).
+ACTIONS = ("ticket", "miss", "reply", "feedback", "lost_link", "watch")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class AnonymousLimits:
     misses_per_address: int = 20
     replies_per_address: int = 30
     feedback_per_address: int = 120
+    lost_links_per_address: int = 5
+    watches_per_address: int = 10
     window_seconds: int = 3600
 
     @classmethod
@@ -55,6 +59,8 @@ class AnonymousLimits:
             "miss": self.misses_per_address,
             "reply": self.replies_per_address,
             "feedback": self.feedback_per_address,
+            "lost_link": self.lost_links_per_address,
+            "watch": self.watches_per_address,
         }[action]
 
 

@@ -5,7 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, event, false
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -138,6 +151,20 @@ class Problem(Base):
     def banner_for(self, lang: str | None) -> str | None:
         """The customer-facing banner in `lang`, else the default one."""
         return (self.banners or {}).get(lang or "") or self.banner
+
+
+class ProblemWatch(Base):
+    """A customer who saw a known issue's banner and asked to be told when it is fixed (no ticket): an email
+    address, kept only until that message is queued."""
+
+    __tablename__ = "problem_watch"
+    __table_args__ = (UniqueConstraint("problem_id", "email"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problem.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    lang: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class SearchLog(Base):
@@ -296,3 +323,36 @@ class AuditEntry(Base):
             "target": self.target,
             "details": self.details,
         }
+
+
+class ApiToken(Base):
+    """A staff member's personal token for the staff API (kb_engine/integrations/tokens.py): only its
+    SHA-256 is kept; it acts as its user, within its scopes, until it expires or is revoked."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in lists, so a token can be recognised
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class WebhookEndpoint(Base):
+    """An address an admin declared to receive signed events (kb_engine/integrations/webhooks.py); the
+    deliveries are outbox rows of channel `webhook`."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(String(300))
+    secret: Mapped[str] = mapped_column(String(128))
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(80))

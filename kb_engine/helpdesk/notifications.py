@@ -46,6 +46,7 @@ CUSTOMER_KINDS = (
     "problem_fixed",
     "delay_notice",
     "reminder",
+    "links",  # "Lost your link?" (lost_links.py): the open requests of an address, not one ticket's event
 )
 STAFF_KINDS = ("staff_p1", "staff_escalation", "staff_alert")
 THREAD_DEPTH = 10  # earlier messages named in References
@@ -220,6 +221,25 @@ class Notifier:
             found[address] = (address, ticket.contact_name, ticket)
         return list(found.values())
 
+    def queue_standalone(
+        self,
+        session: Session,
+        kind: str,
+        address: str,
+        lang: str,
+        values: Mapping[str, Any],
+        *,
+        now: dt.datetime,
+        key: str | None = None,
+    ) -> OutboxMessage | None:
+        """Queue a customer message about no single ticket (not threaded); with `key`, once for good
+        (None when a message with that key was queued already)."""
+        if key and session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)):
+            return None
+        return self._queue(
+            session, None, kind, address, lang, values, now=now, event=None, key=key, threaded=False
+        )
+
     # -- teams -------------------------------------------------------------------------------------------
     def tell_team(
         self,
@@ -257,7 +277,7 @@ class Notifier:
     def _queue(
         self,
         session: Session,
-        ticket: Ticket,
+        ticket: Ticket | None,
         kind: str,
         address: str,
         lang: str,
@@ -270,7 +290,7 @@ class Notifier:
     ) -> OutboxMessage:
         subject, body = self.render(kind, lang, values)
         headers = {"From": self.mail_from, "Reply-To": self.reply_to or self.mail_from}
-        if threaded:
+        if threaded and ticket is not None:
             message_id = reply_message_id(ticket, self.domain)
             thread = self._thread(session, ticket, address)
             if thread:
@@ -282,7 +302,7 @@ class Notifier:
             created_at=now,
             kind=kind,
             channel="email",
-            ticket_id=ticket.id,
+            ticket_id=ticket.id if ticket is not None else None,
             event_id=event.id if event is not None else None,
             recipient=address,
             lang=lang,

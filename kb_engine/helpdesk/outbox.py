@@ -24,7 +24,6 @@ import datetime as dt
 import logging
 import os
 import socket
-import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -66,18 +65,61 @@ def build_message(row: OutboxMessage) -> EmailMessage:
     message = EmailMessage()
     headers = dict(row.headers or {})
     message["From"] = headers.pop("From", "")
-    message["To"] = row.recipient
+    message["To"] = headers.pop("To", row.recipient)  # a queued email may carry the name with the address
     message["Subject"] = row.subject
     message["Date"] = format_datetime(row.created_at.replace(tzinfo=dt.UTC))
     message["Message-ID"] = row.message_id
+    # RFC 3834: automatic mail; out-of-office robots must not answer it (a reply by a person is welcome).
+    # A queued answer to a customer's email says `auto-replied` instead.
+    auto = headers.pop("Auto-Submitted", "auto-generated")
     for name, value in headers.items():
         message[name] = value
-    # RFC 3834: automatic mail; out-of-office robots must not answer it (a reply by a person is welcome).
-    message["Auto-Submitted"] = "auto-generated"
+    message["Auto-Submitted"] = auto
     message.set_content(row.body)
     if row.lang:
         message["Content-Language"] = row.lang  # after set_content, which drops Content-* headers
     return message
+
+
+# Headers of a ready-made email that its outbox row keeps (the others are rebuilt from the row's columns).
+KEPT_HEADERS = ("From", "To", "Reply-To", "In-Reply-To", "References", "Auto-Submitted")
+
+
+def queue_email(
+    session: Session,
+    message: EmailMessage,
+    *,
+    kind: str,
+    ticket_id: int | None,
+    now: dt.datetime,
+    dedupe_key: str | None = None,
+) -> OutboxMessage | None:
+    """Queue a ready-made email (e.g. `kb mail-in`'s answer) as an outbox row in the caller's transaction,
+    so that it commits with the change it answers and the sender delivers it with the same retries.
+
+    Returns:
+        The row, or None when a row with `dedupe_key` exists already (the email is queued once).
+    """
+    if dedupe_key and session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)):
+        return None
+    recipient = next((a.addr_spec for a in message["To"].addresses), "") if message["To"] else ""
+    headers = {name: str(message[name]) for name in KEPT_HEADERS if message[name] is not None}
+    row = OutboxMessage(  # channel email, status pending, no attempt yet: the model's defaults
+        created_at=now,
+        next_attempt_at=now,
+        kind=kind,
+        ticket_id=ticket_id,
+        recipient=recipient.lower(),
+        lang=str(message["Content-Language"] or "") or None,
+        subject=str(message["Subject"] or "")[:500],
+        body=message.get_content(),
+        headers=headers,
+        message_id=str(message["Message-ID"]),
+        dedupe_key=dedupe_key,
+    )
+    session.add(row)
+    session.flush()
+    return row
 
 
 class OutboxSender:
@@ -130,14 +172,15 @@ class OutboxSender:
         )
 
     # -- one pass --------------------------------------------------------------------------------------
-    def send_due(self, limit: int = 100) -> SendReport:
-        """Claim up to `limit` due rows, send them and mark them; returns what happened."""
+    def send_due(self, limit: int = 100, *, only: list[int] | None = None) -> SendReport:
+        """Claim up to `limit` due rows (of `only`, when given), send them and mark them; returns what
+        happened."""
         report = SendReport()
         claim = f"{self.name}:{uuid.uuid4().hex[:12]}"
         for _ in range(limit):
             # One row per claim: a sender that dies holds at most the row it was sending, the others
             # stay pending for the next sender instead of waiting for the lease to end.
-            claimed = self.claim(claim, 1)
+            claimed = self.claim(claim, 1, only=only)
             if not claimed:
                 break
             self._deliver(claimed[0], claim, report)
@@ -149,13 +192,15 @@ class OutboxSender:
             and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at <= now - self.lease),
         )
 
-    def claim(self, claim: str, limit: int) -> list[int]:
-        """Mark up to `limit` due rows as ours (committed); returns their ids, oldest first."""
+    def claim(self, claim: str, limit: int, *, only: list[int] | None = None) -> list[int]:
+        """Mark up to `limit` due rows (of `only`, when given) as ours (committed); returns their ids,
+        oldest first."""
         now = self.clock()
+        due = self._due(now) if only is None else and_(self._due(now), OutboxMessage.id.in_(only))
         with self.sessions() as session, session.begin():
             candidates = session.execute(
                 select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.claimed_by)
-                .where(self._due(now))
+                .where(due)
                 .order_by(OutboxMessage.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer at a time anyway
@@ -256,37 +301,3 @@ def counts(session: Session) -> dict[str, int]:
 
     rows = session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
     return {status: int(n) for status, n in rows}
-
-
-class BackgroundSender:
-    """A daemon thread running `send_due` every `interval` seconds (the in-process sender of the web
-    servers); `wake()` makes it look now, `stop()` ends it."""
-
-    def __init__(self, sender: OutboxSender, interval: float = 10.0) -> None:
-        self.sender = sender
-        self.interval = interval
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="kb-outbox-sender", daemon=True)
-
-    def start(self) -> BackgroundSender:
-        self.thread.start()
-        return self
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float | None = None) -> None:
-        self._stop.set()
-        self._wake.set()
-        self.thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                while self.sender.send_due().sent and not self._stop.is_set():
-                    pass  # a full batch: look again at once
-            except Exception:  # noqa: BLE001 - a database hiccup must not end the thread; retried next turn
-                log.exception("outbox sender pass failed; trying again in %ss", self.interval)
-            self._wake.wait(self.interval)
-            self._wake.clear()

@@ -26,12 +26,20 @@ import typing
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import JSON, MetaData, Table, Text, cast, func, or_, select, update
+from sqlalchemy import JSON, MetaData, Table, Text, cast, delete, func, or_, select, update
 from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import Session
 
 from kb_engine.helpdesk import audit
-from kb_engine.helpdesk.models import Feedback, SearchLog, Ticket, TicketContact, TicketEvent, utcnow
+from kb_engine.helpdesk.models import (
+    Feedback,
+    ProblemWatch,
+    SearchLog,
+    Ticket,
+    TicketContact,
+    TicketEvent,
+    utcnow,
+)
 from kb_engine.helpdesk.tickets import ACTIVE
 
 ERASED = "[erased]"
@@ -141,6 +149,10 @@ def export(session: Session, email: str, actor: str) -> dict[str, Any]:
             }
             for s in who.searches
         ],  # fmt: skip
+        "known_issue_watches": [
+            {"problem": w.problem_id, "lang": w.lang, "asked_at": w.created_at.isoformat(timespec="seconds")}
+            for w in session.scalars(select(ProblemWatch).where(func.lower(ProblemWatch.email) == who.email))
+        ],
         "feedback": [
             {
                 "at": f.at.isoformat(timespec="seconds"),
@@ -213,6 +225,10 @@ def erase(session: Session, email: str, actor: str) -> dict[str, int]:
         contact.name = contact.email = contact.phone = contact.availability = None
     for search in who.searches:
         search.query = ERASED
+    # "Email me when it is fixed" requests: an address and nothing else, so forgotten outright.
+    counts["known_issue_watches"] = _rowcount(
+        session.execute(delete(ProblemWatch).where(func.lower(ProblemWatch.email) == who.email))
+    )
     for item in who.feedback:
         item.query = ERASED if item.query else None
     session.flush()

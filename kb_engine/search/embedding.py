@@ -33,6 +33,7 @@ import numpy as np
 
 from kb_engine.content.files import atomic_write_text, exclusive
 from kb_engine.errors import ConfigError
+from kb_engine.search.batching import plan_runs
 
 log = logging.getLogger(__name__)
 
@@ -350,18 +351,14 @@ class OnnxEmbedder:
     def encode_documents(
         self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
     ) -> np.ndarray:
-        """Tokenised once, sorted by token count, cut into batches of ~`batch_size` x 128 tokens padded to
-        their own longest text (shipped KB: 3% padding; fixed batches of 32 in character order: 36%)."""
+        """Tokenised once, sorted by token count, cut into runs of at most ~`batch_size` x 128 tokens padded
+        to their own longest text, where padding costs less than another model call (`plan_runs`; shipped
+        KB: 3% padding; fixed batches of 32 in character order: 36%). Queries too (micro-batches)."""
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         encodings = self._unpadded.encode_batch(list(texts))
         lengths = np.array([len(e.ids) for e in encodings])
-        order = np.argsort(-lengths, kind="stable")
-        budget, max_rows = max(1, batch_size) * 128, max(1, batch_size) * 8
-        batches, start = [], 0
-        while start < len(order):
-            count = max(1, min(max_rows, budget // max(1, int(lengths[order[start]]))))
-            batches.append(order[start : start + count])
-            start += count
+        size = max(1, batch_size)
+        batches: Any = plan_runs(lengths.tolist(), budget=size * 128, max_rows=size * 8)
         if progress:
             from tqdm import tqdm
 

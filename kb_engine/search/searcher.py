@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 from cachetools import LRUCache
 
@@ -32,6 +31,7 @@ from kb_engine.content.scope import SCOPE_AUDIENCE, SCOPE_PREFIX
 from kb_engine.errors import InvalidQuery, KBError, NotFound
 from kb_engine.search import vector_index
 from kb_engine.search.admission import Admission
+from kb_engine.search.batching import QueryBatcher, admitted
 from kb_engine.search.embedding import Embedder, load_embedder, runtime_of
 from kb_engine.search.fusion import saturate
 from kb_engine.search.index_files import check_manifest, current_build, read_manifest
@@ -160,11 +160,13 @@ class Searcher:
         cache_size: int = 2048,
         admission: Admission | None = None,
         platforms: Platforms | None = None,
+        batcher: QueryBatcher | None = None,
     ) -> None:
         self.platforms = platforms or Platforms()
         self.index_dir = Path(index_dir)
         # Bounds the searches computed at once (kb_engine/search/admission.py); None: no bound (CLI, tests).
         self.admission = admission
+        self.batcher = batcher  # micro-batching of the queries waiting for a slot (batching.py)
         self.model = model
         self.threads = threads
         self.runtime = runtime
@@ -217,7 +219,7 @@ class Searcher:
         self.vectors_ok = True
         try:
             self.index = vector_index.load(build_dir / "vectors.faiss")
-            self._matrix = self._flat_matrix(self.index)
+            self._matrix = vector_index.flat_matrix(self.index)
         except (RuntimeError, OSError) as exc:
             log.error("vector index unreadable, serving lexical results only: %s", exc)
             self.vectors_ok = False
@@ -230,16 +232,6 @@ class Searcher:
         self._media: dict[bool, frozenset[str]] = {}  # see media()
         with self._cache_lock:
             self._cache.clear()
-
-    @staticmethod
-    def _flat_matrix(index: faiss.Index) -> np.ndarray | None:
-        """A zero-copy view of a flat index's vectors (exact scores for every chunk in one product)."""
-        if not isinstance(index, faiss.IndexFlat) or index.ntotal == 0:
-            return None
-        xb = faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d)
-        matrix = np.asarray(xb).reshape(index.ntotal, index.d)
-        matrix.flags.writeable = False  # the pages are a shared read-only mapping of vectors.faiss
-        return matrix
 
     def newer(self) -> Searcher | None:
         """A searcher for a newer published build, sharing this one's model; None when this one is current.
@@ -265,6 +257,7 @@ class Searcher:
             cache_size=self._cache_size,
             admission=self.admission,
             platforms=self.platforms,
+            batcher=self.batcher,
         )
         newer.on_search = self.on_search
         return newer
@@ -388,12 +381,8 @@ class Searcher:
                     self.on_search(response)
                 return response
         run = functools.partial(self._search, text, k=k, include_internal=include_internal, lang=lang)
-        run = functools.partial(run, clarify=clarify, facet=facet)
-        if self.admission is None:
-            response = run()
-        else:
-            with self.admission.slot():  # Overloaded (503) when no slot frees up in time
-                response = run()
+        # Under admission (Overloaded, 503, when no slot frees up in time) and micro-batched, if set.
+        response = admitted(self, functools.partial(run, clarify=clarify, facet=facet), text, lang)
         response.query = query
         if use_cache and key[-1] == self.build_id:  # not an answer from a build switched away meanwhile
             with self._cache_lock:
@@ -402,24 +391,29 @@ class Searcher:
             self.on_search(response)
         return response
 
-    def signals(self, text: str, lang_hint: str | None = None) -> dict[str, Any]:
-        """The raw per-article signals of a query (for evaluation, calibration and baselines)."""
-        timings: dict[str, float] = {}
-        t0 = time.perf_counter()
+    def query_text(self, text: str, lang_hint: str | None = None) -> tuple[str, dict[str, list[str]], str]:
+        """The query's language, its glossary expansions per language, and the text the model embeds."""
         expansions = self.glossary.expand(text)
         if lang_hint is not None and lang_hint in self.languages:
             lang: str = lang_hint
         else:
             lang, _ = detect_language(text, self.query_languages, coverage=self.lexical.language_evidence)
+        extra = expansions.get(lang, [])
+        return lang, expansions, f"{text} ({', '.join(extra)})" if extra else text
+
+    def signals(self, text: str, lang_hint: str | None = None, encode: Any = None) -> dict[str, Any]:
+        """The raw per-article signals of a query (for evaluation, calibration and baselines); `encode`
+        replaces the embedder's `encode_queries` (a micro-batch's vector, `batching.admitted`)."""
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        lang, expansions, qtext = self.query_text(text, lang_hint)
         timings["language_ms"] = (time.perf_counter() - t0) * 1000
 
         chunk_scores = None
         embedder = self.embedder if self.vectors_ok and text else None
         if embedder is not None:
             t0 = time.perf_counter()
-            extra = expansions.get(lang, [])
-            qtext = f"{text} ({', '.join(extra)})" if extra else text
-            qvec = embedder.encode_queries([qtext])
+            qvec = (encode or embedder.encode_queries)([qtext])
             timings["embed_ms"] = (time.perf_counter() - t0) * 1000
             t0 = time.perf_counter()
             chunk_scores = self._chunk_scores(qvec)
@@ -492,11 +486,12 @@ class Searcher:
         return ranked
 
     def _search(
-        self, text: str, *, k: int, include_internal: bool, lang: str | None, clarify: bool, facet: str | None
-    ) -> SearchResponse:
+        self, text: str, *, k: int, include_internal: bool, lang: str | None, clarify: bool,
+        facet: str | None, encode: Any = None,
+    ) -> SearchResponse:  # fmt: skip
         if not text:
             return SearchResponse(query=text, answered=False, confidence=0.0, lang=lang or self.languages[0])
-        signals = self.signals(text, lang)
+        signals = self.signals(text, lang, encode)
         t0 = time.perf_counter()
         ranked = self.rank(signals, include_internal=include_internal, limit=k)
         query = self.sections.query(text, signals["lang"], self.glossary, facet)

@@ -136,3 +136,13 @@ def search(index: faiss.Index, queries: np.ndarray, n: int) -> tuple[np.ndarray,
     n = max(1, min(n, index.ntotal))
     scores, ids = index.search(np.ascontiguousarray(queries, dtype=np.float32), n)
     return scores, ids
+
+
+def flat_matrix(index: faiss.Index) -> np.ndarray | None:
+    """A zero-copy view of a flat index's vectors (exact scores for every chunk in one product)."""
+    if not isinstance(index, faiss.IndexFlat) or index.ntotal == 0:
+        return None
+    xb = faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d)
+    matrix = np.asarray(xb).reshape(index.ntotal, index.d)
+    matrix.flags.writeable = False  # the pages are a shared read-only mapping of vectors.faiss
+    return matrix

@@ -47,4 +47,23 @@ PUBLIC = Document(
     ),
 )
 
-DOCUMENTS: tuple[Document, ...] = (PUBLIC,)
+
+def staff_token(app: Any) -> dict[str, str]:
+    """An admin's staff API token (every tier, both scopes), created in the run's own database."""
+    from kb_engine.helpdesk.db import make_session_factory
+    from kb_engine.helpdesk.users import create_user
+    from kb_engine.integrations.tokens import create_token
+
+    with make_session_factory(app.extensions["kb_engine"])() as session:
+        create_user(session, "api-fuzzer", "correct horse battery staple", "admin")
+        _, raw = create_token(session, "api-fuzzer", "schemathesis", "tickets:read,tickets:write")
+        session.commit()
+    return {"Authorization": f"Bearer {raw}"}
+
+
+# The same document as PUBLIC, run with a staff token: the staff operations (/api/v1/staff) get past 401.
+STAFF = Document(
+    "staff", "/api/v1/openapi.json", headers=staff_token, max_examples=15, operations=PUBLIC.operations
+)
+
+DOCUMENTS: tuple[Document, ...] = (PUBLIC, STAFF)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from kb_engine.cli.main import cli
 from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
-from kb_engine.helpdesk.models import AuditEntry, Feedback, SearchLog, Ticket, TicketEvent
+from kb_engine.helpdesk.models import AuditEntry, Feedback, Problem, SearchLog, Ticket, TicketEvent
 from kb_engine.helpdesk.tickets import TicketService
 from kb_engine.ops import privacy
 
@@ -55,6 +55,11 @@ def desk(tmp_path: Path):
         bob = service.create(source="api", query="vpn down for the whole floor", **BOB)
         service.add_note(bob, "agent-l1", "Ada (Ada.Lovelace@example.com, +33 6 12 34 56 78) has it too")
         service.merge(bob, ada, "agent-l1", "same outage")
+        outage = Problem(title="VPN outage", query="vpn down", status="open", banner="The VPN is down.")
+        session.add(outage)
+        session.flush()
+        service.watch_problem(outage, ADA["contact_email"], "en")  # "Email me when it is fixed"
+        service.watch_problem(outage, BOB["contact_email"], "en")
         session.commit()
         refs = {"ada": ada.reference, "bob": bob.reference}
     engine.dispose()
@@ -81,6 +86,7 @@ def test_export_returns_every_ticket_and_search_of_the_customer(desk):
     }
     assert [f["kind"] for f in data["feedback"]] == ["not_helpful"]
     assert data["contacts_on_other_tickets"][0]["ticket"] == desk["refs"]["bob"]
+    assert [w["lang"] for w in data["known_issue_watches"]] == ["en"]
     assert "Bob" not in result.output  # nothing of the other customer
 
 

@@ -15,7 +15,7 @@ from tests.conftest import csrf_token, login_staff
 from tests.security.conftest import db_snapshot, make_ticket
 
 # Staff blueprints, and the admins' personal-data endpoints of the privacy blueprint (its notice is public).
-STAFF_PREFIXES = ("console.", "dashboard.", "authors.", "privacy.admin", "privacy.audit_json")
+STAFF_PREFIXES = ("console.", "dashboard.", "authors.", "privacy.admin", "privacy.audit_json", "api_staff.")
 ADMIN = ("admin",)
 # Who may use each staff endpoint (every other role gets a 403, anonymous visitors the login page).
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -51,6 +51,15 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "authors.media": AUTHOR_ROLES,
     "authors.questions": AUTHOR_ROLES,
     "authors.decide": AUTHOR_ROLES,
+    # The staff API takes a bearer token, never the console's cookie: without one every role gets 401
+    # (tests/integrations/test_staff_api.py holds its role, tier and scope rules with tokens).
+    "api_staff.list_tickets": TICKET_ROLES,
+    "api_staff.show": TICKET_ROLES,
+    "api_staff.note": TICKET_ROLES,
+    "api_staff.assign": TICKET_ROLES,
+    "api_staff.escalate": TICKET_ROLES,
+    "api_staff.resolve": TICKET_ROLES,
+    "api_staff.close": TICKET_ROLES,
 }
 
 
@@ -65,6 +74,7 @@ def _values(reference: str) -> dict[str, object]:
         "filename": "app.js",
         "name": "en/img/none.png",
         "problem_id": 1,
+        "cid": "accounts",
         "username": "nobody-here",
     }
 
@@ -121,7 +131,8 @@ def test_lower_roles_are_refused_what_they_may_not_use(app, client, role: str) -
         if role in REQUIRED[endpoint]:
             continue
         response = call(client, method, url, token)
-        assert response.status_code == 403, (role, endpoint, method, url, response.status_code)
+        refused = 401 if endpoint.startswith("api_staff.") else 403  # a token API: the cookie is no token
+        assert response.status_code == refused, (role, endpoint, method, url, response.status_code)
         checked += 1
     assert checked > 0
     assert db_snapshot(app) == before

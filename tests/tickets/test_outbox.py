@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from kb_engine.errors import InvalidQuery
+from kb_engine.errors import InvalidQuery, InvalidTransition
 from kb_engine.helpdesk.db import make_session_factory
 from kb_engine.helpdesk.mail_intake import intake, parse_message
 from kb_engine.helpdesk.models import OutboxMessage, Problem, Ticket
@@ -214,6 +214,41 @@ def test_problem_resolved_tells_every_linked_customer_once(session, service, clo
     assert not [r for r in rows(session) if r.kind == "resolved"]
 
 
+def test_customers_who_asked_from_the_banner_are_told_once_and_forgotten(session, service, sessions, clock):
+    from kb_engine.helpdesk.models import ProblemWatch
+
+    linked = open_ticket(service, email="ann@example.com", lang="en", query="VPN down")
+    problem = Problem(title="VPN outage", query="VPN down", status="proposed", created_at=clock.now)
+    session.add(problem)
+    service.link_problem(linked, problem, "alice")
+    with pytest.raises(InvalidTransition):  # a proposal is not shown to customers: nothing to wait for
+        service.watch_problem(problem, "eve@example.com", "fr")
+    service.confirm_problem(
+        problem, "alice", banners={"fr": "Le VPN est en panne.", "en": "The VPN is down."}
+    )
+    service.watch_problem(problem, "Eve@Example.com", "fr")
+    service.watch_problem(problem, "eve@example.com ", "fr")  # twice: one request
+    service.watch_problem(problem, "ann@example.com", "en")  # also has a linked ticket: told once
+    with pytest.raises(InvalidQuery, match="email"):
+        service.watch_problem(problem, "not an address", "en")
+    session.commit()
+    assert session.query(ProblemWatch).count() == 2
+    service.resolve_problem(problem, "alice", "The VPN gateway was restarted.")
+    session.commit()
+    fixed = {r.recipient: r for r in rows(session) if r.kind in ("problem_fixed", "known_issue_fixed")}
+    assert sorted(fixed) == ["ann@example.com", "eve@example.com"]
+    assert fixed["ann@example.com"].kind == "problem_fixed" and fixed["eve@example.com"].ticket_id is None
+    assert session.query(ProblemWatch).count() == 0  # the addresses are not kept
+    with smtp_server() as (url, mailbox):
+        sender_for(sessions, url, clock).send_due()
+        eve = next(m for m in mailbox.messages if m["To"] == "eve@example.com")
+    assert eve["Subject"] == "Résolu : VPN outage" and eve["Content-Language"] == "fr"
+    body = eve.get_content()
+    assert "Le VPN est en panne." in body and "The VPN gateway was restarted." in body
+    with pytest.raises(InvalidTransition):
+        service.watch_problem(problem, "late@example.com", "en")
+
+
 def test_smtp_server_down_then_up_nothing_lost_nothing_twice(session, service, sessions, clock):
     for n in range(3):
         open_ticket(service, email=f"user{n}@example.com")
@@ -360,7 +395,7 @@ def test_web_server_sends_the_outbox_itself(app_config, db_url):
             assert mailbox.wait_for(1)
             assert str(mailbox.messages[0]["Subject"]).endswith("We received your request")
         finally:
-            app.extensions["kb_outbox_sender"].stop(timeout=60)
+            app.extensions["kb_periodic"].stop(timeout=60)
             app.extensions["kb_engine"].dispose()
 
 

@@ -48,6 +48,11 @@
   if (thanks) { thanks.focus(); }
   window.addEventListener("hashchange", markSection);
 
+  // A message a form answered with (an error summary, a confirmation) takes the focus, so that keyboard
+  // and screen reader users land on it instead of the top of the page.
+  var told = document.querySelector("[data-focus-on-load]");
+  if (told && !thanks) { told.focus(); }
+
   // Count an article view with a POST beacon (GET pages never write to the database). An article opened
   // from a suggestion carries the words typed (q) and the channel: the server logs that search and
   // answers its id, which "Did this solve your problem?" then refers to.

@@ -7,16 +7,16 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from kb_engine.errors import InvalidTransition, NotFound
-from kb_engine.helpdesk.models import Problem, Ticket
+from kb_engine.helpdesk.models import Problem, ProblemWatch, Ticket
 from kb_engine.helpdesk.similarity import (
     Embed,
     similarities,
 )
 from kb_engine.helpdesk.tickets.lifecycle import LifecycleMixin
-from kb_engine.helpdesk.tickets.rules import ACTIVE, ENGINE, check_length, iso, required_field
+from kb_engine.helpdesk.tickets.rules import ACTIVE, ENGINE, check_email, check_length, iso, required_field
 
 
 def customer_of(ticket: Ticket) -> str:
@@ -233,6 +233,49 @@ class ProblemsMixin(LifecycleMixin):
         self.session.flush()
         return problem
 
+    def watch_problem(self, problem: Problem, email: str, lang: str | None) -> ProblemWatch:
+        """A customer who saw the known issue's banner asks to be emailed once it is fixed (no ticket is
+        opened); asking twice with one address keeps one request.
+
+        Raises:
+            InvalidQuery: no address, or not one address.
+            InvalidTransition: the problem is not a known issue now (not confirmed, or already over).
+        """
+        address = required_field("contact_email", check_email("contact_email", email)).lower()
+        if problem.status != "open":
+            raise InvalidTransition("this known issue is over: there is nothing left to wait for", key="over")
+        watch = self.session.scalar(
+            select(ProblemWatch).where(ProblemWatch.problem_id == problem.id, ProblemWatch.email == address)
+        )
+        if watch is None:
+            watch = ProblemWatch(problem_id=problem.id, email=address, lang=lang, created_at=self.clock())
+            self.session.add(watch)
+            self.session.flush()
+        return watch
+
+    def _tell_watchers(self, problem: Problem) -> None:
+        """Email each customer who asked from the banner, once (not again when a ticket of theirs already
+        told them), then forget their addresses."""
+        watches = self.session.scalars(select(ProblemWatch).where(ProblemWatch.problem_id == problem.id))
+        for watch in watches:
+            if "problem_fixed" in self._quiet:
+                break
+            lang = self.notifier.language(watch.lang)
+            self.notifier.queue_standalone(
+                self.session,
+                "known_issue_fixed",
+                watch.email,
+                lang,
+                {
+                    "problem_title": problem.title,
+                    "banner": problem.banner_for(lang) or "",
+                    "message": problem.resolution_note or "",
+                },
+                now=self.clock(),
+                key=f"problem_fixed:{problem.id}:{watch.email}",
+            )
+        self.session.execute(delete(ProblemWatch).where(ProblemWatch.problem_id == problem.id))
+
     def _end_problem(self, problem: Problem, actor: str, status: str, note: str | None) -> Problem:
         """Reject a proposed problem or resolve an open one, telling each of its tickets."""
         allowed = "proposed" if status == "rejected" else "open"
@@ -252,6 +295,8 @@ class ProblemsMixin(LifecycleMixin):
                     message=note or "",
                     problem_title=problem.title,
                 )
+        self.session.flush()
+        self._tell_watchers(problem)  # after the tickets' customers: one email per address
         self.session.flush()
         return problem
 

@@ -1,0 +1,108 @@
+"""The help centre to browse (issue 25): category tiles, popular and recently updated articles on the
+home page, a page per category, popular articles on the 404 page. Internal articles never appear.
+
+Popularity is `kb_engine.insights.popular` (views and "solved", decaying with `KB_POPULAR_HALF_LIFE_DAYS`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from kb_engine.content.articles import Article
+from kb_engine.content.browse import category_tiles, in_category, recently_updated
+from kb_engine.content.categories import Category, category_of, load_categories
+from kb_engine.errors import KBError, StoreUnavailable, TooManyRequests
+from kb_engine.helpdesk.db import store_errors
+from kb_engine.helpdesk.lost_links import send_links
+from kb_engine.insights.popular import popular_articles, popularity
+from web import with_retry_after
+from web.i18n import error_text, ui_lang
+from web.resources import get_db, get_searcher, get_tickets, limit
+
+bp = Blueprint("helpcentre", __name__)
+log = logging.getLogger(__name__)
+CATEGORY_RE = r"[a-z0-9][a-z0-9_-]{0,63}"
+
+
+def categories() -> dict[str, Category]:
+    try:
+        return load_categories(Path(current_app.config["ARTICLES_DIR"]))
+    except KBError as exc:  # a broken categories file must not take the help centre down: ids are shown
+        log.warning("categories file unusable: %s", exc)
+        return {}
+
+
+def popular(limit: int = 5) -> list[Article]:
+    """The most popular public articles in the interface's language."""
+    scores = popularity(get_db(), half_life_days=current_app.config["POPULAR_HALF_LIFE_DAYS"])
+    return popular_articles(scores, get_searcher().articles, ui_lang(), limit)
+
+
+def home_context() -> dict[str, Any]:
+    """What the home page shows around the search box."""
+    lang = ui_lang()
+    articles = get_searcher().articles
+    return {
+        "tiles": category_tiles(articles, categories(), lang),
+        "popular": popular(),
+        "recent": recently_updated(articles, lang),
+    }
+
+
+def not_found_context() -> dict[str, Any]:
+    """Popular articles for the 404 page; nothing when the index or the database cannot answer (an error
+    page must render whatever else is broken)."""
+    try:
+        return {"popular": popular()}
+    except Exception:  # noqa: BLE001 - the error page must render whatever else failed
+        log.exception("popular articles unavailable for the error page")
+        return {"popular": []}
+
+
+@bp.get("/categories/<string:cid>")
+def category(cid: str):
+    """A category's public articles, in the interface's language first."""
+    if not re.fullmatch(CATEGORY_RE, cid):
+        abort(404)
+    lang = ui_lang()
+    articles = in_category(get_searcher().articles, cid, lang)
+    if not articles:
+        abort(404)
+    found = category_of(categories(), cid)
+    return render_template("category.html", category=found, articles=articles)
+
+
+# -- "Lost your link?" ---------------------------------------------------------------------------------
+EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
+
+
+@bp.get("/requests/lost-link")
+def lost_link():
+    """'Lost your link? Enter your email': the form."""
+    return render_template("lost_link.html", email="", error=None, sent=request.args.get("sent") == "1")
+
+
+@bp.post("/requests/lost-link")
+def lost_link_send():
+    """Email the links of the address's open requests; the same answer whether the address is known."""
+    email = request.form.get("email", "").strip()[:320]
+    if not EMAIL_RE.fullmatch(email):
+        error = _("Enter the email address you gave when you asked for help, like name@example.com.")
+        return render_template("lost_link.html", email=email, error=error, sent=False), 400
+    db = get_db()
+    try:
+        with store_errors():
+            limit("lost_link")
+            send_links(db, get_tickets().notifier, email, ui_lang())
+            db.commit()
+    except (StoreUnavailable, TooManyRequests) as exc:
+        db.rollback()
+        page = render_template("lost_link.html", email=email, error=error_text(exc), sent=False), exc.status
+        return with_retry_after(page, exc)
+    return redirect(url_for("helpcentre.lost_link", sent=1), code=303)
