@@ -198,5 +198,5 @@ def test_lost_link_email_reaches_a_real_smtp_server(app_config) -> None:
             assert len(links) == 1 and str(links[0]["To"]) == "fr@example.com"
             assert f"/tickets/{reference}?t={token}" in links[0].get_content()
         finally:
-            app.extensions["kb_outbox_sender"].stop(timeout=60)
+            app.extensions["kb_periodic"].stop(timeout=60)
             app.extensions["kb_engine"].dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -96,7 +97,7 @@ def test_internal_article_is_not_served_to_customers(client) -> None:
     assert client.get("/api/v1/articles/en/escalation-procedure").status_code == 404
 
 
-def test_not_helpful_opens_a_ticket_with_what_was_tried(client, app) -> None:
+def test_not_helpful_asks_why_and_opens_a_ticket_only_on_contact_support(client, app) -> None:
     page = search(client, "I forgot my password")
     (search_id,) = db_rows(app, "SELECT id FROM search_log")[0]
     assert page.status_code == 200
@@ -105,10 +106,40 @@ def test_not_helpful_opens_a_ticket_with_what_was_tried(client, app) -> None:
         "/articles/en/password-reset/feedback",
         data={"csrf_token": token, "helped": "no", "s": str(search_id)},
     )
-    assert response.status_code == 303 and "/help/KB-" in response.headers["Location"]
+    assert response.status_code == 303 and response.headers["Location"].endswith("#feedback")
+    assert db_rows(app, "SELECT article_id, kind FROM feedback") == [("en/password-reset", "not_helpful")]
+    assert db_rows(app, "SELECT count(*) FROM ticket") == [(0,)]  # nothing filed yet
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "What was wrong?" in html and 'value="did_not_work"' in html
+    assert f"?s={search_id}" in html.split("These articles may help instead")[1]  # next-best of that search
+    reason = client.post(
+        "/articles/en/password-reset/reason",
+        data={"csrf_token": token, "reason": "did_not_work", "s": str(search_id)},
+    )
+    assert reason.status_code == 303
+    assert db_rows(app, "SELECT reason FROM feedback") == [("did_not_work",)]
+    assert db_rows(app, "SELECT count(*) FROM ticket") == [(0,)]
+    bad = client.post("/articles/en/password-reset/reason", data={"csrf_token": token, "reason": "<x>"})
+    assert bad.status_code == 400 and db_rows(app, "SELECT reason FROM feedback") == [("did_not_work",)]
+    contact = client.post(
+        "/articles/en/password-reset/contact", data={"csrf_token": token, "s": str(search_id)}
+    )
+    assert contact.status_code == 303 and "/help/KB-" in contact.headers["Location"]
     rows = db_rows(app, "SELECT source, query, search_id FROM ticket")
     assert rows == [("not_helpful", "I forgot my password", search_id)]
-    assert db_rows(app, "SELECT article_id, kind FROM feedback") == [("en/password-reset", "not_helpful")]
+
+
+def test_authors_see_why_an_article_did_not_help(client, app) -> None:
+    from tests.conftest import login_staff
+
+    token = csrf_token(client, "/articles/en/password-reset")
+    for reason in ("outdated", "outdated", "hard_to_follow"):
+        client.post("/articles/en/password-reset/feedback", data={"csrf_token": token, "helped": "no"})
+        client.post("/articles/en/password-reset/reason", data={"csrf_token": token, "reason": reason})
+    login_staff(app, client, "ada", role="author")
+    html = client.get("/authors/articles/en/password-reset").get_data(as_text=True)
+    assert re.search(r'data-reason="outdated"><td>It is out of date</td><td class="num">2<', html)
+    assert re.search(r'data-reason="hard_to_follow">.*?<td class="num">1<', html)
 
 
 def test_solved_counts_and_proposes_the_query_to_authors(client, app) -> None:

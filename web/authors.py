@@ -20,6 +20,7 @@ from kb_engine.errors import InvalidQuery, KBError, NotFound
 from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.models import Feedback
 from kb_engine.insights import questions as learned_questions
+from kb_engine.insights.analytics import NOT_HELPFUL_REASONS
 from kb_engine.insights.gaps import find_gaps, suggest_title, write_draft
 from web.auth import author_required, login_required_for_blueprint, staff
 from web.resources import get_db, get_searcher, send_media
@@ -150,8 +151,18 @@ def article_feedback(lang: str, slug: str):
     for query, kind, n in rows:
         queries.setdefault(query or "", {"view": 0, "solved": 0, "not_helpful": 0})[kind] = int(n)
     ordered = sorted(queries.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+    reasons = dict(
+        db.execute(
+            select(Feedback.reason, func.count())
+            .where(
+                Feedback.article_id == art_id, Feedback.kind == "not_helpful", Feedback.reason.is_not(None)
+            )
+            .group_by(Feedback.reason)
+        ).all()
+    )
     return render_template(
         "console/article_feedback.html",
+        reasons=[(r, int(reasons.get(r, 0))) for r in NOT_HELPFUL_REASONS],
         article=art,
         art_id=art_id,
         counts=counts,

@@ -241,6 +241,8 @@ def article(lang: str, slug: str):
     translations = searcher.translations(art)
     search_id = request.args.get("s", type=int)
     entry = _search_log(search_id) if search_id else None
+    related = related_articles(searcher, art)
+    answer = request.args.get("answer")
     return render_template(
         "article.html",
         article=art,
@@ -250,12 +252,15 @@ def article(lang: str, slug: str):
         switch_urls={t.lang: f"{t.url}?lang={t.lang}" for t in translations},
         category=category_of(load_categories(Path(current_app.config["ARTICLES_DIR"])), art.category),
         contents=[s for s in article_sections(art.body) if s.level == 2],
-        related=related_articles(searcher, art),
+        related=related,
+        next_best=next_best(entry, art, related) if answer == "no" else [],
+        reason_given=request.args.get("reason") == "1",
+        reasons=analytics.NOT_HELPFUL_REASONS,
         back_to=url_for("customer.results", q=entry.query, s=entry.id) if entry else None,
         search_id=search_id,
         channel=analytics.channel_or_default(request.args.get("ch")),
         suggested_for=request.args.get("q", "")[:300],
-        answer=request.args.get("answer"),
+        answer=answer,
     )
 
 
@@ -267,7 +272,8 @@ def media(name: str):
 
 @bp.post("/articles/<lang>/<slug>/feedback")
 def feedback(lang: str, slug: str):
-    """'Yes, solved' counts a deflection; 'No' opens a ticket with what was tried."""
+    """'Yes, solved' counts a deflection and thanks in place; 'No' is recorded and the page then asks
+    what was wrong and offers the search's next-best articles: no ticket until 'Contact support'."""
     art = get_searcher().article(article_id(lang, slug))
     helped = request.form.get("helped")
     if helped not in {"yes", "no"}:
@@ -277,25 +283,58 @@ def feedback(lang: str, slug: str):
     channel = entry.channel if entry else analytics.channel_or_default(request.form.get("ch"))
     with store_errors():
         limit("feedback")
-        if helped == "no":
-            limit("miss")
+        kind = "solved" if helped == "yes" else "not_helpful"
+        analytics.record_feedback(db, art.id, kind, search=entry, visitor=visitor_id(), channel=channel)
         if helped == "yes":
-            analytics.record_feedback(
-                db, art.id, "solved", search=entry, visitor=visitor_id(), channel=channel
-            )
             get_tickets().resolve_by_self_service(visitor_id(), art.id)
-            db.commit()
-            if request.form.get("from") == "card":
-                # "Solved" on the results page's answer card: the customer stays on the results.
-                query = entry.query if entry else str(request.form.get("q", ""))[:300]
-                sid = entry.id if entry else None
-                # No #fragment: scrolling to it after load would take the focus off the thank-you.
-                target = url_for("customer.results", q=query, s=sid, solved=1)
-                return redirect(target, code=303)
-            return redirect(url_for("customer.article", lang=lang, slug=slug, answer="yes"), code=303)
-        analytics.record_feedback(
-            db, art.id, "not_helpful", search=entry, visitor=visitor_id(), channel=channel
-        )
+        db.commit()
+    if helped == "yes" and request.form.get("from") == "card":
+        # "Solved" on the results page's answer card: the customer stays on the results.
+        query = entry.query if entry else str(request.form.get("q", ""))[:300]
+        # No #fragment: scrolling to it after load would take the focus off the thank-you.
+        target = url_for("customer.results", q=query, s=entry.id if entry else None, solved=1)
+        return redirect(target, code=303)
+    # Back to the same place of the article: the answer replaces the question there (focused by app.js).
+    target = url_for(
+        "customer.article", lang=lang, slug=slug, answer=helped, s=entry.id if entry else None, ch=channel
+    )
+    return redirect(target + "#feedback", code=303)
+
+
+@bp.post("/articles/<lang>/<slug>/reason")
+def feedback_reason(lang: str, slug: str):
+    """'What was wrong?' after 'No': one tap, optional; the authors see it on the article's feedback."""
+    art = get_searcher().article(article_id(lang, slug))
+    reason = request.form.get("reason", "")
+    if reason not in analytics.NOT_HELPFUL_REASONS:
+        raise InvalidQuery("choose one of the reasons offered")
+    db = get_db()
+    with store_errors():
+        limit("feedback")
+        analytics.record_reason(db, art.id, visitor_id(), reason)
+        db.commit()
+    entry = _search_log(request.form.get("s"))
+    channel = analytics.channel_or_default(request.form.get("ch"))
+    target = url_for(
+        "customer.article",
+        lang=lang,
+        slug=slug,
+        answer="no",
+        reason=1,
+        s=entry.id if entry else None,
+        ch=channel,
+    )
+    return redirect(target + "#feedback", code=303)
+
+
+@bp.post("/articles/<lang>/<slug>/contact")
+def article_contact(lang: str, slug: str):
+    """'Contact support' after 'No': opens the request with what was tried, then asks for contact details."""
+    art = get_searcher().article(article_id(lang, slug))
+    db = get_db()
+    entry = _search_log(request.form.get("s"))
+    with store_errors():
+        limit("miss")
         shown = entry.hits if entry else [{"id": art.id, "title": art.title, "score": 0.0}]
         ticket = open_ticket(
             source="not_helpful",
@@ -308,6 +347,20 @@ def feedback(lang: str, slug: str):
         db.commit()
     remember_ticket(ticket.reference or "", ticket.token)
     return redirect(url_for("customer.need_help", reference=ticket.reference), code=303)
+
+
+def next_best(entry: SearchLog | None, art: Any, related: list[Any], limit_to: int = 3) -> list[Any]:
+    """After 'No': the other articles the same search found (public ones), else the related articles."""
+    searcher = get_searcher()
+    found = []
+    for hit in (entry.hits or []) if entry else []:
+        if hit.get("id") == art.id:
+            continue
+        try:
+            found.append(searcher.article(str(hit.get("id"))))
+        except NotFound:
+            continue
+    return (found or list(related))[:limit_to]
 
 
 def _contact_form() -> dict[str, str]:

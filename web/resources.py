@@ -97,8 +97,21 @@ def init_app(app: Flask) -> None:
     app.extensions["kb_sessions"] = make_session_factory(engine)
     app.extensions["kb_searcher"] = SearcherHolder(dict(app.config))
     # One background thread per process: outbox, automations, triage retraining, retention purge.
-    runner = PeriodicRunner(server_jobs(app.extensions["kb_sessions"], dict(app.config))).start()
+    from kb_engine.integrations import webhooks
+    from kb_engine.integrations.webhooks.delivery import webhook_jobs
+
+    webhooks.install(app.config["PUBLIC_URL"])  # ticket changes queue their webhook deliveries
+    jobs = server_jobs(app.extensions["kb_sessions"], dict(app.config))
+    jobs += webhook_jobs(app.extensions["kb_sessions"], dict(app.config))
+    runner = PeriodicRunner(jobs).start()
     app.extensions["kb_periodic"] = runner
+    if "webhooks" in runner.jobs:
+
+        @sa_event.listens_for(app.extensions["kb_sessions"], "after_commit")
+        def wake_webhooks(session: Session) -> None:
+            if session.info.pop(webhooks.events.QUEUED, False):
+                runner.wake("webhooks")
+
     if "outbox" in runner.jobs:
 
         @sa_event.listens_for(app.extensions["kb_sessions"], "after_commit")

@@ -27,7 +27,12 @@ def gunicorn_command(port: int) -> list[str]:
 
 @contextlib.contextmanager
 def production_server(
-    index_dir: Path, workdir: Path, model: str, workers: int, model_env: dict[str, str] | None = None
+    index_dir: Path,
+    workdir: Path,
+    model: str,
+    workers: int,
+    model_env: dict[str, str] | None = None,
+    instance: str = "instance",
 ) -> Iterator[tuple[int, int]]:
     """gunicorn with web/gunicorn.conf.py on a free loopback port; yields (port, master pid)."""
     port = free_port()
@@ -36,8 +41,8 @@ def production_server(
         **(model_env or {}),
         "KB_INDEX_DIR": str(index_dir),
         "KB_MODEL": model,
-        "KB_INSTANCE_DIR": str(workdir / "instance"),
-        "KB_DATABASE_URL": f"sqlite:///{workdir / 'instance' / 'kb.sqlite3'}",
+        "KB_INSTANCE_DIR": str(workdir / instance),
+        "KB_DATABASE_URL": f"sqlite:///{workdir / instance / 'kb.sqlite3'}",
         "KB_SECRET_KEY": "bench",
         "KB_WEB_WORKERS": str(workers),
     }
@@ -85,9 +90,11 @@ def load(
     port: int, queries: Sequence[str], clients: int, *, seconds: float, max_requests: int, k: int
 ) -> dict[str, Any]:
     """`clients` threads, each with a keep-alive connection, sending searches until the time or the
-    request budget is spent. Loopback only."""
+    request budget is spent. Loopback only. A 503 with Retry-After is the server's deliberate refusal
+    under overload (`refused`, not an error); anything else but a 200 is an error."""
     latencies: list[float] = []
     errors = [0]
+    refused = [0]
     sent = [0]
     lock = threading.Lock()
     deadline = time.perf_counter() + seconds
@@ -109,14 +116,17 @@ def load(
                 response = conn.getresponse()
                 response.read()
                 ok = response.status == 200
+                refusal = response.status == 503 and response.getheader("Retry-After") is not None
             except (OSError, http.client.HTTPException):
-                ok = False
+                ok = refusal = False
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             elapsed = (time.perf_counter() - started) * 1000
             with lock:
                 if ok:
                     latencies.append(elapsed)
+                elif refusal:
+                    refused[0] += 1
                 else:
                     errors[0] += 1
         conn.close()
@@ -131,8 +141,9 @@ def load(
     stats = percentiles(latencies)
     return {
         "clients": clients,
-        "requests": len(latencies) + errors[0],
+        "requests": len(latencies) + errors[0] + refused[0],
         "errors": errors[0],
+        "refused": refused[0],
         "rps": round(len(latencies) / wall, 1) if wall else 0.0,
         "p50_ms": stats["p50"],
         "p99_ms": stats["p99"],
@@ -168,7 +179,7 @@ def measure_http(
     workers = max(1, os.cpu_count() or 1)
     seconds, budget = (3.0, 150) if quick else (15.0, 1500)
     distinct = list(dict.fromkeys(queries))
-    model_env = {}
+    model_env: dict[str, str] = {}
     if model_args:
         model_env["KB_MODEL_RUNTIME"] = model_args["runtime"]
         if model_args.get("model_cache"):
@@ -186,10 +197,19 @@ def measure_http(
         repeated = load(port, queries[:20], 8, seconds=min(seconds, 5.0), max_requests=budget, k=5)
         repeated["note"] = "20 distinct queries, answered from the cache"
         memory = process_memory(master)
+    # The same 32 uncached clients with micro-batching off (KB_SEARCH_BATCH=1): what batching gains.
+    (workdir / "instance-unbatched").mkdir(exist_ok=True)
+    unbatched_env = {**model_env, "KB_SEARCH_BATCH": "1"}
+    with production_server(
+        index_dir, workdir, model, workers, unbatched_env, instance="instance-unbatched"
+    ) as (port, _master):
+        wait_ready(port, workers, workdir / "gunicorn.log")
+        unbatched = load(port, distinct, 32, seconds=seconds, max_requests=min(budget, len(distinct)), k=5)
     return {
         "workers": workers,
         "ready_s": round(ready_s, 1),
         "levels": levels,
+        "unbatched_32": unbatched,
         "repeated": repeated,
         "memory": memory,
     }

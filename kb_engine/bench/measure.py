@@ -21,7 +21,7 @@ CHUNKS_PER_ARTICLE = 20  # title, 4 questions, an intro and 14 sections of under
 SIZES = {"1k": 1_000, "10k": 10_000, "100k": 100_000}
 SYNTHETIC_MODEL = "bench-synthetic"
 CATEGORIES = ("accounts", "network", "email", "printing", "computer", "software", "files", "security")
-HTTP_LEVELS = (1, 8, 32)
+HTTP_LEVELS = (1, 8, 32, 64)
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from kb_engine.bench.builds import real_embedder, run_build
 from kb_engine.bench.http import measure_http
 from kb_engine.bench.measure import ROOT, SIZES, SYNTHETIC_MODEL, dir_size, machine
+from kb_engine.bench.peers import measure_peers
 from kb_engine.bench.search import edit_to_live, first_query, measure_bm25, measure_queries, measure_vectors
 from kb_engine.bench.synthetic import SyntheticEmbedder, TimedQueryEmbedder, write_synthetic_kb
 from kb_engine.search.embedding import Embedder
@@ -125,6 +126,8 @@ def run_bench(options: BenchOptions, say: Callable[[str], None] = lambda _m: Non
             say(f"[{size}] BM25-only baseline (bm25s)")
             row["bm25"] = measure_bm25([a for a in searcher.articles if a.is_public], sample)
             if size == "shipped":
+                say(f"[{size}] peers: the floor, a plain FAISS + model loop, txtai")
+                row["peers"] = measure_peers(searcher, real, model, sample)
                 say(f"[{size}] first query in a fresh process")
                 row["first_query"] = first_query(index_dir, model, model_args, sample[0])
                 say(f"[{size}] edit -> live with the watcher running")
@@ -232,6 +235,9 @@ def format_report(report: dict[str, Any]) -> str:
         "fresh process: open index (s) / first query, model load included (s)",
         lambda r: f"{r['first_query']['open_s']:.1f} / {r['first_query']['first_query_ms'] / 1000:.1f}",
     )
+    for r in report["sizes"]:
+        if r.get("peers"):
+            lines += ["", *format_peers(r)]
     http_rows = [r for r in report["sizes"] if r.get("http")]
     for r in http_rows:
         h = r["http"]
@@ -241,17 +247,26 @@ def format_report(report: dict[str, Any]) -> str:
             f"`web/gunicorn.conf.py`) on 127.0.0.1, ready {h['ready_s']} s after start "
             "(each worker loads the model and answers a warm-up query first):",
             "",
-            "| clients | requests | req/s | p50 (ms) | p99 (ms) | errors |",
-            "|---|---|---|---|---|---|",
+            "| clients (uncached unless said) | requests | answered/s | p50 (ms) | p99 (ms) | "
+            "refused (503, Retry-After) | errors |",
+            "|---|---|---|---|---|---|---|",
         ]
+        extra = [{**h["unbatched_32"], "clients": "32, micro-batching off"}] if h.get("unbatched_32") else []
         for level in [
             *h["levels"],
+            *extra,
             {**h["repeated"], "clients": f"{h['repeated']['clients']} (repeated queries)"},
         ]:
             lines.append(
                 f"| {level['clients']} | {level['requests']} | {level['rps']} | {level['p50_ms']:.1f} | "
-                f"{level['p99_ms']:.1f} | {level['errors']} |"
+                f"{level['p99_ms']:.1f} | {level.get('refused', 0)} | {level['errors']} |"
             )
+        by_clients = {lv["clients"]: lv["rps"] for lv in h["levels"]}
+        if by_clients.get(8):
+            ratios = ", ".join(
+                f"{n}: {by_clients[n] / by_clients[8]:.0%}" for n in (32, 64) if n in by_clients
+            )
+            lines += ["", f"Throughput against 8 clients: {ratios}."]
         mem = ", ".join(f"RSS {w.get('rss_mb', '?')} MB / PSS {w.get('pss_mb', '?')} MB" for w in h["memory"])
         lines += ["", f"Memory per worker: {mem}."]
     return "\n".join(lines)
@@ -260,3 +275,29 @@ def format_report(report: dict[str, Any]) -> str:
 def model_args_of(options: BenchOptions) -> dict[str, Any]:
     cache = options.model_cache
     return {"threads": options.threads, "runtime": options.runtime, "model_cache": cache and str(cache)}
+
+
+def format_peers(r: dict[str, Any]) -> list[str]:
+    """The peers of one size, each as a ratio to the engine's warm p50 (same run, same queries)."""
+    p, engine = r["peers"], r["query"]["total_ms"]["p50"]
+    rows = [
+        ("kb-engine: hybrid search, whole answer (sections, confidence)", r["query"]["total_ms"], "-"),
+        (f"floor: one model run ({p['floor']['runtime']}) + one FAISS search", p["floor"]["query_ms"], ""),
+        (f"plain FAISS + model loop ({p['faiss_loop']['runtime']})", p["faiss_loop"]["query_ms"], ""),
+        ("plain bm25s loop (lexical only)", r["bm25"]["query_ms"], ""),
+    ]
+    txtai = p.get("txtai") or {}
+    if txtai.get("query_ms"):
+        rows.append((f"txtai {txtai.get('version')} hybrid ({txtai['model']}, torch)", txtai["query_ms"], ""))
+    lines = [
+        f"Peers on the {r['size']} KB, same run and queries (warm, one thread each):",
+        "",
+        "| | p50 (ms) | p99 (ms) | kb-engine p50 / this p50 |",
+        "|---|---|---|---|",
+    ]
+    for label, stats, _ in rows:
+        ratio = f"{engine / stats['p50']:.2f}" if stats.get("p50") else "-"
+        lines.append(f"| {label} | {stats['p50']:.2f} | {stats['p99']:.2f} | {ratio} |")
+    if txtai.get("skipped"):
+        lines += ["", f"txtai: {txtai['skipped']}."]
+    return lines

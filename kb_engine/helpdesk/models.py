@@ -192,6 +192,8 @@ class Feedback(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     article_id: Mapped[str] = mapped_column(String(120), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # view | solved | not_helpful
+    # Why it did not help, when the customer said (insights.analytics.NOT_HELPFUL_REASONS).
+    reason: Mapped[str | None] = mapped_column(String(24))
     query: Mapped[str | None] = mapped_column(Text)
     search_id: Mapped[int | None] = mapped_column(ForeignKey("search_log.id"))
     visitor: Mapped[str | None] = mapped_column(String(64), index=True)

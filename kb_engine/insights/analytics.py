@@ -9,6 +9,8 @@ from kb_engine.helpdesk.models import Feedback, QuestionCandidate, SearchLog
 from kb_engine.search.searcher import SearchResponse
 
 FEEDBACK_KINDS = ("view", "solved", "not_helpful")
+# The one-tap answers to "What was wrong?" after "No, this did not help" (Feedback.reason).
+NOT_HELPFUL_REASONS = ("outdated", "did_not_work", "not_my_problem", "hard_to_follow")
 
 # Where a search, an article view or a "solved" came from (SearchLog.channel, Feedback.channel). A view or
 # a "solved" from any channel but "api" means the customer helped themselves: a deflection.
@@ -89,3 +91,19 @@ def propose_question(session: Session, article_id: str, query: str) -> QuestionC
     candidate = QuestionCandidate(article_id=article_id, query=text)
     session.add(candidate)
     return candidate
+
+
+def record_reason(session: Session, article_id: str, visitor: str, reason: str) -> Feedback | None:
+    """Attach `reason` to the visitor's latest "did not help" on `article_id` (None if they gave none)."""
+    if reason not in NOT_HELPFUL_REASONS:
+        raise ValueError(reason)
+    row = session.scalar(
+        select(Feedback)
+        .where(Feedback.article_id == article_id, Feedback.visitor == visitor, Feedback.kind == "not_helpful")
+        .order_by(Feedback.id.desc())
+        .limit(1)
+    )
+    if row is not None:
+        row.reason = reason
+        session.flush()
+    return row

@@ -310,6 +310,9 @@ class Searcher:
             # `articles_kept` of them are still served as the last good build had them.
             "article_problems": len(self.manifest.get("problems") or ()),
             "articles_kept": len(self.manifest.get("kept") or ()),
+            # This process's admission (running, waiting, refused) and micro-batching (model calls, queries).
+            "admission": self.admission.state() if self.admission else None,
+            "batching": self.batcher.state() if self.batcher else None,
         }
 
     # -- articles ------------------------------------------------------------------------------------------

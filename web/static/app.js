@@ -57,7 +57,8 @@
   // from a suggestion carries the words typed (q) and the channel: the server logs that search and
   // answers its id, which "Did this solve your problem?" then refers to.
   var art = document.querySelector("article[data-article]");
-  if (art && window.fetch) {
+  // (Not again when the page comes back with the answer to "Did this solve your problem?".)
+  if (art && window.fetch && !art.hasAttribute("data-no-view")) {
     var query = art.getAttribute("data-query") || "";
     fetch("/events/view", {
       method: "POST",

@@ -1,0 +1,80 @@
+"""`kb bench` (issue 19): deliberate 503s are counted apart from errors, peers are measured on the same build
+and shown as ratios. Functional only: no timing assertions."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from kb_engine.bench.http import load
+from kb_engine.bench.peers import measure_faiss_loop, measure_floor
+from kb_engine.bench.run import format_peers
+from kb_engine.search.embedding import HashingEmbedder
+from kb_engine.search.searcher import Searcher
+
+
+class Answers(BaseHTTPRequestHandler):
+    """Every third request refused with Retry-After, every fifth a server error, the rest answered."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, as gunicorn answers the bench
+    count = 0
+    lock = threading.Lock()
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        with Answers.lock:
+            Answers.count += 1
+            n = Answers.count
+        status = 500 if n % 5 == 0 else 503 if n % 3 == 0 else 200
+        body = b'{"hits": []}'
+        self.send_response(status)
+        if status == 503:
+            self.send_header("Retry-After", "1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_load_counts_deliberate_refusals_apart_from_errors() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answers)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        result = load(server.server_address[1], ["a", "b"], 3, seconds=60.0, max_requests=30, k=5)
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+    assert result["requests"] == 30
+    assert result["errors"] == 6  # 5, 10, ..., 30
+    assert result["refused"] == 8  # multiples of 3 that are not multiples of 5
+    assert result["requests"] - result["errors"] - result["refused"] == 16
+
+
+def test_peers_run_on_the_engines_build_and_are_shown_as_ratios(hashing_index: Path) -> None:
+    searcher = Searcher(hashing_index, model="hashing", embedder=HashingEmbedder())
+    queries = ["reset my password", "imprimante hors ligne", "vpn"]
+    index_file = searcher.build_dir / "vectors.faiss"
+    floor = measure_floor(index_file, HashingEmbedder(), queries)
+    loop = measure_faiss_loop(index_file, searcher.chunk_rows.tolist(), "hashing", HashingEmbedder(), queries)
+    assert floor["query_ms"]["n"] == 3 and loop["query_ms"]["n"] == 3
+    assert loop["runtime"] == "hashing"
+    stats = {"p50": 2.0, "p99": 4.0}
+    row = {
+        "size": "shipped",
+        "query": {"total_ms": {"p50": 6.0, "p99": 9.0}},
+        "bm25": {"query_ms": {"p50": 0.5, "p99": 1.0}},
+        "peers": {
+            "floor": {"query_ms": stats, "runtime": "onnx"},
+            "faiss_loop": {"query_ms": {"p50": 12.0, "p99": 20.0}, "runtime": "torch"},
+            "txtai": {"skipped": "txtai is not installed"},
+        },
+    }
+    table = "\n".join(format_peers(row))
+    assert "| floor: one model run (onnx) + one FAISS search | 2.00 | 4.00 | 3.00 |" in table
+    assert "| plain FAISS + model loop (torch) | 12.00 | 20.00 | 0.50 |" in table
+    assert "| plain bm25s loop (lexical only) | 0.50 | 1.00 | 12.00 |" in table
+    assert "txtai: txtai is not installed." in table
