@@ -3,7 +3,7 @@ facet asked about, and the value the results were shown for (chosen on the quest
 visitor's session)
 
 Revision ID: 0012_answers
-Revises: 0014_desk
+Revises: 0011_helpcentre
 Create Date: 2026-12-06 01:30:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_answers"
-down_revision = "0014_desk"
+down_revision = "0011_helpcentre"
 branch_labels = None
 depends_on = None
 
