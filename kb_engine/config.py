@@ -361,6 +361,13 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
+        "WEBHOOKS_ALLOW_PRIVATE",
+        False,
+        "Let webhooks go to http:// URLs and loopback, private or reserved addresses (tests, closed "
+        "networks). Off: https to public hosts only.",
+        _bool,
+    ),
+    Setting(
         "AUTOMATIONS_EVERY_SECONDS",
         60,
         "How often each web server process runs the automations and SLA rules of `automations.yml` "

@@ -22,6 +22,7 @@ from kb_engine.helpdesk.tickets import STATUSES, TIERS, TicketService
 from kb_engine.helpdesk.tickets.rules import REFERENCE_PREFIX
 from kb_engine.helpdesk.users import get_user, tiers_for
 from kb_engine.integrations.tokens import TokenUser, Unauthorized, authenticate
+from kb_engine.integrations.webhooks.endpoints import EVENTS
 from web import csrf
 from web.json_input import Blueprint
 from web.openapi import errors, path_parameter, text
@@ -334,4 +335,47 @@ def register(api: Any) -> None:
         "staffToken",
         {"type": "http", "scheme": "bearer", "description": "A staff API token (`kb users token create`)."},
     )
+    # Webhook payloads are sent, not served: their schema is a component of the document (OpenAPI 3.0).
+    api.spec.components.schema("WebhookEvent", schema=WebhookEventSchema)
     api.register_blueprint(blp)
+
+
+class WebhookTicketSchema(ma.Schema):
+    reference = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    tier = ma.fields.String(required=True)
+    team = nullable()
+    assignee = nullable()
+    priority = ma.fields.Integer(required=True)
+    category = nullable()
+    lang = nullable()
+    source = ma.fields.String(required=True)
+    query = ma.fields.String(required=True)
+    url = ma.fields.String(required=True, metadata={"description": "The ticket in the support console."})
+
+
+class WebhookDataSchema(ma.Schema):
+    ticket = ma.fields.Nested(WebhookTicketSchema, metadata={"description": "ticket.* events"})
+    actor = ma.fields.String(metadata={"description": "Who made the change (ticket.* events)."})
+    message = ma.fields.String(allow_none=True, metadata={"description": "The change's reason or note."})
+    details = ma.fields.Dict(metadata={"description": "The change's own fields (assignee, tier, team…)."})
+    problem = ma.fields.Dict(metadata={"description": "problem.* events: id, title, status."})
+    article = ma.fields.Dict(metadata={"description": "article.* events: id (`en/slug`)."})
+    query = ma.fields.String(
+        allow_none=True, metadata={"description": "article.* events: what was searched."}
+    )
+
+
+class WebhookEventSchema(ma.Schema):
+    """The body of every webhook delivery (POST, JSON), signed in `KB-Signature` (see README "Webhooks")."""
+
+    id = ma.fields.String(required=True, metadata={"description": "The delivery's id (also `KB-Delivery`)."})
+    type = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(EVENTS),
+        metadata={"description": "The event (also `KB-Event`)."},
+    )
+    created_at = ma.fields.String(
+        required=True, metadata={"description": "When it happened (UTC, RFC 3339)."}
+    )
+    data = ma.fields.Nested(WebhookDataSchema, required=True)

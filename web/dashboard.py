@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import re
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
@@ -17,6 +16,7 @@ from kb_engine.errors import InvalidQuery
 from kb_engine.helpdesk.models import utcnow
 from kb_engine.insights.dashboard import FUNNEL_STAGES, Period, dashboard, to_rows
 from kb_engine.insights.workload import workload
+from kb_engine.integrations.exports import safe_cell
 from web.auth import login_required_for_blueprint, staff, staff_required
 from web.resources import get_db
 
@@ -52,18 +52,6 @@ def period_from_args() -> Period:
     if (period.end - period.start).days > MAX_DAYS:
         raise InvalidQuery(f"choose a period of at most {MAX_DAYS} days")
     return period
-
-
-# A cell (or a part of one after a separator some locale splits on: `,` `;` tab) starting with one of these
-# is run as a formula by spreadsheets; queries are customers' text.
-_FORMULA = re.compile(r"(^|[,;\t\r\n|])(\s*)([=+\-@\t\r])")
-
-
-def safe_cell(value: object) -> object:
-    """`value` for a CSV cell: numbers as they are; text with every formula start neutralised by a `'`."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value
-    return _FORMULA.sub(lambda m: f"{m.group(1)}{m.group(2)}'{m.group(3)}", str(value))
 
 
 @bp.get("/dashboard")

@@ -52,9 +52,13 @@ def main() -> None:
     # The jobs (kb index, kb outbox send, kb tickets automate, kb mail-in...) log like the server: one JSON
     # line per record on stderr (KB_LOG_FORMAT), warnings and up; what a command prints stays on stdout.
     try:
-        logs.configure(load_settings()["LOG_FORMAT"], level="WARNING")
+        settings = load_settings()
+        logs.configure(settings["LOG_FORMAT"], level="WARNING")
     except (KBError, ValueError) as exc:
         fail(f"bad settings: {exc}", 2)
+    from kb_engine.integrations import webhooks
+
+    webhooks.install(settings["PUBLIC_URL"])  # ticket changes made here queue their webhook deliveries too
     cli(prog_name="kb")
 
 

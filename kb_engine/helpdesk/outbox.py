@@ -39,7 +39,7 @@ from kb_engine.helpdesk.smtp import is_permanent, parse_smtp_url, send_smtp
 
 log = logging.getLogger(__name__)
 
-Transport = Callable[[EmailMessage], None]
+Transport = Callable[[Any], None]  # sends what `prepare` made of a row (an EmailMessage for email)
 
 
 @dataclass
@@ -145,7 +145,11 @@ class OutboxSender:
         max_attempts: int = 20,
         retry_base: dt.timedelta = dt.timedelta(minutes=1),
         retry_max: dt.timedelta = dt.timedelta(hours=1),
+        channel: str = "email",
     ) -> None:
+        self.channel = channel  # the rows this sender delivers (webhooks are rows of channel `webhook`)
+        if transport is None and channel != "email":
+            raise ValueError("a sender of another channel than email needs its transport")
         if transport is None:
             parse_smtp_url(smtp_url)  # a wrong URL is a clear error now, not a retry loop later
             transport = lambda message: send_smtp(smtp_url, message)  # noqa: E731
@@ -187,9 +191,12 @@ class OutboxSender:
         return report
 
     def _due(self, now: dt.datetime) -> Any:
-        return or_(
-            and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
-            and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at <= now - self.lease),
+        return and_(
+            OutboxMessage.channel == self.channel,
+            or_(
+                and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
+                and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at <= now - self.lease),
+            ),
         )
 
     def claim(self, claim: str, limit: int, *, only: list[int] | None = None) -> list[int]:
@@ -239,7 +246,7 @@ class OutboxSender:
             if row is None or row.claimed_by != claim:
                 report.lost_claims.append(row_id)
                 return
-            message = build_message(row)
+            message = self.prepare(row)
             attempts = row.attempts
         try:
             self.transport(message)
@@ -248,9 +255,17 @@ class OutboxSender:
             return
         self._mark(row_id, claim, report.sent, status="sent", sent_at=self.clock(), last_error=None)
 
+    def prepare(self, row: OutboxMessage) -> Any:
+        """What the transport sends for a row (an email here; a sender of another channel overrides it)."""
+        return build_message(row)
+
+    def permanent(self, exc: Exception) -> bool:
+        """Whether a failure is for good (no retry): the SMTP server's 5xx here."""
+        return is_permanent(exc)
+
     def _failed(self, row_id: int, claim: str, attempts: int, exc: Exception, report: SendReport) -> None:
         error = f"{type(exc).__name__}: {exc}"[:2000]
-        if is_permanent(exc) or attempts >= self.max_attempts:
+        if self.permanent(exc) or attempts >= self.max_attempts:
             log.error("outbox row %s failed for good after %s attempt(s): %s", row_id, attempts, error)
             self._mark(row_id, claim, report.failed, status="failed", last_error=error)
             return
