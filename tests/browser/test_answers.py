@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import shot
-from tests.browser.test_customer_selfservice import axe_page, rows, serious_violations  # noqa: F401
+from tests.browser.conftest import rows, serious_violations, shot
 
 CONFIDENT = {
     "en": ("my account is locked on my iphone", "Steps › Phone", "iPhone"),
@@ -65,7 +64,7 @@ def test_yes_on_the_card_stays_on_the_results_and_counts_solved(live_server, pag
     assert rows(live_server, "SELECT count(*) FROM ticket") == [(0,)]
 
 
-def test_results_with_the_answer_card_have_no_serious_accessibility_violations(live_server, axe_page) -> None:  # noqa: F811
+def test_results_with_the_answer_card_have_no_serious_accessibility_violations(live_server, axe_page) -> None:
     for lang, (query, _, _) in CONFIDENT.items():
         axe_page.goto(f"{live_server.url}/search?q={query}&lang={lang}")
         assert axe_page.locator(".answer-card").count() == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from kb_engine.helpdesk.models import Ticket
+from tests.apps import app_problem
 from tests.conftest import csrf_token, login_staff
 from tests.console.conftest import open_ticket, ticket_row
 
@@ -157,19 +158,7 @@ def test_problems_page_confirms_with_banners_links_and_resolves_tickets(app, cli
         open_ticket(app, query=q, contact_email=f"c{i}@example.com")
         for i, q in enumerate(["VPN down since 9", "VPN ne marche plus", "VPN timeout"])
     ]
-    with service_session(app) as session:
-        from kb_engine.helpdesk.tickets import TicketService
-
-        service = TicketService(session)
-        problem = Problem(
-            title="VPN down since 9", query="VPN down since 9", status="proposed", created_by="engine"
-        )
-        session.add(problem)
-        session.flush()
-        for r in refs[:2]:
-            service.link_problem(service.get(r), problem, "engine")
-        problem_id = problem.id
-        session.commit()
+    problem_id = app_problem(app, refs[:2])
     login_staff(app, client, "lena", "agent-L1")
     page = client.get("/console/problems").get_data(as_text=True)
     assert f'id="problem-{problem_id}"' in page and refs[0] in page and refs[2] not in page
