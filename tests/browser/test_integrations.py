@@ -8,8 +8,7 @@ from werkzeug import Response
 from kb_engine.helpdesk.db import make_session_factory
 from kb_engine.helpdesk.tickets import TicketService
 from kb_engine.integrations.webhooks.delivery import WebhookSender
-from tests.browser.conftest import login, shot
-from tests.browser.test_customer_selfservice import axe_page, serious_violations  # noqa: F401
+from tests.browser.conftest import login, serious_violations, shot
 
 
 def test_agent_creates_a_token_shown_once(live_server, page) -> None:
@@ -31,7 +30,7 @@ def test_agent_creates_a_token_shown_once(live_server, page) -> None:
     assert page.locator("#tokens [data-field='state']").first.text_content() == "revoked"
 
 
-def test_admin_webhook_delivery_log_and_send_again(live_server, page, httpserver, axe_page) -> None:  # noqa: F811
+def test_admin_webhook_delivery_log_and_send_again(live_server, page, httpserver, axe_page) -> None:
     httpserver.expect_request("/hook", method="POST").respond_with_handler(
         lambda r: Response("down", status=503)
     )
