@@ -77,3 +77,21 @@ def test_peers_run_on_the_engines_build_interleaved_and_are_shown_as_ratios(hash
     assert "| plain FAISS + model loop (torch) | 12.00 | 20.00 | 0.50 |" in table
     assert "| plain bm25s loop (lexical only) | 0.50 | 1.00 | 12.00 |" in table
     assert "txtai: txtai is not installed." in table
+
+
+def test_alternate_rounds_combine_into_one_row() -> None:
+    from kb_engine.bench.http import combined
+
+    keys = ("clients", "requests", "errors", "refused", "rps", "p50_ms", "p99_ms", "seconds")
+    rounds = [
+        dict(zip(keys, values, strict=True))
+        for values in (
+            (32, 100, 0, 10, 45.0, 5.0, 9.0, 2.0),
+            (32, 60, 1, 0, 29.5, 7.0, 20.0, 2.0),
+            (32, 80, 0, 0, 40.0, 6.0, 8.0, 2.0),
+        )
+    ]
+    row = combined(rounds)
+    assert (row["requests"], row["errors"], row["refused"]) == (240, 1, 10)
+    assert row["rps"] == round(229 / 6.0, 1) and row["p50_ms"] == 6.0 and row["p99_ms"] == 20.0
+    assert row["rounds_rps"] == [45.0, 29.5, 40.0]

@@ -251,7 +251,12 @@ def format_report(report: dict[str, Any]) -> str:
             "refused (503, Retry-After) | errors |",
             "|---|---|---|---|---|---|---|",
         ]
-        extra = [{**h["unbatched_32"], "clients": "32, micro-batching off"}] if h.get("unbatched_32") else []
+        batching = h.get("batching_32") or {}
+        extra = [
+            {**batching[name], "clients": f"32, micro-batching {name} (3 alternate rounds)"}
+            for name in ("on", "off")
+            if name in batching
+        ]
         for level in [
             *h["levels"],
             *extra,
@@ -267,6 +272,12 @@ def format_report(report: dict[str, Any]) -> str:
                 f"{n}: {by_clients[n] / by_clients[8]:.0%}" for n in (32, 64) if n in by_clients
             )
             lines += ["", f"Throughput against 8 clients: {ratios}."]
+        if len(batching) == 2 and batching["off"]["rps"]:
+            on, off = batching["on"], batching["off"]
+            lines += [
+                f"Micro-batching on / off at 32 clients: {on['rps'] / off['rps']:.2f} "
+                f"(rounds on {on['rounds_rps']}, off {off['rounds_rps']} answered/s)."
+            ]
         mem = ", ".join(f"RSS {w.get('rss_mb', '?')} MB / PSS {w.get('pss_mb', '?')} MB" for w in h["memory"])
         lines += ["", f"Memory per worker: {mem}."]
     return "\n".join(lines)
