@@ -168,7 +168,7 @@ def serve_watch(tmp_path: Path, kb_process, articles: Path) -> tuple[Any, int]:
             "KB_DATABASE_URL": f"sqlite:///{tmp_path / 'kb.sqlite3'}",
         },
     )  # fmt: skip
-    eventually(lambda: api_top_hit(port, "printer offline") or proc.poll() is not None, "the server")
+    eventually(lambda: api_top_hit(port, "printer offline") or proc.poll() is not None, "the server", 90)
     assert proc.poll() is None, proc.log_path.read_text()
     return proc, port
 

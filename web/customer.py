@@ -156,7 +156,8 @@ def home():
 def search_submit():
     """Log a customer's search; a miss opens an anonymous ticket. Then show the results."""
     query = request.form.get("q", "")
-    response = box_search(query)
+    # Logged as the results page shows it: the platform kept for the session, the question if asked.
+    response = box_search(query, clarify=True, facet=chosen_facet())
     if not isinstance(response, SearchResponse):
         return response
     db = get_db()
@@ -179,6 +180,32 @@ def search_submit():
     return redirect(url_for("customer.results", q=query, s=entry.id), code=303)
 
 
+@bp.post("/search/facet")
+def choose_facet():
+    """The visitor's answer to "Which one are you using?": kept for the session and logged with their
+    search, then the same results re-ranked for it (nothing to retype). An empty value shows every
+    platform again."""
+    query = request.form.get("q", "")
+    value = request.form.get("facet", "")
+    if value and value not in get_searcher().platforms.words:
+        raise InvalidQuery("choose one of the platforms offered")
+    if value:
+        session["facet"] = value
+    else:
+        session.pop("facet", None)
+    entry = _search_log(request.form.get("s"))
+    if entry is not None:
+        with store_errors():
+            entry.facet = value or None
+            get_db().commit()
+    args: dict[str, Any] = {"q": query, "facet": value}
+    if entry is not None:
+        args["s"] = entry.id
+    if request.form.get("ch"):
+        args["ch"] = analytics.channel_or_default(request.form.get("ch"))
+    return redirect(url_for("customer.results", **args), code=303)
+
+
 @bp.get("/search")
 def results():
     """Results page (read-only); asks "Which one are you using?" when the answer depends on it."""
@@ -199,6 +226,7 @@ def results():
         known_issue=known_issue_for(query),
         card=card_for(query, response),
         card_solved=request.args.get("solved") == "1",
+        platform_labels=get_searcher().platforms.labels,
     )
 
 

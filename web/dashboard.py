@@ -18,6 +18,7 @@ from kb_engine.insights.dashboard import FUNNEL_STAGES, Period, dashboard, to_ro
 from kb_engine.insights.workload import workload
 from kb_engine.integrations.exports import safe_cell
 from web.auth import login_required_for_blueprint, staff, staff_required
+from web.desk import desk_automations
 from web.resources import get_db
 
 bp = Blueprint("dashboard", __name__, url_prefix="/console")
@@ -60,7 +61,7 @@ def page():
     """The dashboard for a period, with charts and a CSV export."""
     period = period_from_args()
     data = dashboard(get_db(), period)
-    lead = workload(get_db(), period.start, period.end)
+    lead = workload(get_db(), period.start, period.end, automations=desk_automations())
     return render_template("console/dashboard.html", data=data, lead=lead, stages=FUNNEL_STAGES, user=staff())
 
 

@@ -522,7 +522,9 @@ class Searcher:
             degraded=signals["degraded"],
             timings=signals["timings"],
             redirect=redirect,
-            clarify=self.sections.clarify(groups, signals["chunk_scores"], query) if clarify else None,
+            clarify=self.sections.clarify(groups, signals["chunk_scores"], query)
+            if clarify and answered
+            else None,
             facet=facet,
         )
 

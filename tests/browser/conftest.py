@@ -57,6 +57,7 @@ def live_server(tmp_path: Path, index_dir: Path, articles_dir: Path) -> Iterator
     """The app served on 127.0.0.1 (a free port) in a thread, on a fresh database and articles copy."""
     from werkzeug.serving import make_server
 
+    from web.cli import QuietRequestHandler
     from web.resources import get_searcher
 
     articles = tmp_path / "articles"
@@ -67,7 +68,7 @@ def live_server(tmp_path: Path, index_dir: Path, articles_dir: Path) -> Iterator
     with served_app(tmp_path, articles, index_dir, model=MODEL, testing=False) as app:
         with app.app_context():  # as gunicorn's workers do: the model is loaded before the first visitor
             get_searcher().search("warm-up", use_cache=False)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
+        server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
         thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
         thread.start()
         try:

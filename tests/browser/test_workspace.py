@@ -160,6 +160,12 @@ def test_queue_at_390_px_has_no_horizontal_scroll_and_take_is_visible(browser, l
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
     shot(page, "23-queue-390")
     assert axe_violations(page) == []
+    # The bulk bar is one short row: only the field its chosen action needs shows.
+    bar = page.locator("#bulk fieldset").bounding_box()
+    assert bar is not None and bar["height"] < 120, bar
+    assert not page.is_visible("#bulk-assignee") and not page.is_visible("#bulk-original")
+    page.select_option("#bulk-action", "assign")
+    assert page.is_visible("#bulk-assignee") and not page.is_visible("#bulk-problem")
     page.context.close()
 
 

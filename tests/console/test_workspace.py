@@ -3,6 +3,7 @@ notes after escalating, replies refused without a contact, the problems page, an
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from kb_engine.helpdesk.models import Ticket
@@ -269,3 +270,27 @@ def test_admin_manages_staff_on_the_web_with_the_cli_rules(app, client) -> None:
         ("root", "user_role", "lena"),
         ("root", "user_disable", "bob"),
     ]
+
+
+def test_queue_and_dashboard_share_one_definition_of_past_targets(app, client) -> None:
+    from sqlalchemy import update
+
+    from kb_engine.helpdesk.models import Ticket
+
+    late = open_ticket(app, query="printer offline", contact_email="ana@example.com")
+    miss = open_ticket(app, query="printer offline", source="search_miss")  # nobody to answer: not late
+    fresh = open_ticket(app, query="screen flickers", contact_email="bo@example.com")
+    with service_session(app) as session:
+        session.execute(
+            update(Ticket)
+            .where(Ticket.reference.in_([late, miss]))
+            .values(created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=10))
+        )
+        session.commit()
+    login_staff(app, client, "lena", "agent-L1")
+    queue = client.get("/console/?view=past").get_data(as_text=True)
+    assert late in queue and miss not in queue and fresh not in queue
+    dashboard = client.get("/console/dashboard").get_data(as_text=True)
+    count = re.search(r'data-metric="past_targets"[^>]*>(\d+)<', dashboard).group(1)
+    listed = re.search(r'<ul class="plain" id="past-targets">(.*?)</ul>', dashboard, re.S).group(1)
+    assert count == "1" and late in listed and miss not in listed and fresh not in listed

@@ -17,6 +17,8 @@
       issue: "No need to report it again: technicians are already working on it.",
       keys: "Use the down arrow to go through the suggestions, Escape to come back.",
       all: "Open the help centre", contact: "Contact support",
+      answer: "The answer, from our article", more: "Read the whole article",
+      openStep: "Open the article at this step",
       languages: { en: "in English", fr: "in French" }
     },
     fr: {
@@ -26,6 +28,8 @@
       issue: "Inutile de le signaler à nouveau\u00a0: les techniciens y travaillent déjà.",
       keys: "Flèche vers le bas pour parcourir les suggestions, Échap pour revenir.",
       all: "Ouvrir le centre d'aide", contact: "Contacter le support",
+      answer: "La réponse, tirée de notre article", more: "Lire l'article en entier",
+      openStep: "Ouvrir l'article à cette étape",
       languages: { en: "en anglais", fr: "en français" }
     }
   };
@@ -88,10 +92,14 @@
   issue.hidden = true;
   var redirect = el("p", "redirect suggest-redirect");
   redirect.hidden = true;
+  // The answer card (issue 26): the section that answers, when the engine is confident.
+  var answer = el("section", "answer-card suggest-answer");
+  answer.setAttribute("aria-label", t.answer);
+  answer.hidden = true;
   var list = el("ul", "suggest-list");
   list.setAttribute("aria-label", t.title);
   list.hidden = true;
-  [status, issue, redirect, list].forEach(function (node) { box.appendChild(node); });
+  [status, issue, redirect, answer, list].forEach(function (node) { box.appendChild(node); });
   form.appendChild(box);
   var foot = el("p", "kbw-foot");
   var all = el("a", "", t.all);
@@ -138,7 +146,11 @@
       channel: "widget",
       lang: lang,
       target: "_blank",
-      messages: { count: t.count, none: t.none, issue: t.issue, keys: t.keys, languages: t.languages }
+      answer: true,
+      messages: {
+        count: t.count, none: t.none, issue: t.issue, keys: t.keys, languages: t.languages,
+        answer: t.answer, more: t.more, open: t.openStep
+      }
     });
     host.setAttribute("data-ready", "true");
   }
