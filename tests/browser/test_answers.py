@@ -187,3 +187,33 @@ def test_the_widget_shows_the_answer_card_under_a_strict_csp(live_server, page, 
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_agents_see_the_answer_card_and_insert_its_steps_at_the_cursor(live_server, browser) -> None:
+    from kb_engine.helpdesk.db import make_session_factory
+    from kb_engine.helpdesk.tickets import TicketService
+    from tests.browser.conftest import login
+
+    app = live_server.app
+    with make_session_factory(app.extensions["kb_engine"])() as session:
+        ticket = TicketService.from_settings(session, app.config).create(
+            source="agent", query="my account is locked on my iphone", lang="en", actor="lena"
+        )
+        session.commit()
+        reference = str(ticket.reference)
+    live_server.create_user("lena", "agent-L1")
+    for width in (1280, 390):
+        context = browser.new_context(viewport={"width": width, "height": 900}, locale="en-GB")
+        page = context.new_page()
+        login(page, live_server, "lena")
+        page.goto(f"{live_server.url}/console/tickets/{reference}")
+        card = page.locator("#agent-answer")
+        assert card.locator(".answer-section").inner_text() == "Steps › Phone"
+        assert card.locator(".answer-body ol li").count() >= 2
+        shot(page, f"26-console-card-{width}")
+        card.get_by_role("button", name="Insert these steps in the reply").click()
+        text = page.input_value("#message")
+        assert text.startswith("Account locked after too many attempts › Steps › Phone")
+        assert f"{app.config['PUBLIC_URL'].rstrip('/')}/articles/en/account-locked#phone" in text
+        assert page.url.endswith(f"/console/tickets/{reference}")  # inserted in place, no reload
+        context.close()
