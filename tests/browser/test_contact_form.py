@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import shot
-from tests.browser.test_customer_selfservice import axe_page, serious_violations  # noqa: F401
+from tests.browser.conftest import serious_violations, shot
 
 WORDS = {
     "en": ("Email address or a phone number", "phone number we can call"),
@@ -69,3 +68,12 @@ def test_empty_search_says_so_in_the_page_language(live_server, page, lang: str)
     page.click("form.searchbox button[type=submit]")
     expect(page.locator("#search-error")).to_be_focused()
     expect(page.locator("#q")).to_have_attribute("aria-invalid", "true")
+
+
+@pytest.mark.parametrize(("lang", "left"), [("en", "300 characters left"), ("fr", "300 caractères restants")])
+def test_a_long_description_shows_the_characters_left(live_server, page, lang: str, left: str) -> None:
+    page.goto(f"{live_server.url}/?lang={lang}")
+    counter = page.locator("#q-count")
+    expect(counter).to_be_hidden()
+    page.fill("#q", "x" * 1700)
+    expect(counter).to_have_text(left)
