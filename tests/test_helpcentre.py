@@ -200,3 +200,22 @@ def test_lost_link_email_reaches_a_real_smtp_server(app_config) -> None:
         finally:
             app.extensions["kb_periodic"].stop(timeout=60)
             app.extensions["kb_engine"].dispose()
+
+
+@pytest.mark.parametrize(
+    ("lang", "query", "count", "topic"),
+    [
+        ("en", "printer offline", "articles for “printer offline”", "Printing and scanning"),
+        (
+            "fr",
+            "imprimante hors ligne",
+            "articles pour « imprimante hors ligne »",
+            "Impression et numérisation",
+        ),
+    ],
+)
+def test_results_say_how_many_and_each_articles_topic(client, lang, query, count, topic) -> None:
+    client.get(f"/?lang={lang}")
+    page = client.get(f"/search?q={query}").get_data(as_text=True)
+    assert re.search(r'<p class="count">\d+ ' + re.escape(count), page)
+    assert f'<a href="/categories/printing">{topic}</a>' in page

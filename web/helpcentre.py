@@ -38,6 +38,13 @@ def categories() -> dict[str, Category]:
         return {}
 
 
+@bp.app_template_global()
+def category_name(cid: str) -> str:
+    """A category's name in the interface's language (templates: the category under a result's title)."""
+    found = category_of(categories(), cid)
+    return found.name(ui_lang()) if found else cid
+
+
 def popular(limit: int = 5) -> list[Article]:
     """The most popular public articles in the interface's language."""
     scores = popularity(get_db(), half_life_days=current_app.config["POPULAR_HALF_LIFE_DAYS"])

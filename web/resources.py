@@ -102,7 +102,7 @@ def init_app(app: Flask) -> None:
 
     webhooks.install(app.config["PUBLIC_URL"])  # ticket changes queue their webhook deliveries
     jobs = server_jobs(app.extensions["kb_sessions"], dict(app.config))
-    jobs += webhook_jobs(app.extensions["kb_sessions"], dict(app.config))
+    jobs += webhook_jobs(app.extensions["kb_sessions"], app.config)  # the URL rule read at each delivery
     runner = PeriodicRunner(jobs).start()
     app.extensions["kb_periodic"] = runner
     if "webhooks" in runner.jobs:

@@ -88,3 +88,14 @@ def test_browse_pages_have_no_serious_accessibility_violations(
     for width in (390, 1280):
         axe_page.set_viewport_size({"width": width, "height": 844})
         assert axe_page.evaluate("document.documentElement.scrollWidth") <= width, (path, width)
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_results_with_count_and_topics_have_no_serious_violations(
+    live_server, axe_page: Any, lang: str
+) -> None:  # noqa: F811
+    axe_page.goto(f"{live_server.url}/search?q=printer+offline&lang={lang}")
+    expect(axe_page.locator("p.count")).to_be_visible()
+    assert axe_page.locator(".hit-category a").count() >= 1
+    assert serious_violations(axe_page) == []
+    shot(axe_page, f"25-results-{lang}")
