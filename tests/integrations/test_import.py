@@ -238,16 +238,9 @@ def test_imported_articles_are_found_by_kb_eval(runner, tmp_path: Path, embedder
         out, index, model=MODEL, embedder_factory=lambda: embedder, progress=False, cache_path=embedding_cache
     )
     assert not build.problems
-    queries = tmp_path / "queries.tsv"
-    queries.write_text(
-        "lang\texpected\tquery\n"
-        "en\treset-your-password\tI forgot my password, how do I choose a new one\n"
-        "fr\treset-your-password\tj'ai oublié mon mot de passe\n"
-        "en\tprinter-shows-offline\tthe printer says offline and nothing prints\n"
-        "en\tuse-the-guest-wi-fi\tmy visitor needs wifi\n"
-        "fr\tuse-the-guest-wi-fi\tle wifi pour un invité\n",
-        encoding="utf-8",
-    )
+    queries = (
+        DATA / "queries.tsv"
+    )  # what customers would type, written for the Zendesk and Freshdesk fixtures
     result = runner.invoke(cli, ["eval", str(queries), "--index-dir", str(index), "--json", "--no-baselines"])
     assert result.exit_code == 0, result.output
     engine = json.loads(result.output)["systems"]["engine"]
