@@ -152,6 +152,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RESULTS", 5, "Number of articles returned by a search when the caller does not say.", int),
     Setting("MAX_QUERY_CHARS", 2000, "Longest accepted query, in characters; longer ones get a 400.", int),
     Setting(
+        "SUPPORT_HOURS",
+        "en=Monday to Friday, 8:00–18:00|fr=du lundi au vendredi, de 8 h à 18 h",
+        "When the support desk answers, per interface language (`lang=text`, separated by `|`), said with "
+        "the expected reply time on the confirmation of a request (the first-response target of its "
+        "priority).",
+    ),
+    Setting(
+        "PHONE_REGION",
+        "FR",
+        "Country (ISO 3166 code) of the phone numbers customers give without their international prefix; "
+        "the contact forms check numbers with libphonenumber.",
+    ),
+    Setting(
         "POPULAR_HALF_LIFE_DAYS",
         14.0,
         'Popular articles on the help centre\'s home and 404 pages: a view or a "solved" (worth 3 views) '

@@ -47,3 +47,25 @@ def app_ticket(app: Any, **fields: Any) -> tuple[str, str]:
         ticket = service.create(**fields)
         session.commit()
         return str(ticket.reference), str(ticket.token)
+
+
+def app_problem(
+    app: Any, references: Any = (), *, title: str = "VPN down since 9", banners: dict[str, str] | None = None
+) -> int:
+    """A problem the engine proposed, linking the tickets of `references`, confirmed with `banners` (a
+    banner per language) when given; committed; returns its id."""
+    from kb_engine.helpdesk.db import make_session_factory
+    from kb_engine.helpdesk.models import Problem
+    from kb_engine.helpdesk.tickets import TicketService
+
+    with make_session_factory(app.extensions["kb_engine"])() as session:
+        service = TicketService.from_settings(session, app.config)
+        problem = Problem(title=title, query=title, status="proposed", created_by="engine")
+        session.add(problem)
+        session.flush()
+        for reference in references:
+            service.link_problem(service.get(reference), problem, "engine")
+        if banners is not None:
+            service.confirm_problem(problem, "alice", banners=banners)
+        session.commit()
+        return int(problem.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ from click.testing import CliRunner
 
 from indexer.build import build_index, embed_texts
 from kb_engine.search.embedding import Embedder, HashingEmbedder, load_embedder
+from tests import log_privacy
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "articles"
@@ -40,6 +42,29 @@ def copy_sample(dest: Path, slugs: tuple[str, ...] = SAMPLE_SLUGS) -> Path:
     shutil.copy(SHIPPED / "glossary.yml", dest / "glossary.yml")
     shutil.copy(SHIPPED / "categories.yml", dest / "categories.yml")
     return dest
+
+
+@pytest.fixture(autouse=True)
+def no_personal_data_in_logs(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test whose servers logged a customer's email or query text (tests/log_privacy.py)."""
+    folder = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    root = logging.getLogger()
+    recorder = log_privacy.Recorder()
+    level = root.level
+    root.addHandler(recorder)
+    root.setLevel(min(level or logging.WARNING, logging.INFO))
+    try:
+        yield
+    finally:
+        root.removeHandler(recorder)
+        root.setLevel(level)
+    if request.node.get_closest_marker("logs_personal_data"):
+        return
+    found = log_privacy.leaks(recorder.lines, "log record")
+    if folder is not None:
+        found += log_privacy.leaks_in_files(folder)
+    if found:
+        pytest.fail("personal data in server logs:\n" + "\n".join(found[:10]), pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import pytest
 
 from kb_engine.search.answer import _cut, answer_card, highlight, response_card
 from kb_engine.search.searcher import Searcher
-from tests.conftest import MODEL, csrf_token
+from tests.conftest import MODEL, csrf_token, login_staff
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +118,71 @@ def test_mail_reply_card_is_plain_text_with_the_link_to_the_section(searcher: Se
     assert "1. iPhone: Settings > Mail > Accounts" in text and "**" not in text
     assert text.endswith("https://help.example.com/articles/en/account-locked?ch=email#phone")
     assert response_card(searcher, searcher.search("the coffee machine upstairs")) is None
+
+
+def test_the_question_is_asked_logged_and_a_click_reranks_and_is_logged(app, client) -> None:
+    from kb_engine.helpdesk.models import SearchLog
+    from web.resources import get_db
+
+    query = "the vpn wont connect"
+    posted = client.post("/search", data={"q": query, "csrf_token": csrf_token(client)})
+    location = posted.headers["Location"]
+    search_id = int(re.search(r"s=(\d+)", location).group(1))
+    page = client.get(location).get_data(as_text=True)
+    assert "Which one are you using?" in page
+    options = re.findall(r'name="facet" value="([a-z]+)"', page)
+    assert len(options) >= 2 and "phone" in options
+    clicked = client.post(
+        "/search/facet",
+        data={"q": query, "s": search_id, "facet": "phone", "csrf_token": csrf_token(client, location)},
+    )
+    assert clicked.status_code == 303 and "facet=phone" in clicked.headers["Location"]
+    after = client.get(clicked.headers["Location"]).get_data(as_text=True)
+    assert "Showing the steps for" in after and "Which one are you using?" not in after
+    assert re.search(r'href="/articles/en/vpn-cannot-connect\?[^"]*#phone"', after)
+    with app.app_context():
+        entry = get_db().get(SearchLog, search_id)
+        assert (entry.clarify, entry.facet) == ("platform", "phone")
+    # The next search is logged with the kept choice, and asks nothing.
+    again = client.post(
+        "/search", data={"q": "connected to wifi but no internet", "csrf_token": csrf_token(client)}
+    )
+    next_id = int(re.search(r"s=(\d+)", again.headers["Location"]).group(1))
+    with app.app_context():
+        entry = get_db().get(SearchLog, next_id)
+        assert (entry.clarify, entry.facet) == (None, "phone")
+
+
+def test_a_value_not_offered_is_refused_and_changes_nothing(client) -> None:
+    results(client, q="account locked", facet="macos")
+    refused = client.post(
+        "/search/facet", data={"q": "account locked", "facet": "amiga", "csrf_token": csrf_token(client)}
+    )
+    assert refused.status_code == 400 and "choose one of the platforms" in refused.get_data(as_text=True)
+    assert "Showing the steps for" in results(client, q="account locked")  # the kept choice is intact
+
+
+def test_the_api_answers_the_card_only_when_asked(client) -> None:
+    query = {"q": "my account is locked on my iphone", "k": 3}
+    plain = client.get("/api/v1/search", query_string=query).get_json()
+    assert "answer" not in plain  # scripts see no change
+    card = client.get("/api/v1/search", query_string={**query, "answer": 1}).get_json()["answer"]
+    assert card["url"] == "/articles/en/account-locked#phone" and card["heading"] == "Steps > Phone"
+    assert "<ol>" in card["html"] and "<mark>" in card["html"] and "<script" not in card["html"]
+    assert card["text"].startswith("Account locked after too many attempts › Steps › Phone")
+    unsure = client.get("/api/v1/search", query_string={"q": "the coffee machine upstairs", "answer": 1})
+    assert unsure.get_json()["answer"] is None
+
+
+def test_agents_see_the_card_in_the_ticket_suggestions_and_can_insert_its_steps(app, client) -> None:
+    from tests.console.conftest import open_ticket
+
+    reference = open_ticket(app, query="my account is locked on my iphone", contact_email="ana@example.com")
+    login_staff(app, client, "lena", "agent-L1")
+    page = client.get(f"/console/tickets/{reference}").get_data(as_text=True)
+    card = page[page.index('id="agent-answer"') :]
+    assert "Steps › Phone" in card[:2000] and "<ol>" in card[:4000]
+    assert re.search(r'href="/console/articles/en/account-locked#phone"', card)
+    insert = re.search(r'name="insert" value="([^"]*)" class="link insert-link"', card)
+    assert insert and insert.group(1).startswith("Account locked after too many attempts › Steps › Phone")
+    assert "/articles/en/account-locked#phone" in insert.group(1)

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from kb_engine.bench.http import load
-from kb_engine.bench.peers import measure_faiss_loop, measure_floor
+from kb_engine.bench.peers import measure_peers
 from kb_engine.bench.run import format_peers
 from kb_engine.search.embedding import HashingEmbedder
 from kb_engine.search.searcher import Searcher
@@ -54,22 +54,21 @@ def test_load_counts_deliberate_refusals_apart_from_errors() -> None:
     assert result["requests"] - result["errors"] - result["refused"] == 16
 
 
-def test_peers_run_on_the_engines_build_and_are_shown_as_ratios(hashing_index: Path) -> None:
+def test_peers_run_on_the_engines_build_interleaved_and_are_shown_as_ratios(hashing_index: Path) -> None:
     searcher = Searcher(hashing_index, model="hashing", embedder=HashingEmbedder())
-    queries = ["reset my password", "imprimante hors ligne", "vpn"]
-    index_file = searcher.build_dir / "vectors.faiss"
-    floor = measure_floor(index_file, HashingEmbedder(), queries)
-    loop = measure_faiss_loop(index_file, searcher.chunk_rows.tolist(), "hashing", HashingEmbedder(), queries)
-    assert floor["query_ms"]["n"] == 3 and loop["query_ms"]["n"] == 3
-    assert loop["runtime"] == "hashing"
-    stats = {"p50": 2.0, "p99": 4.0}
+    queries = ["reset my password", "imprimante hors ligne", "vpn", "wifi"]
+    peers = measure_peers(searcher, HashingEmbedder(), "hashing", queries)
+    assert {"engine", "floor", "faiss_loop", "bm25s", "txtai"} <= set(peers)
+    for name in ("engine", "floor", "faiss_loop", "bm25s"):
+        assert peers[name]["query_ms"]["n"] == len(queries)
+    assert peers["faiss_loop"]["runtime"] == "hashing"
     row = {
         "size": "shipped",
-        "query": {"total_ms": {"p50": 6.0, "p99": 9.0}},
-        "bm25": {"query_ms": {"p50": 0.5, "p99": 1.0}},
         "peers": {
-            "floor": {"query_ms": stats, "runtime": "onnx"},
+            "engine": {"query_ms": {"p50": 6.0, "p99": 9.0}},
+            "floor": {"query_ms": {"p50": 2.0, "p99": 4.0}, "runtime": "onnx"},
             "faiss_loop": {"query_ms": {"p50": 12.0, "p99": 20.0}, "runtime": "torch"},
+            "bm25s": {"query_ms": {"p50": 0.5, "p99": 1.0}},
             "txtai": {"skipped": "txtai is not installed"},
         },
     }
@@ -78,3 +77,21 @@ def test_peers_run_on_the_engines_build_and_are_shown_as_ratios(hashing_index: P
     assert "| plain FAISS + model loop (torch) | 12.00 | 20.00 | 0.50 |" in table
     assert "| plain bm25s loop (lexical only) | 0.50 | 1.00 | 12.00 |" in table
     assert "txtai: txtai is not installed." in table
+
+
+def test_alternate_rounds_combine_into_one_row() -> None:
+    from kb_engine.bench.http import combined
+
+    keys = ("clients", "requests", "errors", "refused", "rps", "p50_ms", "p99_ms", "seconds")
+    rounds = [
+        dict(zip(keys, values, strict=True))
+        for values in (
+            (32, 100, 0, 10, 45.0, 5.0, 9.0, 2.0),
+            (32, 60, 1, 0, 29.5, 7.0, 20.0, 2.0),
+            (32, 80, 0, 0, 40.0, 6.0, 8.0, 2.0),
+        )
+    ]
+    row = combined(rounds)
+    assert (row["requests"], row["errors"], row["refused"]) == (240, 1, 10)
+    assert row["rps"] == round(229 / 6.0, 1) and row["p50_ms"] == 6.0 and row["p99_ms"] == 20.0
+    assert row["rounds_rps"] == [45.0, 29.5, 40.0]

@@ -119,7 +119,7 @@ def test_none_helped_sends_a_ticket_with_the_description_and_what_was_shown(clie
             "s": search_id,
             "name": "Ana Silva",
             "email": "ana@example.com",
-            "phone": "555-0199",
+            "phone": "01 23 45 67 89",
             "availability": "mornings",
             "details": "HP in room 2.14",
         },
@@ -127,6 +127,8 @@ def test_none_helped_sends_a_ticket_with_the_description_and_what_was_shown(clie
     assert sent.status_code == 303 and "created=1" in sent.headers["Location"]
     page = client.get(sent.headers["Location"]).get_data(as_text=True)
     assert "Your request was sent to support" in page
+    assert "by email at ana@example.com" in page and "by phone at 01 23 45 67 89" in page
+    assert "We aim to answer within 1 day, Monday to Friday, 8:00–18:00." in page  # P3's first response
     ((source, query, sid, email, phone, availability, details, shown),) = db_rows(
         app,
         "SELECT source, query, search_id, contact_email, contact_phone, availability, details, shown"
@@ -135,7 +137,7 @@ def test_none_helped_sends_a_ticket_with_the_description_and_what_was_shown(clie
     assert (source, query, sid) == ("contact_form", "my printer says offline", search_id)
     assert (email, phone, availability, details) == (
         "ana@example.com",
-        "555-0199",
+        "01 23 45 67 89",
         "mornings",
         "HP in room 2.14",
     )
@@ -282,6 +284,7 @@ def _template_messages() -> set[str]:
     method_map = [
         ("customer.py", "python"),
         ("helpcentre.py", "python"),
+        ("contact_form.py", "python"),
         ("__init__.py", "python"),
         ("i18n.py", "python"),
         ("templates/*.html", "jinja2"),

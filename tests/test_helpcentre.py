@@ -200,3 +200,41 @@ def test_lost_link_email_reaches_a_real_smtp_server(app_config) -> None:
         finally:
             app.extensions["kb_periodic"].stop(timeout=60)
             app.extensions["kb_engine"].dispose()
+
+
+@pytest.mark.parametrize(
+    ("lang", "query", "count", "topic"),
+    [
+        ("en", "printer offline", "articles for “printer offline”", "Printing and scanning"),
+        (
+            "fr",
+            "imprimante hors ligne",
+            "articles pour « imprimante hors ligne »",
+            "Impression et numérisation",
+        ),
+    ],
+)
+def test_results_say_how_many_and_each_articles_topic(client, lang, query, count, topic) -> None:
+    client.get(f"/?lang={lang}")
+    page = client.get(f"/search?q={query}").get_data(as_text=True)
+    assert re.search(r'<p class="count">\d+ ' + re.escape(count), page)
+    assert f'<a href="/categories/printing">{topic}</a>' in page
+
+
+def test_out_of_scope_message_has_clickable_addresses_and_a_way_to_support(client, app, monkeypatch) -> None:
+    from kb_engine.search.searcher import SearchResponse
+    from tests.test_web import db_rows
+
+    message = "Use the HR portal (https://hr.example.com/leave?x=1) or write to hr@example.com. <b>no</b>"
+    redirect = {"family": "hr-leave", "title": "Leave and absences", "message": message}
+    monkeypatch.setattr(
+        "web.customer.customer_search",
+        lambda q, **_: SearchResponse(query=q, answered=False, confidence=0.1, redirect=redirect),
+    )
+    page = client.post(
+        "/search", data={"q": "book holiday", "csrf_token": csrf_token(client)}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert '(<a href="https://hr.example.com/leave?x=1">https://hr.example.com/leave?x=1</a>)' in page
+    assert '<a href="mailto:hr@example.com">hr@example.com</a>.' in page and "&lt;b&gt;no&lt;/b&gt;" in page
+    assert 'Is it about IT after all? <a href="/contact?q=book+holiday">Contact support</a>' in page
+    assert db_rows(app, "SELECT count(*) FROM ticket") == [(0,)]

@@ -6,23 +6,14 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from kb_engine.helpdesk.db import make_session_factory
-from kb_engine.helpdesk.models import Problem, ProblemWatch
-from kb_engine.helpdesk.tickets import TicketService
+from kb_engine.helpdesk.models import ProblemWatch
+from tests.apps import app_problem
 from tests.conftest import csrf_token
 
 
 def problem_in(app, status: str = "open") -> int:
-    with make_session_factory(app.extensions["kb_engine"])() as session:
-        service = TicketService.from_settings(session, app.config)
-        problem = Problem(title="VPN outage", query="vpn down", status="proposed")
-        session.add(problem)
-        session.flush()
-        if status == "open":
-            service.confirm_problem(
-                problem, "alice", banners={"en": "The VPN is down.", "fr": "Le VPN est en panne."}
-            )
-        session.commit()
-        return problem.id
+    banners = {"en": "The VPN is down.", "fr": "Le VPN est en panne."} if status == "open" else None
+    return app_problem(app, title="VPN outage", banners=banners)
 
 
 def watches(app) -> list[tuple[str, str | None]]:

@@ -17,7 +17,7 @@ from kb_engine.content.articles import scan_articles
 from kb_engine.insights.gaps import write_draft
 from kb_engine.search.searcher import Searcher
 from tests.conftest import ROOT, copy_sample, csrf_token, login_staff
-from tests.test_watch import api_top_hit, eventually, free_port
+from tests.test_watch import api_top_hit, eventually, serve_watch
 from tests.test_web import db_rows
 
 SLUGS = ("password-reset", "printer-offline", "vpn-cannot-connect")
@@ -189,18 +189,8 @@ def status(url: str) -> int:
 
 def test_a_yaml_typo_under_serve_watch_keeps_the_page_and_its_searches(tmp_path: Path, kb_process) -> None:
     articles = copy_sample(tmp_path / "articles", SLUGS)
-    port = free_port()
-    proc = kb_process(
-        "serve", "--watch", "--port", str(port),
-        env={
-            "KB_MODEL": "hashing", "KB_ARTICLES_DIR": str(articles), "KB_INDEX_DIR": str(tmp_path / "index"),
-            "KB_INSTANCE_DIR": str(tmp_path / "instance"),
-            "KB_DATABASE_URL": f"sqlite:///{tmp_path / 'kb.sqlite3'}",
-        },
-    )  # fmt: skip
+    proc, port = serve_watch(tmp_path, kb_process, articles)
     base = f"http://127.0.0.1:{port}"
-    eventually(lambda: api_top_hit(port, "printer offline") or proc.poll() is not None, "the server")
-    assert proc.poll() is None, proc.log_path.read_text()
     queries = ("I forgot my password", "mot de passe oublié", "printer offline", "vpn")
     before = {q: api_top_hit(port, q) for q in queries}
     assert before["I forgot my password"] == "en/password-reset"

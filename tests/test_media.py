@@ -126,7 +126,9 @@ def test_staff_see_internal_articles_images_and_authors_any_image(media_app) -> 
 def test_a_browser_shows_the_article_image_under_the_csp(media_app, page) -> None:
     from werkzeug.serving import make_server
 
-    server = make_server("127.0.0.1", 0, media_app, threaded=True)
+    from web.cli import QuietRequestHandler
+
+    server = make_server("127.0.0.1", 0, media_app, threaded=True, request_handler=QuietRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     violations: list[str] = []

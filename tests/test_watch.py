@@ -156,8 +156,9 @@ def api_top_hit(port: int, query: str) -> str | None:
     return hits[0]["id"] if hits else ""
 
 
-def test_kb_serve_watch_serves_an_edit_without_a_restart(tmp_path: Path, kb_process) -> None:
-    articles = copy_sample(tmp_path / "articles", SLUGS)
+def serve_watch(tmp_path: Path, kb_process, articles: Path) -> tuple[Any, int]:
+    """`kb serve --watch` (hashing model) over `articles` on a free port, once it answers searches;
+    returns the process and its port."""
     port = free_port()
     proc = kb_process(
         "serve", "--watch", "--port", str(port),
@@ -167,8 +168,14 @@ def test_kb_serve_watch_serves_an_edit_without_a_restart(tmp_path: Path, kb_proc
             "KB_DATABASE_URL": f"sqlite:///{tmp_path / 'kb.sqlite3'}",
         },
     )  # fmt: skip
-    eventually(lambda: api_top_hit(port, "printer offline") or proc.poll() is not None, "the server")
+    eventually(lambda: api_top_hit(port, "printer offline") or proc.poll() is not None, "the server", 90)
     assert proc.poll() is None, proc.log_path.read_text()
+    return proc, port
+
+
+def test_kb_serve_watch_serves_an_edit_without_a_restart(tmp_path: Path, kb_process) -> None:
+    articles = copy_sample(tmp_path / "articles", SLUGS)
+    _proc, port = serve_watch(tmp_path, kb_process, articles)
     assert api_top_hit(port, "printer offline") == "en/printer-offline"
 
     append(articles / "en" / "password-reset.md", "\n## Axolotl\nThe axolotl gateway resets it.\n")

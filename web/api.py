@@ -12,6 +12,7 @@ from flask import Flask, current_app
 
 from kb_engine.content.articles import SLUG_RE, article_id, render_article
 from kb_engine.errors import NotFound
+from kb_engine.search.answer import card_dict, card_of
 from web.i18n import search_language
 from web.json_input import Blueprint
 from web.openapi import KBApi, Pattern, SettingLength, errors, path_parameter, text
@@ -54,6 +55,12 @@ class SearchArgs(ma.Schema):
         load_default=False,
         metadata={"description": "Also say which question to ask when the answer depends on the platform."},
     )
+    answer = ma.fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Also answer the answer card: the first hit's best section (when confident)."
+        },
+    )
     facet = ma.fields.String(
         load_default=None,
         validate=ma.validate.Length(max=20),
@@ -89,6 +96,20 @@ class ClarifySchema(ma.Schema):
     options = ma.fields.List(ma.fields.String(), required=True)
 
 
+class AnswerSchema(ma.Schema):
+    article_id = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    heading = ma.fields.String(required=True, metadata={"description": "Heading path, e.g. 'Steps > Phone'."})
+    anchor = ma.fields.String(required=True)
+    url = ma.fields.String(required=True, metadata={"description": "The article page at that section."})
+    html = ma.fields.String(
+        required=True,
+        metadata={"description": "The section's own words, sanitised HTML, query words in <mark>."},
+    )
+    text = ma.fields.String(required=True, metadata={"description": "The same as plain text, with the link."})
+    truncated = ma.fields.Boolean(required=True, metadata={"description": "Cut: the article says more."})
+
+
 class RedirectSchema(ma.Schema):
     family = ma.fields.String(required=True)
     title = ma.fields.String(required=True)
@@ -122,6 +143,11 @@ class SearchResponseSchema(ma.Schema):
         ClarifySchema, metadata={"description": "Only with clarify=1, when the answer depends on it."}
     )
     facet = ma.fields.String(metadata={"description": "The facet value the hits were re-ranked for."})
+    answer = ma.fields.Nested(
+        AnswerSchema,
+        allow_none=True,
+        metadata={"description": "Only with answer=1: the answer card, null when the engine is not sure."},
+    )
 
 
 class ArticleSchema(ma.Schema):
@@ -149,6 +175,9 @@ def search(args: dict[str, Any]) -> dict[str, Any]:
     lang = args["lang"] or (search_language(args["q"], args["ui"]) if args["ui"] else None)
     response = get_searcher().search(args["q"], k=k, lang=lang, clarify=args["clarify"], facet=args["facet"])
     data = response.to_dict()
+    if args["answer"]:
+        card = card_of(get_searcher(), response)
+        data["answer"] = card_dict(card) if card is not None else None
     if args["known_issues"]:
         problem = get_tickets().active_problem_for(args["q"], get_embed())
         data["known_issue"] = (

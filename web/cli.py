@@ -4,10 +4,20 @@ entry-point group (pyproject.toml), since the library never imports the web app.
 from __future__ import annotations
 
 import click
+from werkzeug.serving import WSGIRequestHandler
 
 from kb_engine.cli.context import Context, pass_ctx
 from kb_engine.ops import logs
 from web import create_app
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """Werkzeug's request handler without its own access line: that line holds the path with its query
+    string (a customer's words, sometimes an email); the app's JSON line (web/observability.py) logs the
+    route pattern instead."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
 
 
 @click.command("serve")
@@ -28,4 +38,11 @@ def serve_cmd(ctx: Context, host: str, port: int, debug: bool, watch: bool) -> N
         start_watcher(ctx.settings())
     app = create_app(ctx.overrides or None)
     logs.configure(app.config["LOG_FORMAT"])  # request lines as JSON, like gunicorn's workers
-    app.run(host=host, port=port, debug=debug, use_reloader=False, threaded=True)
+    app.run(
+        host=host,
+        port=port,
+        debug=debug,
+        use_reloader=False,
+        threaded=True,
+        request_handler=QuietRequestHandler,
+    )

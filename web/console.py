@@ -86,4 +86,11 @@ def canned():
 
 
 # The queue, ticket page, problems page and intake screen register their views on this blueprint.
-from web import console_admin, console_intake, console_problems, console_queue, console_ticket  # noqa: E402,F401
+from web import (  # noqa: E402,F401
+    console_admin,
+    console_intake,
+    console_integrations,  # noqa: E402,F401
+    console_problems,
+    console_queue,
+    console_ticket,
+)

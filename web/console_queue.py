@@ -16,13 +16,14 @@ from flask import current_app, flash, jsonify, redirect, render_template, reques
 from sqlalchemy import func, select
 
 from kb_engine.errors import InvalidQuery, KBError
+from kb_engine.helpdesk.automations import past_targets
 from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.models import Ticket, TicketEvent, utcnow
 from kb_engine.helpdesk.tickets import ACTIVE, STATUSES, TIERS, QueueEntry, TicketService
 from web.auth import agent_required, require_tier, staff, staff_required
 from web.console import bp
 from web.console_ticket import _assignee
-from web.desk import sla_timers
+from web.desk import desk_automations
 from web.resources import get_db, get_embed, get_tickets
 
 FILTERS = ("tier", "team", "status", "category", "lang", "assignee", "view", "fold")
@@ -68,7 +69,7 @@ def _views(me: str, now: dt.datetime, replied_ids: set[int]) -> dict[str, Callab
         "unassigned": lambda e: e.lead.assignee is None and not _anonymous(e),
         "waiting": lambda e: e.lead.status == "waiting_on_customer",
         "replied": lambda e: e.lead.id in replied_ids and e.lead.status != "waiting_on_customer",
-        "past": lambda e: not _anonymous(e) and any(t["state"] == "breached" for t in sla_timers(e.lead)),
+        "past": lambda e: not _anonymous(e) and bool(past_targets(get_tickets(), e.lead, desk_automations())),
         "misses": _anonymous,
     }
 

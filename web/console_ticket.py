@@ -24,6 +24,7 @@ from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.models import Ticket, TicketEvent, User
 from kb_engine.helpdesk.tickets import ACTIVE, TIERS, TicketService
 from kb_engine.helpdesk.users import get_user, tiers_for
+from kb_engine.search.answer import card_of, plain_card
 from web.auth import agent_required, require_tier, staff, staff_required
 from web.console import bp
 from web.resources import get_db, get_embed, get_searcher, get_tickets
@@ -139,6 +140,17 @@ def ticket_page(
     suggestions = _search(_ticket_text(ticket), ticket.lang, SUGGESTIONS)
     found = _search(find, None, FOUND) if find else None
     canned = _filled_canned(ticket, suggestions)
+    card = (
+        card_of(
+            get_searcher(),
+            suggestions,
+            include_internal=True,
+            pages="/console/articles",
+            media="/console/kb-media",
+        )
+        if suggestions
+        else None
+    )
     escalations = [e for e in history if e.kind == "escalated" and e.ticket_id == ticket.id]
     similar = []
     embed = get_embed()
@@ -159,6 +171,8 @@ def ticket_page(
         earlier_tickets=earlier_tickets(db, ticket),
         earlier_searches=earlier_searches(db, ticket),
         suggestions=suggestions,
+        card=card,
+        card_text=plain_card(card, current_app.config["PUBLIC_URL"].rstrip("/")) if card else "",
         found=found,
         find=find or "",
         public_url=current_app.config["PUBLIC_URL"].rstrip("/"),

@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import format_number
+from flask_babel import format_number, format_timedelta
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -29,20 +29,21 @@ from kb_engine.content.sections import article_sections
 from kb_engine.errors import InvalidQuery, InvalidTransition, NotFound, StoreUnavailable, TooManyRequests
 from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.models import SearchLog, Ticket
+from kb_engine.helpdesk.priority import TARGETS
 from kb_engine.helpdesk.tickets import LIMITS, status_label
 from kb_engine.insights import analytics
 from kb_engine.search.answer import AnswerCard, answer_card
 from kb_engine.search.related import related_articles
 from kb_engine.search.searcher import SearchResponse
 from web import with_retry_after
+from web.contact_form import CONTACT_FIELDS, contact_errors, contact_form, support_hours
 from web.helpcentre import home_context
-from web.i18n import error_text, search_language
+from web.i18n import error_text, search_language, ui_lang
 from web.resources import get_db, get_embed, get_searcher, get_tickets, limit, open_ticket, send_media
 
 bp = Blueprint("customer", __name__)
 
 MAX_REMEMBERED_TICKETS = 10
-CONTACT_FIELDS = ("name", "email", "phone", "availability", "details")
 # Channels whose suggestion links may log the search they came from (see article_viewed).
 SUGGESTION_CHANNELS = ("web", "form", "widget")
 
@@ -156,7 +157,12 @@ def home():
 def search_submit():
     """Log a customer's search; a miss opens an anonymous ticket. Then show the results."""
     query = request.form.get("q", "")
-    response = box_search(query)
+    if not query.strip():  # said on the page, in the visitor's language (the box is `novalidate`)
+        error = _("Type a few words about the problem first, for example “my printer is offline”.")
+        known = get_tickets().problems(("open",))
+        return render_template("home.html", error=error, known_issues=known, **home_context()), 400
+    # Logged as the results page shows it: the platform kept for the session, the question if asked.
+    response = box_search(query, clarify=True, facet=chosen_facet())
     if not isinstance(response, SearchResponse):
         return response
     db = get_db()
@@ -179,6 +185,32 @@ def search_submit():
     return redirect(url_for("customer.results", q=query, s=entry.id), code=303)
 
 
+@bp.post("/search/facet")
+def choose_facet():
+    """The visitor's answer to "Which one are you using?": kept for the session and logged with their
+    search, then the same results re-ranked for it (nothing to retype). An empty value shows every
+    platform again."""
+    query = request.form.get("q", "")
+    value = request.form.get("facet", "")
+    if value and value not in get_searcher().platforms.words:
+        raise InvalidQuery("choose one of the platforms offered")
+    if value:
+        session["facet"] = value
+    else:
+        session.pop("facet", None)
+    entry = _search_log(request.form.get("s"))
+    if entry is not None:
+        with store_errors():
+            entry.facet = value or None
+            get_db().commit()
+    args: dict[str, Any] = {"q": query, "facet": value}
+    if entry is not None:
+        args["s"] = entry.id
+    if request.form.get("ch"):
+        args["ch"] = analytics.channel_or_default(request.form.get("ch"))
+    return redirect(url_for("customer.results", **args), code=303)
+
+
 @bp.get("/search")
 def results():
     """Results page (read-only); asks "Which one are you using?" when the answer depends on it."""
@@ -199,6 +231,7 @@ def results():
         known_issue=known_issue_for(query),
         card=card_for(query, response),
         card_solved=request.args.get("solved") == "1",
+        platform_labels=get_searcher().platforms.labels,
     )
 
 
@@ -335,15 +368,15 @@ def next_best(entry: SearchLog | None, art: Any, related: list[Any], limit_to: i
     return (found or list(related))[:limit_to]
 
 
-def _contact_form() -> dict[str, str]:
-    return {k: request.form.get(k, "") for k in CONTACT_FIELDS}
+SERVICE_FIELDS = {"contact_name": "name", "contact_email": "email", "contact_phone": "phone"}
 
 
-def _contact_error(form: dict[str, str]) -> str | None:
-    """Only what a page adds to the ticket service's own checks (it checks the address itself)."""
-    if not form["email"].strip() and not form["phone"].strip():
-        return _("Give an email address or a phone number so that we can reach you.")
-    return None
+def _refusal(exc: InvalidQuery | StoreUnavailable | TooManyRequests) -> tuple[dict[str, str], str | None]:
+    """A refusal of the ticket service as (field errors, page error): a field's at its field."""
+    field = SERVICE_FIELDS.get(str(exc.params.get("field")), str(exc.params.get("field")))
+    if isinstance(exc, InvalidQuery) and field in CONTACT_FIELDS:
+        return {field: error_text(exc)}, None
+    return {}, error_text(exc)
 
 
 @bp.route("/help/<reference>", methods=["GET", "POST"])
@@ -355,10 +388,10 @@ def need_help(reference: str):
     db = get_db()
     service = get_tickets()
     ticket = service.get_for_customer(reference, token)
-    form = _contact_form()
+    form = contact_form()
     if request.method == "POST":
-        error, status = _contact_error(form), 400
-        if error is None:
+        errors, error, status = contact_errors(form), None, 400
+        if not errors:
             try:
                 with store_errors():
                     service.add_contact_details(
@@ -372,12 +405,14 @@ def need_help(reference: str):
                     db.commit()
             except (InvalidQuery, StoreUnavailable) as exc:
                 db.rollback()
-                error, status = error_text(exc), exc.status
-        if error is None:
-            return redirect(url_for("customer.ticket_status", reference=reference, t=token), code=303)
+                (errors, error), status = _refusal(exc), exc.status
+        if not errors and error is None:
+            target = url_for("customer.ticket_status", reference=reference, t=token, created=1)
+            return redirect(target, code=303)
         # A busy or full database (503) keeps what the customer typed, like any other refusal.
-        return render_template("need_help.html", ticket=ticket, form=form, error=error), status
-    return render_template("need_help.html", ticket=ticket, form=form, error=None)
+        page = render_template("need_help.html", ticket=ticket, form=form, errors=errors, error=error)
+        return page, status
+    return render_template("need_help.html", ticket=ticket, form=form, errors={}, error=None)
 
 
 # -- "Contact support": the description first, the best articles, and only then the contact fields -----
@@ -426,11 +461,11 @@ def contact_describe():
     """Log the description as a search from the contact form, then show the best articles for it."""
     query = request.form.get("q", "")
     if not query.strip():
-        return _contact_page(None, error=_("Describe the problem first."), status=400)
+        return _contact_page(None, errors={"description": _("Describe the problem first.")}, status=400)
     try:
         response = customer_search(query)
     except InvalidQuery:
-        return _contact_page(None, query=query[:200], error=too_long(), status=400)
+        return _contact_page(None, query=query[:200], errors={"description": too_long()}, status=400)
     db = get_db()
     with store_errors():
         entry = analytics.log_search(db, response, channel="form", visitor=visitor_id())
@@ -459,10 +494,10 @@ def contact_send():
     entry = _form_search(request.form.get("s"))
     if entry is None:
         return redirect(url_for("customer.contact"), code=303)
-    form = _contact_form()
-    error = _contact_error(form)
-    if error is not None:
-        return _contact_page(entry, form=form, error=error, status=400)
+    form = contact_form()
+    errors = contact_errors(form)
+    if errors:
+        return _contact_page(entry, form=form, errors=errors, status=400)
     db = get_db()
     try:
         with store_errors():
@@ -480,7 +515,8 @@ def contact_send():
             db.commit()
     except (InvalidQuery, StoreUnavailable, TooManyRequests) as exc:  # the form keeps what was typed
         db.rollback()
-        page = _contact_page(entry, form=form, error=error_text(exc), status=exc.status)
+        errors, error = _refusal(exc)
+        page = _contact_page(entry, form=form, errors=errors, error=error, status=exc.status)
         return with_retry_after(page, exc)
     remember_ticket(ticket.reference or "", ticket.token)
     return redirect(
@@ -510,6 +546,8 @@ def _status_page(ticket: Ticket, token: str, *, error: str | None = None, reply:
         error=error,
         reply=reply,
         reply_limit=LIMITS["message"],
+        reply_within=format_timedelta(TARGETS.get(survivor.effective_priority, TARGETS[3])),
+        support_hours=support_hours(ui_lang()),
     )
     return page, status
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import re
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
@@ -17,7 +16,9 @@ from kb_engine.errors import InvalidQuery
 from kb_engine.helpdesk.models import utcnow
 from kb_engine.insights.dashboard import FUNNEL_STAGES, Period, dashboard, to_rows
 from kb_engine.insights.workload import workload
+from kb_engine.integrations.exports import safe_cell
 from web.auth import login_required_for_blueprint, staff, staff_required
+from web.desk import desk_automations
 from web.resources import get_db
 
 bp = Blueprint("dashboard", __name__, url_prefix="/console")
@@ -54,25 +55,13 @@ def period_from_args() -> Period:
     return period
 
 
-# A cell (or a part of one after a separator some locale splits on: `,` `;` tab) starting with one of these
-# is run as a formula by spreadsheets; queries are customers' text.
-_FORMULA = re.compile(r"(^|[,;\t\r\n|])(\s*)([=+\-@\t\r])")
-
-
-def safe_cell(value: object) -> object:
-    """`value` for a CSV cell: numbers as they are; text with every formula start neutralised by a `'`."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value
-    return _FORMULA.sub(lambda m: f"{m.group(1)}{m.group(2)}'{m.group(3)}", str(value))
-
-
 @bp.get("/dashboard")
 @staff_required
 def page():
     """The dashboard for a period, with charts and a CSV export."""
     period = period_from_args()
     data = dashboard(get_db(), period)
-    lead = workload(get_db(), period.start, period.end)
+    lead = workload(get_db(), period.start, period.end, automations=desk_automations())
     return render_template("console/dashboard.html", data=data, lead=lead, stages=FUNNEL_STAGES, user=staff())
 
 

@@ -27,7 +27,8 @@ bp = Blueprint("desk", __name__)
 LABELS = {"first_response": "First response", "resolution": "Resolution"}
 
 
-def _automations() -> Automations:
+def desk_automations() -> Automations:
+    """The desk's automations and SLA targets (articles folder's automations.yml), once per request."""
     if "kb_automations_rules" not in g:
         g.kb_automations_rules = load_automations(Path(current_app.config["ARTICLES_DIR"]))
     rules: Automations = g.kb_automations_rules
@@ -47,7 +48,7 @@ def _span(delta: dt.timedelta) -> str:
 def sla_timers(ticket: Ticket) -> list[dict[str, Any]]:
     """The ticket's targets for the templates: label, state (running, met, late, breached) and text."""
     found = []
-    for timer in timers(get_tickets(), ticket, _automations()):
+    for timer in timers(get_tickets(), ticket, desk_automations()):
         if timer.breached:
             state, text = "breached", f"breached {_span(timer.left)} ago"
         elif timer.met:

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
 
 from kb_engine.content.articles import Article
 from kb_engine.content.browse import category_tiles, in_category, recently_updated
@@ -36,6 +37,32 @@ def categories() -> dict[str, Category]:
     except KBError as exc:  # a broken categories file must not take the help centre down: ids are shown
         log.warning("categories file unusable: %s", exc)
         return {}
+
+
+LINK_RE = re.compile(
+    r"(https?://[^\s<>\"]+[^\s<>\".,;:!?)\]])|([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})"
+)
+
+
+@bp.app_template_filter("linkify")
+def linkify(text: str) -> Markup:
+    """Plain text with its web addresses and email addresses made links (the rest escaped)."""
+    out, last = [], 0
+    for m in LINK_RE.finditer(text or ""):
+        out.append(escape(text[last : m.start()]))
+        url, email = m.group(1), m.group(2)
+        href = url if url else f"mailto:{email}"
+        out.append(Markup('<a href="{}">{}</a>').format(href, m.group(0)))
+        last = m.end()
+    out.append(escape((text or "")[last:]))
+    return Markup("").join(out)
+
+
+@bp.app_template_global()
+def category_name(cid: str) -> str:
+    """A category's name in the interface's language (templates: the category under a result's title)."""
+    found = category_of(categories(), cid)
+    return found.name(ui_lang()) if found else cid
 
 
 def popular(limit: int = 5) -> list[Article]:

@@ -33,6 +33,7 @@ from kb_engine.search.admission import Admission
 from kb_engine.search.batching import QueryBatcher
 from kb_engine.search.embedding import model_cache_dir
 from kb_engine.search.searcher import Searcher, SearchResponse
+from kb_engine.search.sections import platforms_for
 
 RELOAD_EVERY = 1.0
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class SearcherHolder:
                         max_query_chars=self.settings["MAX_QUERY_CHARS"],
                         threshold=self.settings["ANSWER_THRESHOLD"],
                         cache_size=self.settings["SEARCH_CACHE_SIZE"],
+                        platforms=platforms_for(self.settings["ARTICLES_DIR"]),
                         admission=Admission(
                             slots=max(1, self.settings["SEARCH_SLOTS"]),
                             queue=self.settings["SEARCH_QUEUE"],
@@ -100,7 +102,7 @@ def init_app(app: Flask) -> None:
 
     webhooks.install(app.config["PUBLIC_URL"])  # ticket changes queue their webhook deliveries
     jobs = server_jobs(app.extensions["kb_sessions"], dict(app.config))
-    jobs += webhook_jobs(app.extensions["kb_sessions"], dict(app.config))
+    jobs += webhook_jobs(app.extensions["kb_sessions"], app.config)  # the URL rule read at each delivery
     runner = PeriodicRunner(jobs).start()
     app.extensions["kb_periodic"] = runner
     if "webhooks" in runner.jobs:

@@ -40,6 +40,7 @@ from kb_engine.content.canned import load_canned
 from kb_engine.content.glossary import load_glossary
 from kb_engine.content.learned import apply_learned, load_learned
 from kb_engine.content.links import references
+from kb_engine.content.platforms import load_platforms
 from kb_engine.content.scope import load_scope
 from kb_engine.errors import ArticleError, KBError
 from kb_engine.helpdesk.routing import FILENAME as ROUTING_FILE
@@ -149,9 +150,9 @@ def lint_articles(
 def _check_support_files(
     root: Path, articles: Sequence[Article], languages: Sequence[str], result: LintResult
 ) -> None:
-    """The glossary, out-of-scope, learned-questions and canned-replies files parse, and point at what
-    exists (the routing file is read by `_routing_categories`)."""
-    for load in (load_glossary, load_scope):
+    """The glossary, out-of-scope, platforms, learned-questions and canned-replies files parse, and point
+    at what exists (the routing file is read by `_routing_categories`)."""
+    for load in (load_glossary, load_scope, load_platforms):
         try:
             load(root)
         except ArticleError as exc:

@@ -33,6 +33,7 @@ def production_server(
     workers: int,
     model_env: dict[str, str] | None = None,
     instance: str = "instance",
+    log_name: str = "gunicorn.log",
 ) -> Iterator[tuple[int, int]]:
     """gunicorn with web/gunicorn.conf.py on a free loopback port; yields (port, master pid)."""
     port = free_port()
@@ -46,7 +47,7 @@ def production_server(
         "KB_SECRET_KEY": "bench",
         "KB_WEB_WORKERS": str(workers),
     }
-    log = open(workdir / "gunicorn.log", "w")  # noqa: SIM115 - closed below
+    log = open(workdir / log_name, "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         gunicorn_command(port),
         cwd=ROOT,
@@ -151,6 +152,24 @@ def load(
     }
 
 
+def combined(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rounds of `load` as one: counts added, answers per second over their time, the median round's p50
+    and the worst round's p99; `rounds_rps` lists each round's."""
+    answered = sum(r["requests"] - r["errors"] - r["refused"] for r in rounds)
+    seconds = sum(r["seconds"] for r in rounds)
+    p50s = sorted(r["p50_ms"] for r in rounds)
+    return {
+        "clients": rounds[0]["clients"],
+        "requests": sum(r["requests"] for r in rounds),
+        "errors": sum(r["errors"] for r in rounds),
+        "refused": sum(r["refused"] for r in rounds),
+        "rps": round(answered / seconds, 1) if seconds else 0.0,
+        "p50_ms": p50s[len(p50s) // 2],
+        "p99_ms": max(r["p99_ms"] for r in rounds),
+        "rounds_rps": [r["rps"] for r in rounds],
+    }
+
+
 def process_memory(master: int) -> list[dict[str, float]]:
     """RSS and PSS (shared pages divided among the processes that map them) of each worker, in MB."""
     out = []
@@ -184,32 +203,37 @@ def measure_http(
         model_env["KB_MODEL_RUNTIME"] = model_args["runtime"]
         if model_args.get("model_cache"):
             model_env["KB_MODEL_CACHE_DIR"] = model_args["model_cache"]
-    with production_server(index_dir, workdir, model, workers, model_env) as (port, master):
+    budget = min(budget, len(distinct))
+    (workdir / "instance-unbatched").mkdir(exist_ok=True)
+    with contextlib.ExitStack() as servers:
+        port, master = servers.enter_context(production_server(index_dir, workdir, model, workers, model_env))
         ready_s = wait_ready(port, workers, workdir / "gunicorn.log")
         levels = []
         for n, clients in enumerate(HTTP_LEVELS):
             # Each query once, and each level asks for a different k: every request misses the caches.
-            levels.append(
-                load(
-                    port, distinct, clients, seconds=seconds, max_requests=min(budget, len(distinct)), k=5 + n
-                )
-            )
+            levels.append(load(port, distinct, clients, seconds=seconds, max_requests=budget, k=5 + n))
         repeated = load(port, queries[:20], 8, seconds=min(seconds, 5.0), max_requests=budget, k=5)
         repeated["note"] = "20 distinct queries, answered from the cache"
         memory = process_memory(master)
-    # The same 32 uncached clients with micro-batching off (KB_SEARCH_BATCH=1): what batching gains.
-    (workdir / "instance-unbatched").mkdir(exist_ok=True)
-    unbatched_env = {**model_env, "KB_SEARCH_BATCH": "1"}
-    with production_server(
-        index_dir, workdir, model, workers, unbatched_env, instance="instance-unbatched"
-    ) as (port, _master):
-        wait_ready(port, workers, workdir / "gunicorn.log")
-        unbatched = load(port, distinct, 32, seconds=seconds, max_requests=min(budget, len(distinct)), k=5)
+        # What micro-batching gains: a second server with it off (KB_SEARCH_BATCH=1), the same 32 uncached
+        # clients on each in alternate rounds, so that a load drifting during the run weighs on both alike.
+        off_env = {**model_env, "KB_SEARCH_BATCH": "1"}
+        off_port, _ = servers.enter_context(
+            production_server(
+                index_dir, workdir, model, workers, off_env, instance="instance-unbatched", log_name="off.log"
+            )
+        )
+        wait_ready(off_port, workers, workdir / "off.log")
+        rounds: dict[str, list[dict[str, Any]]] = {"on": [], "off": []}
+        for r in range(3):
+            for name, p in (("on", port), ("off", off_port)):
+                rounds[name].append(load(p, distinct, 32, seconds=seconds / 3, max_requests=budget, k=20 + r))
+    batching = {name: combined(results) for name, results in rounds.items()}
     return {
         "workers": workers,
         "ready_s": round(ready_s, 1),
         "levels": levels,
-        "unbatched_32": unbatched,
+        "batching_32": batching,
         "repeated": repeated,
         "memory": memory,
     }

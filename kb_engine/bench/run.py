@@ -251,7 +251,12 @@ def format_report(report: dict[str, Any]) -> str:
             "refused (503, Retry-After) | errors |",
             "|---|---|---|---|---|---|---|",
         ]
-        extra = [{**h["unbatched_32"], "clients": "32, micro-batching off"}] if h.get("unbatched_32") else []
+        batching = h.get("batching_32") or {}
+        extra = [
+            {**batching[name], "clients": f"32, micro-batching {name} (3 alternate rounds)"}
+            for name in ("on", "off")
+            if name in batching
+        ]
         for level in [
             *h["levels"],
             *extra,
@@ -267,6 +272,12 @@ def format_report(report: dict[str, Any]) -> str:
                 f"{n}: {by_clients[n] / by_clients[8]:.0%}" for n in (32, 64) if n in by_clients
             )
             lines += ["", f"Throughput against 8 clients: {ratios}."]
+        if len(batching) == 2 and batching["off"]["rps"]:
+            on, off = batching["on"], batching["off"]
+            lines += [
+                f"Micro-batching on / off at 32 clients: {on['rps'] / off['rps']:.2f} "
+                f"(rounds on {on['rounds_rps']}, off {off['rounds_rps']} answered/s)."
+            ]
         mem = ", ".join(f"RSS {w.get('rss_mb', '?')} MB / PSS {w.get('pss_mb', '?')} MB" for w in h["memory"])
         lines += ["", f"Memory per worker: {mem}."]
     return "\n".join(lines)
@@ -278,24 +289,27 @@ def model_args_of(options: BenchOptions) -> dict[str, Any]:
 
 
 def format_peers(r: dict[str, Any]) -> list[str]:
-    """The peers of one size, each as a ratio to the engine's warm p50 (same run, same queries)."""
-    p, engine = r["peers"], r["query"]["total_ms"]["p50"]
+    """The peers of one size, each as a ratio to the engine's p50, all timed interleaved on the same
+    queries (`peers.interleaved`)."""
+    p = r["peers"]
+    engine = p["engine"]["query_ms"]["p50"]
     rows = [
-        ("kb-engine: hybrid search, whole answer (sections, confidence)", r["query"]["total_ms"], "-"),
-        (f"floor: one model run ({p['floor']['runtime']}) + one FAISS search", p["floor"]["query_ms"], ""),
-        (f"plain FAISS + model loop ({p['faiss_loop']['runtime']})", p["faiss_loop"]["query_ms"], ""),
-        ("plain bm25s loop (lexical only)", r["bm25"]["query_ms"], ""),
+        ("kb-engine: hybrid search, whole answer (sections, confidence)", p["engine"]),
+        (f"floor: one model run ({p['floor']['runtime']}) + one FAISS search", p["floor"]),
+        (f"plain FAISS + model loop ({p['faiss_loop']['runtime']})", p["faiss_loop"]),
+        ("plain bm25s loop (lexical only)", p["bm25s"]),
     ]
     txtai = p.get("txtai") or {}
     if txtai.get("query_ms"):
-        rows.append((f"txtai {txtai.get('version')} hybrid ({txtai['model']}, torch)", txtai["query_ms"], ""))
+        rows.append((f"txtai {txtai.get('version')} hybrid ({txtai['model']}, torch)", txtai))
     lines = [
-        f"Peers on the {r['size']} KB, same run and queries (warm, one thread each):",
+        f"Peers on the {r['size']} KB, timed interleaved query by query (warm, one thread each):",
         "",
         "| | p50 (ms) | p99 (ms) | kb-engine p50 / this p50 |",
         "|---|---|---|---|",
     ]
-    for label, stats, _ in rows:
+    for label, peer in rows:
+        stats = peer["query_ms"]
         ratio = f"{engine / stats['p50']:.2f}" if stats.get("p50") else "-"
         lines.append(f"| {label} | {stats['p50']:.2f} | {stats['p99']:.2f} | {ratio} |")
     if txtai.get("skipped"):

@@ -366,15 +366,30 @@ def _line(mark: str, change: QueryChange) -> str:
     )
 
 
+# The eval set's figures in a writer's words (the engineers' names, hit@1 and so on, are in --json).
+EVAL_LINES = (
+    ("hit1", "in", "get the right article first"),
+    ("hit3", "in", "find it in the first three"),
+    ("answered", "in", "are answered with confidence"),
+    ("rejected", "out", "off-topic questions are turned away"),
+)
+
+
+def _share(rate: float, total: int) -> str:
+    return f"{round(rate * total)} of {total} ({rate:.0%})"
+
+
 def _echo_eval(impact: EvalImpact, count: int) -> None:
-    click.echo(f"\neval set {impact.name} ({count} queries): before -> after")
-    for key, label in (("hit1", "hit@1"), ("hit3", "hit@3"), ("mrr", "MRR"), ("answered", "answered")):
+    """Before -> after as "how many customer questions...", with the change in questions (not points)."""
+    click.echo(f"\ntest questions of {impact.name} ({count}): before -> after your changes")
+    for key, part, label in EVAL_LINES:
+        total = impact.before.n_in if part == "in" else impact.before.n_out
+        if not total:
+            continue
         old, new = getattr(impact.before, key), getattr(impact.after, key)
-        click.echo(f"  {label:<9} {old:.3f} -> {new:.3f}  ({new - old:+.3f})")
-    if impact.before.n_out:
-        click.echo(
-            f"  {'rejected':<9} {impact.before.rejected:.3f} -> {impact.after.rejected:.3f}  (out of scope)"
-        )
+        moved = round(new * total) - round(old * total)
+        said = "no change" if not moved else f"{moved:+d} question{'s' if abs(moved) > 1 else ''}"
+        click.echo(f"  {_share(old, total):>15} -> {_share(new, total):<15} {label}  ({said})")
     for title, changes, mark in (
         ("gained their answer", impact.gained, "+"),
         ("lost it (`kb diff --accept` if the new answer is the right one)", impact.lost, "-"),

@@ -45,6 +45,7 @@ index_option = click.option(
 def open_searcher(settings: dict[str, Any]):
     from kb_engine.search.embedding import model_cache_dir
     from kb_engine.search.searcher import Searcher
+    from kb_engine.search.sections import platforms_for
 
     return Searcher(
         Path(settings["INDEX_DIR"]),
@@ -54,6 +55,7 @@ def open_searcher(settings: dict[str, Any]):
         model_cache=model_cache_dir(settings),
         max_query_chars=settings["MAX_QUERY_CHARS"],
         threshold=settings["ANSWER_THRESHOLD"],
+        platforms=platforms_for(settings["ARTICLES_DIR"]),
     )
 
 

@@ -322,4 +322,41 @@ def webhooks_send(ctx: Context, as_json: bool) -> None:
     click.echo(f"{data['sent']} delivered, {data['retried']} to retry, {data['failed']} failed")
 
 
-COMMANDS = [import_cmd, webhooks]
+# -- kb export --------------------------------------------------------------------------------------------
+@click.command("export")
+@click.argument("kind", type=click.Choice(["tickets", "searches", "feedback"]))
+@click.option("--since", required=True, help="From this date (YYYY-MM-DD, or a date and time; UTC).")
+@click.option("--until", default=None, help="Up to this date, excluded (default: now).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file (default: standard output).")  # fmt: skip
+@pass_ctx
+def export_cmd(ctx: Context, kind: str, since: str, until: str | None, fmt: str, output: Path | None) -> None:
+    """Export tickets, searches or feedback for a reporting tool, as CSV (formulas neutralised) or JSONL.
+
+    \b
+    Example: kb export tickets --since 2026-11-01 --format csv -o tickets.csv
+    Example: kb export searches --since 2026-12-01 --format jsonl | jq .query
+    """
+    import sys
+
+    from kb_engine.helpdesk import audit
+    from kb_engine.integrations.exports import parse_since, rows, write
+
+    start = parse_since(since)
+    end = parse_since(until) if until else None
+    with db_session(ctx) as session:
+        if output is not None:
+            from kb_engine.content.files import atomic_file
+
+            with atomic_file(output, "w", perms=0o600) as fh:
+                count = write(fh, kind, rows(session, kind, start, end), fmt)
+        else:
+            count = write(sys.stdout, kind, rows(session, kind, start, end), fmt)
+        audit.record(
+            session, default_actor(), "export", kind, since=since, until=until, format=fmt, rows=count
+        )
+    click.echo(f"{count} {kind} exported", err=True)
+
+
+COMMANDS = [import_cmd, webhooks, export_cmd]

@@ -270,6 +270,16 @@ def timers(
     return found
 
 
+def past_targets(
+    service: TicketService, ticket: Ticket, automations: Automations, now: dt.datetime | None = None
+) -> list[Timer]:
+    """The targets `ticket` is past at `now` (breached, not done): the one definition of "past its targets"
+    that the queue's view and the lead's dashboard share. An anonymous miss nobody can answer has none."""
+    if service._anonymous_miss(ticket) or ticket.status not in ACTIVE:
+        return []
+    return [timer for timer in timers(service, ticket, automations, now) if timer.breached]
+
+
 # -- running --------------------------------------------------------------------------------------------
 @dataclass
 class Firing:

@@ -179,6 +179,10 @@ class SearchLog(Base):
     hits: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     channel: Mapped[str] = mapped_column(String(16), default="web")
     visitor: Mapped[str | None] = mapped_column(String(64), index=True)
+    # "Which one are you using?" (issue 26): the facet asked about ("platform") when the question was shown,
+    # and the value the results were shown for (chosen on the question, or kept from the session).
+    clarify: Mapped[str | None] = mapped_column(String(32))
+    facet: Mapped[str | None] = mapped_column(String(32))
 
 
 class Feedback(Base):

@@ -40,6 +40,8 @@ def log_search(session: Session, response: SearchResponse, *, channel: str, visi
         hits=[{"id": h.id, "title": h.title, "score": round(h.score, 4)} for h in response.hits],
         channel=channel,
         visitor=visitor,
+        clarify=str(response.clarify["facet"])[:32] if response.clarify else None,
+        facet=response.facet[:32] if response.facet else None,
     )
     session.add(entry)
     session.flush()

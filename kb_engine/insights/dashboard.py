@@ -26,6 +26,8 @@ from kb_engine.helpdesk.models import Feedback, SearchLog, Ticket, utcnow
 from kb_engine.helpdesk.priority import TARGETS as RESPONSE_TARGETS
 from kb_engine.helpdesk.similarity import normalise
 from kb_engine.helpdesk.tickets import TIERS
+from kb_engine.insights.clarify import GROUPS as CLARIFY_GROUPS
+from kb_engine.insights.clarify import clarify_summary
 
 DEFLECTION_WINDOW = dt.timedelta(days=7)
 # Time to resolution we aim for, per priority (1 critical … 4 low); first response targets are the
@@ -279,6 +281,7 @@ def dashboard(session: Session, period: Period, *, now: dt.datetime | None = Non
         "search": search_quality(session, period),
         "tickets": tickets_summary(session, period, now=now),
         "daily": daily(session, period),
+        "clarify": clarify_summary(session, period.start, period.end),
     }
 
 
@@ -314,6 +317,11 @@ def to_rows(data: dict[str, Any]) -> list[tuple[str, str, Any]]:
             "late_and_waiting",
         ):
             rows.append((name, key, tickets[name][key]))
+    question = data["clarify"]
+    rows += [("clarify", key, question[key]) for key in ("asked", "asked_rate", "answered_rate")]
+    rows += [("clarify_picked", value, n) for value, n in question["picked"].items()]
+    for group in CLARIFY_GROUPS:
+        rows += [(f"clarify_{group}", key, question[group][key]) for key in ("searches", "solved_rate")]
     for i, day in enumerate(data["daily"]["days"]):
         for series in ("searches", "answered", "solved", "tickets"):
             rows.append((f"daily_{series}", day, data["daily"][series][i]))

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kb_engine.helpdesk import priority as priority_rule
+from kb_engine.helpdesk.automations import Automations, defaults, past_targets
 from kb_engine.helpdesk.models import Ticket, TicketEvent, utcnow
-from kb_engine.helpdesk.tickets import ACTIVE, LIVE_SOURCES
+from kb_engine.helpdesk.tickets import ACTIVE, LIVE_SOURCES, TicketService
 
 # Backlog age buckets: (name, upper bound of the age).
 AGES: tuple[tuple[str, dt.timedelta | None], ...] = (
@@ -36,13 +36,20 @@ def _median_hours(deltas: list[dt.timedelta]) -> float | None:
 
 
 def workload(
-    session: Session, start: dt.datetime, end: dt.datetime, *, now: dt.datetime | None = None
+    session: Session,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    now: dt.datetime | None = None,
+    automations: Automations | None = None,
 ) -> dict[str, Any]:
     """The lead's figures.
 
     Args:
         start, end: the period for "solved", first response and first-contact resolution (naive UTC).
         now: the time the backlog's ages and the targets are measured at.
+        automations: the desk's SLA targets (default: the built-in ones); "past its targets" is
+            `automations.past_targets`, as in the queue's view.
 
     Returns:
         `backlog` (age bucket → status → count, active tickets), `agents` and `teams` (name → open, solved,
@@ -51,6 +58,8 @@ def workload(
         (resolved on the call / tickets taken live, over the period).
     """
     now = now or utcnow()
+    service = TicketService(session)
+    automations = automations or defaults()
     active = list(
         session.scalars(select(Ticket).where(Ticket.status.in_(ACTIVE), Ticket.merged_into_id.is_(None)))
     )
@@ -67,16 +76,8 @@ def workload(
         if t.assignee:
             people[t.assignee]["open"] += 1
         teams[t.team or "—"]["open"] += 1
-        level = priority_rule.compute_priority(
-            texts=(t.query, t.details),
-            created_at=t.created_at,
-            now=now,
-            availability=t.availability,
-            reachable=bool(t.contacts or t.contact_email or t.contact_phone),
-            customers=max(1, len(t.contacts)),
-            override=t.priority_override,
-        )
-        if level.due_at is not None and level.due_at < now:
+        late = past_targets(service, t, automations, now)
+        if late:
             past.append(
                 {
                     "reference": t.reference,
@@ -84,8 +85,9 @@ def workload(
                     "tier": t.tier,
                     "team": t.team,
                     "assignee": t.assignee,
-                    "priority": level.level,
-                    "due_at": level.due_at,
+                    "priority": service.priority_of(t, now).level,
+                    "due_at": min(timer.due_at for timer in late),
+                    "targets": [timer.target for timer in late],
                 }
             )
     resolved = session.execute(

@@ -16,6 +16,7 @@ from typing import Any
 from kb_engine.content.articles import Article, render_markdown
 from kb_engine.content.glossary import Glossary
 from kb_engine.content.sections import section_by_path, subtree_markdown
+from kb_engine.errors import NotFound
 from kb_engine.search.lexical import analyzer
 
 CARD_CHARS = 900  # about one phone screen of steps
@@ -144,3 +145,42 @@ def response_card(searcher: Any, response: Any, *, base_url: str = "", query: st
     hit = response.hits[0]
     card = answer_card(searcher.article(hit.id), hit.section["heading"], response.query, searcher.glossary)
     return plain_card(card, base_url, query) if card is not None else None
+
+
+def card_of(
+    searcher: Any,
+    response: Any,
+    *,
+    include_internal: bool = False,
+    pages: str = "/articles",
+    media: str = "/kb-media",
+) -> AnswerCard | None:
+    """The answer card of a search response: its first hit's best section, when the engine is confident
+    (not for an out-of-scope answer; internal articles only when `include_internal`); `pages` and
+    `media`: where its links point (the console's own pages, for agents)."""
+    if not response.answered or not response.hits or getattr(response, "redirect", None):
+        return None
+    hit = response.hits[0]
+    if not hit.section or (hit.audience != "public" and not include_internal):
+        return None
+    try:
+        article = searcher.article(hit.id, include_internal=include_internal)
+    except NotFound:
+        return None
+    return answer_card(
+        article, hit.section["heading"], response.query, searcher.glossary, pages=pages, media=media
+    )
+
+
+def card_dict(card: AnswerCard) -> dict[str, Any]:
+    """The card as the JSON API answers it (`answer=1`): the section's sanitised HTML and its plain text."""
+    return {
+        "article_id": card.article_id,
+        "title": card.title,
+        "heading": card.heading,
+        "anchor": card.anchor,
+        "url": card.url,
+        "html": card.html,
+        "text": plain_card(card),
+        "truncated": card.truncated,
+    }

@@ -480,7 +480,9 @@ class Searcher:
             timings=signals["timings"],
             redirect=redirect,
             outcome=outcome,
-            clarify=self.sections.clarify(groups, signals["chunk_scores"], query) if clarify else None,
+            clarify=self.sections.clarify(groups, signals["chunk_scores"], query)
+            if clarify and answered
+            else None,
             facet=facet,
         )
 

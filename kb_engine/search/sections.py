@@ -11,9 +11,11 @@ Only the few hits shown are looked at, so this adds a small constant to a query,
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,9 +23,13 @@ import numpy as np
 from kb_engine.content.articles import Article
 from kb_engine.content.chunking import KINDS
 from kb_engine.content.glossary import Glossary
+from kb_engine.content.platforms import PlatformVocabulary, load_platforms
 from kb_engine.content.sections import section_by_path
 from kb_engine.content.text import fold
+from kb_engine.errors import ArticleError
 from kb_engine.search.lexical import analyzer
+
+log = logging.getLogger(__name__)
 
 # Platforms recognised in section headings and in queries, in both languages: facet value -> words.
 # A heading names a platform when one of its words is one of these (after folding accents and case).
@@ -43,6 +49,9 @@ DEFAULT_PLATFORMS: dict[str, tuple[str, ...]] = {
 NOT_ANSWER_HEADINGS = frozenset(
     {"symptoms", "symptomes", "before escalating", "avant d'escalader", "avant d escalader"}
 )
+# How far below the best answer section a platform's section may score for the question to be asked.
+# Measured on eval/ambiguity.tsv against eval/queries.tsv (README "Which one are you using?").
+CLARIFY_MARGIN = 0.1
 _WORD = re.compile(r"[a-z0-9]+")
 # Bullets and step numbers left in a flattened passage ("- Check the cable. 2. Restart"): snippet noise.
 LIST_MARKER = re.compile(r"(?<!\S)(?:[-*+]|\d{1,2}\.)\s+(?=\S)")
@@ -62,9 +71,19 @@ class SectionWeights:
 
 @dataclass
 class Platforms:
-    """The platform vocabulary (facet value -> words), as configured."""
+    """The platform vocabulary (facet value -> words), as configured, and the options' labels per
+    language (value -> {lang: label}; the page's own labels otherwise)."""
 
     words: Mapping[str, Sequence[str]] = field(default_factory=lambda: dict(DEFAULT_PLATFORMS))
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def with_vocabulary(cls, vocabulary: PlatformVocabulary) -> Platforms:
+        """The built-in vocabulary with an articles folder's platforms file added to it."""
+        words = {value: tuple(found) for value, found in DEFAULT_PLATFORMS.items()}
+        for value, extra in vocabulary.words.items():
+            words[value] = tuple(dict.fromkeys((*words.get(value, ()), *extra)))
+        return cls(words, dict(vocabulary.labels))
 
     def __post_init__(self) -> None:
         self._index: dict[str, set[str]] = {}
@@ -87,6 +106,16 @@ class Platforms:
         if direct:
             return direct
         return self.of_text(title)
+
+
+def platforms_for(articles_dir: str | Path) -> Platforms:
+    """The platform vocabulary for an articles folder: the built-in one plus its `platforms.yml`. A
+    malformed file is logged and left out (the built-in vocabulary still serves); `kb lint` reports it."""
+    try:
+        return Platforms.with_vocabulary(load_platforms(Path(articles_dir)))
+    except ArticleError as exc:
+        log.error("platforms file left out: %s", exc)
+        return Platforms()
 
 
 def is_answer_heading(path: str) -> bool:
@@ -203,27 +232,25 @@ class SectionPicker:
         groups: Sequence[Any],
         chunk_scores: np.ndarray | None,
         query: SectionQuery,
-        margin: float = 0.03,
+        margin: float = CLARIFY_MARGIN,
     ) -> dict[str, Any] | None:
-        """The one question worth asking, or None: when the query names no platform, the first hit's best
-        section is about one platform and a section about another comes within `margin` of it. The
-        options are the platforms of the first hit's sections."""
+        """The one question worth asking, or None: when the query names no platform, the first hit's
+        sections cover two platforms or more and a platform's section is the best answer or within
+        `margin` of it (the steps the customer needs depend on the platform). The options are the
+        platforms of the first hit's sections, in article order."""
         if query.platforms or not groups:
             return None
-        cands = self.candidates(groups[0].row, chunk_scores, query)
-        if not cands:
-            return None
-        best_chunk, best = max(cands, key=lambda cs: cs[1])
-        first = self.heading_platforms(self.headings[best_chunk])
-        if not first:
-            return None  # the best answer does not depend on the platform
-        close = any(
-            score >= best - margin and (p := self.heading_platforms(self.headings[c])) and not p & first
-            for c, score in cands
-        )
         options = self.article_platforms(groups[0].row)
-        if not close or len(options) < 2:
+        if len(options) < 2:
             return None
+        cands = self.candidates(groups[0].row, chunk_scores, query)
+        answers = [(c, s) for c, s in cands if is_answer_heading(self.headings[c])]
+        if not answers:
+            return None
+        best = max(s for _, s in answers)
+        on_platform = max((s for c, s in answers if self.heading_platforms(self.headings[c])), default=None)
+        if on_platform is None or on_platform < best - margin:
+            return None  # a section for every platform answers better: the platform does not matter
         return {"facet": "platform", "options": options}
 
     def _terms_of(self, chunk: int, lang: str) -> tuple[frozenset[str], frozenset[str]]:

@@ -6,6 +6,11 @@
 - `browser`, `page`, `new_page()`: in tests/conftest.py (one Chromium per session for every test folder).
 - `shot(page, name)`: saves a full-page screenshot to test-artifacts/<name>.png.
 - `login(page, server, username, password)`: logs a staff member in through the form.
+- `staff_page(browser, server, username)`: a logged-in page (axe-core may be injected into it).
+- `axe_page`: a page whose context lets axe-core in despite the site's CSP (the site keeps its CSP);
+  `axe_violations(page)` lists every axe-core violation, `serious_violations(page)` the serious and
+  critical ones (WCAG 2.1 A/AA and best practice).
+- `rows(server, sql)`: rows of the server's SQLite database.
 
 Without /usr/bin/chromium the browser tests are skipped, except in CI (CI=true), where that fails.
 """
@@ -13,6 +18,7 @@ Without /usr/bin/chromium the browser tests are skipped, except in CI (CI=true),
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +31,7 @@ from tests.apps import served_app
 from tests.conftest import MODEL, ROOT, SHIPPED
 
 ARTIFACTS = ROOT / "test-artifacts"
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 PASSWORD = "correct horse battery staple"
 
 
@@ -50,6 +57,7 @@ def live_server(tmp_path: Path, index_dir: Path, articles_dir: Path) -> Iterator
     """The app served on 127.0.0.1 (a free port) in a thread, on a fresh database and articles copy."""
     from werkzeug.serving import make_server
 
+    from web.cli import QuietRequestHandler
     from web.resources import get_searcher
 
     articles = tmp_path / "articles"
@@ -60,7 +68,7 @@ def live_server(tmp_path: Path, index_dir: Path, articles_dir: Path) -> Iterator
     with served_app(tmp_path, articles, index_dir, model=MODEL, testing=False) as app:
         with app.app_context():  # as gunicorn's workers do: the model is loaded before the first visitor
             get_searcher().search("warm-up", use_cache=False)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
+        server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
         thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
         thread.start()
         try:
@@ -86,3 +94,52 @@ def login(page: Any, server: LiveServer, username: str, password: str = PASSWORD
     page.fill("#password", password)
     page.click("button[type=submit]")
     page.wait_for_selector("form.who")
+
+
+def staff_page(
+    browser: Any, server: LiveServer, username: str, *, width: int = 1280, height: int = 900
+) -> Any:
+    """A new page, logged in as `username`, at `width` x `height` (axe-core can be injected into it)."""
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, locale="en-GB", bypass_csp=True
+    )
+    context.set_default_timeout(20000)
+    page = context.new_page()
+    login(page, server, username)
+    return page
+
+
+@pytest.fixture()
+def axe_page(browser: Any) -> Iterator[Any]:
+    """A page whose context lets the tests inject axe-core despite the site's CSP (the site keeps its CSP)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB", bypass_csp=True)
+    context.set_default_timeout(20000)
+    yield context.new_page()
+    context.close()
+
+
+def axe_violations(page: Any, impacts: frozenset[str] | None = None) -> list[str]:
+    """axe-core's violations (WCAG 2.1 A/AA and best practice) on the page as it is now, of `impacts`
+    (None: all)."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
+        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}, resultTypes: ['violations']})"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if impacts is None or v["impact"] in impacts
+    ]
+
+
+def serious_violations(page: Any) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    return axe_violations(page, frozenset({"serious", "critical"}))
+
+
+def rows(server: LiveServer, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of the live server's SQLite database."""
+    path = server.app.config["DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql).fetchall()

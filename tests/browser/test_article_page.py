@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import shot
-from tests.browser.test_customer_selfservice import axe_page, serious_violations  # noqa: F401
+from tests.browser.conftest import serious_violations, shot
 
 CRUMB = {"en": ("Help centre", "Accounts and passwords"), "fr": ("Centre d'aide", "Comptes et mots de passe")}
 
@@ -45,6 +44,6 @@ def test_print_hides_header_footer_and_feedback(live_server, page) -> None:
 
 
 @pytest.mark.parametrize("lang", ["en", "fr"])
-def test_article_page_has_no_serious_accessibility_violations(live_server, axe_page: Any, lang: str) -> None:  # noqa: F811
+def test_article_page_has_no_serious_accessibility_violations(live_server, axe_page: Any, lang: str) -> None:
     axe_page.goto(f"{live_server.url}/articles/{lang}/account-locked?lang={lang}")
     assert serious_violations(axe_page) == []

@@ -4,28 +4,19 @@ and ticket), the widget on another origin under a strict CSP, the language switc
 from __future__ import annotations
 
 import re
-import sqlite3
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import shot
+from tests.browser.conftest import rows, serious_violations, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
-AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 SEARCH_API = "/api/v1/search"
-
-
-def rows(server: Any, sql: str) -> list[tuple]:
-    path = server.app.config["DATABASE_URL"].removeprefix("sqlite:///")
-    with sqlite3.connect(path) as conn:
-        return conn.execute(sql).fetchall()
 
 
 def api_requests(page: Any) -> list[str]:
@@ -36,29 +27,6 @@ def api_requests(page: Any) -> list[str]:
 
 def suggestion_titles(page: Any, scope: str = "") -> list[str]:
     return [t.strip() for t in page.locator(f"{scope} .suggest-list .suggest-title").all_inner_texts()]
-
-
-def serious_violations(page: Any) -> list[str]:
-    """axe-core's serious and critical violations on the page as it is now (WCAG 2.1 A and AA rules)."""
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
-        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}, resultTypes: ['violations']})"
-    )
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in result["violations"]
-        if v["impact"] in {"serious", "critical"}
-    ]
-
-
-@pytest.fixture()
-def axe_page(browser: Any) -> Iterator[Any]:
-    """A page whose context lets the tests inject axe-core despite the site's CSP (the site keeps its CSP)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB", bypass_csp=True)
-    context.set_default_timeout(20000)
-    yield context.new_page()
-    context.close()
 
 
 def test_suggestions_update_as_the_customer_types_and_the_keyboard_reaches_them(live_server, page) -> None:
@@ -129,7 +97,7 @@ def test_contact_form_opens_a_ticket_when_nothing_helps(live_server, page) -> No
     page.go_back()
     page.fill("#name", "Ana Silva")
     page.fill("#email", "ana@example.com")
-    page.fill("#phone", "555-0199")
+    page.fill("#phone", "01 23 45 67 89")
     page.fill("#availability", "weekdays after 2 pm")
     page.click(".needhelp button[type=submit]")
     page.wait_for_url(re.compile(r"/tickets/KB-\d{6}\?t="))

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import shot
-from tests.browser.test_customer_selfservice import axe_page, serious_violations  # noqa: F401
+from tests.browser.conftest import serious_violations, shot
 
 TEXT = {
     "en": {

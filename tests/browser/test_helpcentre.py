@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import shot
-from tests.browser.test_customer_selfservice import axe_page, serious_violations  # noqa: F401
+from tests.browser.conftest import serious_violations, shot
 
 NAMES = {"en": ("Accounts and passwords", "2 articles"), "fr": ("Comptes et mots de passe", "2 articles")}
 POPULAR = {"en": "Printer offline", "fr": "Imprimante hors ligne"}
@@ -79,7 +78,7 @@ def test_lost_link_form_confirms_with_focus_and_marks_a_bad_address(live_server,
 @pytest.mark.parametrize("path", ["/", "/categories/accounts", "/nope", "/requests/lost-link"])
 def test_browse_pages_have_no_serious_accessibility_violations(
     live_server,
-    axe_page: Any,  # noqa: F811
+    axe_page: Any,
     lang: str,
     path: str,
 ) -> None:
@@ -89,3 +88,14 @@ def test_browse_pages_have_no_serious_accessibility_violations(
     for width in (390, 1280):
         axe_page.set_viewport_size({"width": width, "height": 844})
         assert axe_page.evaluate("document.documentElement.scrollWidth") <= width, (path, width)
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_results_with_count_and_topics_have_no_serious_violations(
+    live_server, axe_page: Any, lang: str
+) -> None:  # noqa: F811
+    axe_page.goto(f"{live_server.url}/search?q=printer+offline&lang={lang}")
+    expect(axe_page.locator("p.count")).to_be_visible()
+    assert axe_page.locator(".hit-category a").count() >= 1
+    assert serious_violations(axe_page) == []
+    shot(axe_page, f"25-results-{lang}")

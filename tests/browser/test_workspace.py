@@ -3,47 +3,14 @@ escalating, the problems page and its banner, the queue at 390 px, queue noise r
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.apps import app_ticket
-from tests.browser.conftest import login, shot
+from tests.apps import app_problem, app_ticket
+from tests.browser.conftest import axe_violations, rows, shot, staff_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
-
-AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
-
-
-def rows(server: Any, sql: str) -> list[tuple]:
-    path = server.app.config["DATABASE_URL"].removeprefix("sqlite:///")
-    with sqlite3.connect(path) as conn:
-        return conn.execute(sql).fetchall()
-
-
-def axe_violations(page: Any) -> list[str]:
-    """Every axe-core violation (WCAG 2.1 A/AA and best practice) on the page as it is now."""
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
-        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}, resultTypes: ['violations']})"
-    )
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in result["violations"]
-    ]
-
-
-def staff_page(browser: Any, server: Any, username: str, *, width: int = 1280, height: int = 900) -> Any:
-    context = browser.new_context(
-        viewport={"width": width, "height": height}, locale="en-GB", bypass_csp=True
-    )
-    context.set_default_timeout(20000)
-    page = context.new_page()
-    login(page, server, username)
-    return page
 
 
 def ticket(server: Any, **fields: Any) -> str:
@@ -130,9 +97,6 @@ def test_l1_adds_a_note_after_escalating_and_l2_sees_the_reason_first(browser, l
 def test_problem_confirmed_shows_its_banner_and_resolving_it_resolves_its_tickets(
     browser, live_server
 ) -> None:
-    from kb_engine.helpdesk.db import make_session_factory
-    from kb_engine.helpdesk.models import Problem
-    from kb_engine.helpdesk.tickets import TicketService
 
     server = live_server
     server.create_user("lena", "agent-L1")
@@ -142,17 +106,7 @@ def test_problem_confirmed_shows_its_banner_and_resolving_it_resolves_its_ticket
             [("VPN down since 9", "en"), ("VPN en panne depuis 9 h", "fr"), ("VPN times out", "en")]
         )
     ]
-    with make_session_factory(server.app.extensions["kb_engine"])() as session:
-        service = TicketService(session)
-        problem = Problem(
-            title="VPN down since 9", query="VPN down since 9", status="proposed", created_by="engine"
-        )
-        session.add(problem)
-        session.flush()
-        for r in refs[:2]:
-            service.link_problem(service.get(r), problem, "engine")
-        pid = problem.id
-        session.commit()
+    pid = app_problem(server.app, refs[:2])
     page = staff_page(browser, server, "lena")
     page.goto(f"{server.url}/console/problems")
     card = page.locator(f"#problem-{pid}")
@@ -206,6 +160,12 @@ def test_queue_at_390_px_has_no_horizontal_scroll_and_take_is_visible(browser, l
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
     shot(page, "23-queue-390")
     assert axe_violations(page) == []
+    # The bulk bar is one short row: only the field its chosen action needs shows.
+    bar = page.locator("#bulk fieldset").bounding_box()
+    assert bar is not None and bar["height"] < 120, bar
+    assert not page.is_visible("#bulk-assignee") and not page.is_visible("#bulk-original")
+    page.select_option("#bulk-action", "assign")
+    assert page.is_visible("#bulk-assignee") and not page.is_visible("#bulk-problem")
     page.context.close()
 
 

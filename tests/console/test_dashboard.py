@@ -157,3 +157,27 @@ def test_dashboard_page_json_and_csv_export(app, client) -> None:
     assert ["funnel", "searches", "2"] in table
     assert not any(cells[1].startswith("=") for cells in table)  # no spreadsheet formulas
     assert client.get("/console/dashboard?from=2026-13-01").status_code == 400
+
+
+def test_clarifying_question_figures_say_what_was_picked_and_whether_asking_helped(db: Session) -> None:
+    chose = [search(db, f"printer {i}", answered=True) for i in range(3)]
+    for row, value in zip(chose, ("macos", "macos", "phone"), strict=True):
+        row.clarify, row.facet = "platform", value
+    ignored = search(db, "cache", answered=True)
+    ignored.clarify = "platform"
+    kept = search(db, "vpn", answered=True)
+    kept.facet = "phone"
+    plain = search(db, "password", answered=True)
+    search(db, "coffee", answered=False)  # a miss is not in the "not asked" comparison
+    for row in (chose[0], chose[1], plain):
+        feedback(db, row, "solved")
+    db.commit()
+    data = dashboard(db, PERIOD, now=NOW)["clarify"]
+    assert data["searches"] == 7 and data["asked"] == 4 and data["answered_rate"] == 0.75
+    assert data["picked"] == {"macos": 2, "phone": 1}
+    assert data["answered_question"] == {"searches": 3, "solved": 2, "solved_rate": 0.6667}
+    assert data["ignored_question"]["solved_rate"] == 0.0
+    assert data["not_asked"] == {"searches": 1, "solved": 1, "solved_rate": 1.0}
+    assert data["kept_choice"]["searches"] == 1
+    rows = to_rows(dashboard(db, PERIOD, now=NOW))
+    assert ("clarify_picked", "macos", 2) in rows and ("clarify", "asked", 4) in rows

@@ -3,9 +3,11 @@ notes after escalating, replies refused without a contact, the problems page, an
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from kb_engine.helpdesk.models import Ticket
+from tests.apps import app_problem
 from tests.conftest import csrf_token, login_staff
 from tests.console.conftest import open_ticket, ticket_row
 
@@ -157,19 +159,7 @@ def test_problems_page_confirms_with_banners_links_and_resolves_tickets(app, cli
         open_ticket(app, query=q, contact_email=f"c{i}@example.com")
         for i, q in enumerate(["VPN down since 9", "VPN ne marche plus", "VPN timeout"])
     ]
-    with service_session(app) as session:
-        from kb_engine.helpdesk.tickets import TicketService
-
-        service = TicketService(session)
-        problem = Problem(
-            title="VPN down since 9", query="VPN down since 9", status="proposed", created_by="engine"
-        )
-        session.add(problem)
-        session.flush()
-        for r in refs[:2]:
-            service.link_problem(service.get(r), problem, "engine")
-        problem_id = problem.id
-        session.commit()
+    problem_id = app_problem(app, refs[:2])
     login_staff(app, client, "lena", "agent-L1")
     page = client.get("/console/problems").get_data(as_text=True)
     assert f'id="problem-{problem_id}"' in page and refs[0] in page and refs[2] not in page
@@ -280,3 +270,27 @@ def test_admin_manages_staff_on_the_web_with_the_cli_rules(app, client) -> None:
         ("root", "user_role", "lena"),
         ("root", "user_disable", "bob"),
     ]
+
+
+def test_queue_and_dashboard_share_one_definition_of_past_targets(app, client) -> None:
+    from sqlalchemy import update
+
+    from kb_engine.helpdesk.models import Ticket
+
+    late = open_ticket(app, query="printer offline", contact_email="ana@example.com")
+    miss = open_ticket(app, query="printer offline", source="search_miss")  # nobody to answer: not late
+    fresh = open_ticket(app, query="screen flickers", contact_email="bo@example.com")
+    with service_session(app) as session:
+        session.execute(
+            update(Ticket)
+            .where(Ticket.reference.in_([late, miss]))
+            .values(created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=10))
+        )
+        session.commit()
+    login_staff(app, client, "lena", "agent-L1")
+    queue = client.get("/console/?view=past").get_data(as_text=True)
+    assert late in queue and miss not in queue and fresh not in queue
+    dashboard = client.get("/console/dashboard").get_data(as_text=True)
+    count = re.search(r'data-metric="past_targets"[^>]*>(\d+)<', dashboard).group(1)
+    listed = re.search(r'<ul class="plain" id="past-targets">(.*?)</ul>', dashboard, re.S).group(1)
+    assert count == "1" and late in listed and miss not in listed and fresh not in listed

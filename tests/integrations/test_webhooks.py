@@ -294,3 +294,37 @@ def test_cli_declares_lists_and_sends_again(store, runner, monkeypatch, tmp_path
     assert again.exit_code == 0
     assert runner.invoke(cli, ["webhooks", "remove", str(data["id"])]).exit_code == 0
     assert json.loads(runner.invoke(cli, ["webhooks", "list", "--json"]).output)[0]["active"] is False
+
+
+def test_problem_confirmed_and_resolved_and_article_not_helped(store, httpserver) -> None:
+    from kb_engine.helpdesk.models import Problem
+
+    receiver = Receiver()
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(receiver)
+    endpoint(
+        store, httpserver.url_for("/hook"), ["problem.confirmed", "problem.resolved", "article.not_helped"]
+    )
+    with store() as session:
+        service = TicketService(session)
+        ticket = service.create(source="agent", query="VPN down", contact_email="ann@example.com")
+        problem = Problem(
+            title="VPN down", query="VPN down", status="proposed", created_at=dt.datetime(2026, 12, 6)
+        )
+        session.add(problem)
+        service.link_problem(ticket, problem, "alice")
+        session.commit()
+        service.confirm_problem(problem, "alice", title="VPN outage")
+        session.commit()
+        service.resolve_problem(problem, "alice", "The VPN gateway was restarted.", resolve_tickets=True)
+        session.add(Feedback(article_id="fr/vpn", kind="not_helpful", query="le vpn coupe"))
+        session.commit()
+        problem_id = problem.id
+    deliver_all(WebhookSender(store, allow_private=True))
+    assert [r["event"] for r in receiver.received] == [
+        "problem.confirmed",
+        "problem.resolved",
+        "article.not_helped",
+    ]
+    confirmed = receiver.received[0]["payload"]["data"]["problem"]
+    assert confirmed == {"id": problem_id, "title": "VPN outage", "status": "open"}
+    assert receiver.received[2]["payload"]["data"]["article"] == {"id": "fr/vpn"}

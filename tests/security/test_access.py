@@ -53,6 +53,12 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "authors.decide": AUTHOR_ROLES,
     # The staff API takes a bearer token, never the console's cookie: without one every role gets 401
     # (tests/integrations/test_staff_api.py holds its role, tier and scope rules with tokens).
+    "console.integrations": TICKET_ROLES,
+    "console.create_api_token": TICKET_ROLES,
+    "console.revoke_api_token": TICKET_ROLES,
+    "console.add_webhook": ADMIN,
+    "console.remove_webhook": ADMIN,
+    "console.send_delivery_again": ADMIN,
     "api_staff.list_tickets": TICKET_ROLES,
     "api_staff.show": TICKET_ROLES,
     "api_staff.note": TICKET_ROLES,
@@ -76,6 +82,9 @@ def _values(reference: str) -> dict[str, object]:
         "problem_id": 1,
         "cid": "accounts",
         "username": "nobody-here",
+        "token_id": 1,
+        "endpoint_id": 1,
+        "delivery_id": 1,
     }
 
 

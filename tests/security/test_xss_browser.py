@@ -23,8 +23,10 @@ document.addEventListener('securitypolicyviolation', (e) => {
 def hostile_server(hostile_app) -> Iterator[str]:
     from werkzeug.serving import make_server
 
+    from web.cli import QuietRequestHandler
+
     hostile_app.config["TESTING"] = False
-    server = make_server("127.0.0.1", 0, hostile_app, threaded=True)
+    server = make_server("127.0.0.1", 0, hostile_app, threaded=True, request_handler=QuietRequestHandler)
     thread = threading.Thread(target=server.serve_forever, name="hostile-server", daemon=True)
     thread.start()
     try:

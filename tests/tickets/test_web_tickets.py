@@ -46,7 +46,7 @@ def test_status_page_shows_status_and_public_history_but_no_internal_note(client
     service.ask_customer(ticket, "bob", "Did you change your password recently?")
     session.commit()
     html = client.get(status_url(ticket)).get_data(as_text=True)
-    assert "waiting on customer" in html
+    assert "Waiting for your answer" in html
     assert "Support asked: Did you change your password recently?" in html
     assert "INTERNAL" not in html and "bob" not in html
     assert 'name="message"' in html and 'name="csrf_token"' in html
@@ -98,7 +98,7 @@ def test_merged_customer_sees_the_surviving_tickets_status(client, session) -> N
     session.commit()
     html = client.get(status_url(second)).get_data(as_text=True)
     assert f'joined with request <span class="reference">{first.reference}' in html
-    assert re.search(r'class="status">open<', html)
+    assert re.search(r'class="status">A technician is on it<', html)
     assert "passed to a specialist team" in html
     assert reply(client, second, "still down").status_code == 303
     session.expire_all()

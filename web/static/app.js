@@ -48,6 +48,28 @@
   if (thanks) { thanks.focus(); }
   window.addEventListener("hashchange", markSection);
 
+  // Long fields (the description, the details) say how many characters are left once 80% are used, so a
+  // long paste is never cut without notice (the server refuses, with the limit, what goes beyond).
+  var leftText = document.body.getAttribute("data-chars-left") || "%(num)s";
+  Array.prototype.forEach.call(document.querySelectorAll("input[maxlength], textarea[maxlength]"), function (field) {
+    var max = field.maxLength;
+    if (!(max >= 500) || !field.id) { return; }
+    var note = document.createElement("p");
+    note.className = "hint char-count";
+    note.id = field.id + "-count";
+    note.hidden = true;
+    note.setAttribute("aria-live", "polite");
+    var after = field.closest(".row") || field;
+    after.parentNode.insertBefore(note, after.nextSibling);
+    function update() {
+      var used = field.value.length;
+      note.hidden = used < max * 0.8;
+      note.textContent = leftText.replace("%(num)s", String(Math.max(0, max - used)));
+    }
+    field.addEventListener("input", update);
+    update();
+  });
+
   // A message a form answered with (an error summary, a confirmation) takes the focus, so that keyboard
   // and screen reader users land on it instead of the top of the page.
   var told = document.querySelector("[data-focus-on-load]");

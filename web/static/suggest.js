@@ -3,7 +3,9 @@
 // - debounced (DELAY ms after the last keystroke), and a stale request is cancelled (AbortController);
 //   an answer for anything but the field's current text is dropped;
 // - keyboard: Down arrow from the field goes into the list, Up/Down move, Escape comes back to the field;
-// - the count is announced in a polite live region; known issue and out-of-scope redirect shown above.
+// - the count is announced in a polite live region; known issue and out-of-scope redirect shown above;
+// - with opts.answer (the widget), the answer card above the list when the engine is confident: the
+//   section's sanitised HTML (answer=1) rebuilt node by node from an allowlist, never inserted as markup.
 // No eval, no inline script or style, DOM built with createElement/textContent: fine under a strict CSP.
 (function () {
   "use strict";
@@ -11,6 +13,10 @@
   var MIN_CHARS = 3;
   var K = 5;
   var counter = 0;
+  // What the answer card may contain (the rest is unwrapped to its text; images and anything else dropped).
+  var CARD_TAGS = { P: 1, OL: 1, UL: 1, LI: 1, STRONG: 1, EM: 1, B: 1, I: 1, CODE: 1, PRE: 1, KBD: 1, MARK: 1,
+    BR: 1, A: 1, H3: 1, H4: 1, H5: 1, H6: 1, BLOCKQUOTE: 1, TABLE: 1, THEAD: 1, TBODY: 1, TR: 1, TH: 1, TD: 1 };
+  var CARD_DROP = { IMG: 1, SCRIPT: 1, STYLE: 1, IFRAME: 1, OBJECT: 1, SVG: 1, TEMPLATE: 1 };
 
   function attach(opts) {
     var input = opts.input;
@@ -19,6 +25,7 @@
     var status = box.querySelector(".suggest-status");
     var issue = box.querySelector(".suggest-issue");
     var redirect = box.querySelector(".suggest-redirect");
+    var answer = opts.answer ? box.querySelector(".suggest-answer") : null;
     var base = opts.base || "";
     var msg = opts.messages || {};
     var timer = null;
@@ -45,6 +52,7 @@
     function clear(el) { while (el.firstChild) { el.removeChild(el.firstChild); } }
 
     function hide() {
+      if (answer) { answer.hidden = true; clear(answer); }
       list.hidden = true;
       issue.hidden = true;
       redirect.hidden = true;
@@ -60,7 +68,63 @@
       return url;
     }
 
+    function copyCard(from, to, query) {
+      Array.prototype.forEach.call(from.childNodes, function (node) {
+        if (node.nodeType === 3) { to.appendChild(document.createTextNode(node.nodeValue)); return; }
+        if (node.nodeType !== 1 || CARD_DROP[node.tagName]) { return; }
+        if (!CARD_TAGS[node.tagName]) { copyCard(node, to, query); return; }
+        var copy = document.createElement(node.tagName.toLowerCase());
+        if (node.tagName === "A") {
+          var url;
+          try { url = new URL(node.getAttribute("href") || "", base || window.location.href); } catch (e) { url = null; }
+          if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) { copyCard(node, to, query); return; }
+          copy.href = url.href;
+          if (opts.target) { copy.target = opts.target; copy.rel = "noopener"; }
+        }
+        copyCard(node, copy, query);
+        to.appendChild(copy);
+      });
+    }
+
+    function renderAnswer(query, data) {
+      if (!answer) { return; }
+      clear(answer);
+      var card = data.answer;
+      answer.hidden = !card;
+      if (!card) { return; }
+      var at = articleUrl({ url: card.url.split("#")[0], section: { anchor: card.anchor } }, query);
+      var other = card.article_id.split("/")[0] !== opts.lang;
+      var kicker = document.createElement("p");
+      kicker.className = "answer-kicker";
+      kicker.textContent = msg.answer || "";
+      var title = document.createElement("h3");
+      title.className = "answer-title";
+      var link = document.createElement("a");
+      link.href = at;
+      if (opts.target) { link.target = opts.target; link.rel = "noopener"; }
+      link.textContent = card.title;
+      title.appendChild(link);
+      var heading = document.createElement("p");
+      heading.className = "answer-section";
+      heading.textContent = card.heading.split(" > ").join(" \u203a ");
+      var body = document.createElement("div");
+      body.className = "answer-body";
+      copyCard(new DOMParser().parseFromString(card.html, "text/html").body, body, query);
+      [title, heading, body].forEach(function (node) {
+        if (other) { node.setAttribute("lang", card.article_id.split("/")[0]); }
+      });
+      var more = document.createElement("p");
+      more.className = "answer-more";
+      var moreLink = document.createElement("a");
+      moreLink.href = at;
+      if (opts.target) { moreLink.target = opts.target; moreLink.rel = "noopener"; }
+      moreLink.textContent = card.truncated ? (msg.more || "") : (msg.open || msg.more || "");
+      more.appendChild(moreLink);
+      [kicker, title, heading, body, more].forEach(function (node) { answer.appendChild(node); });
+    }
+
     function render(query, data) {
+      renderAnswer(query, data);
       clear(list);
       var hits = data.hits || [];
       var known = data.known_issue;
@@ -124,7 +188,7 @@
       if (controller) { controller.abort(); }
       controller = window.AbortController ? new AbortController() : null;
       var params = "q=" + encodeURIComponent(query) + "&k=" + K + "&known_issues=1" +
-        (opts.lang ? "&ui=" + encodeURIComponent(opts.lang) : "");
+        (opts.lang ? "&ui=" + encodeURIComponent(opts.lang) : "") + (answer ? "&answer=1" : "");
       box.setAttribute("data-state", "loading");
       fetch(base + "/api/v1/search?" + params, {
         signal: controller ? controller.signal : undefined,

@@ -16,7 +16,9 @@
       none: "No article matches yet: keep describing the problem.",
       issue: "No need to report it again: technicians are already working on it.",
       keys: "Use the down arrow to go through the suggestions, Escape to come back.",
-      all: "Open the help centre", contact: "Contact support",
+      all: "Open the help centre", contact: "Contact support", newTab: "(opens in a new tab)",
+      answer: "The answer, from our article", more: "Read the whole article",
+      openStep: "Open the article at this step",
       languages: { en: "in English", fr: "in French" }
     },
     fr: {
@@ -25,7 +27,9 @@
       none: "Aucun article ne correspond pour l'instant\u00a0: continuez à décrire le problème.",
       issue: "Inutile de le signaler à nouveau\u00a0: les techniciens y travaillent déjà.",
       keys: "Flèche vers le bas pour parcourir les suggestions, Échap pour revenir.",
-      all: "Ouvrir le centre d'aide", contact: "Contacter le support",
+      all: "Ouvrir le centre d'aide", contact: "Contacter le support", newTab: "(s'ouvre dans un nouvel onglet)",
+      answer: "La réponse, tirée de notre article", more: "Lire l'article en entier",
+      openStep: "Ouvrir l'article à cette étape",
       languages: { en: "en anglais", fr: "en français" }
     }
   };
@@ -88,10 +92,14 @@
   issue.hidden = true;
   var redirect = el("p", "redirect suggest-redirect");
   redirect.hidden = true;
+  // The answer card (issue 26): the section that answers, when the engine is confident.
+  var answer = el("section", "answer-card suggest-answer");
+  answer.setAttribute("aria-label", t.answer);
+  answer.hidden = true;
   var list = el("ul", "suggest-list");
   list.setAttribute("aria-label", t.title);
   list.hidden = true;
-  [status, issue, redirect, list].forEach(function (node) { box.appendChild(node); });
+  [status, issue, redirect, answer, list].forEach(function (node) { box.appendChild(node); });
   form.appendChild(box);
   var foot = el("p", "kbw-foot");
   var all = el("a", "", t.all);
@@ -100,6 +108,8 @@
   var contact = el("a", "", t.contact);
   contact.target = "_blank";
   contact.rel = "noopener";
+  // Both open a new tab: said to screen readers, so that leaving the page is no surprise.
+  [all, contact].forEach(function (link) { link.appendChild(el("span", "visually-hidden", " " + t.newTab)); });
   foot.appendChild(all);
   foot.appendChild(contact);
   [head, form, foot].forEach(function (node) { panel.appendChild(node); });
@@ -138,7 +148,11 @@
       channel: "widget",
       lang: lang,
       target: "_blank",
-      messages: { count: t.count, none: t.none, issue: t.issue, keys: t.keys, languages: t.languages }
+      answer: true,
+      messages: {
+        count: t.count, none: t.none, issue: t.issue, keys: t.keys, languages: t.languages,
+        answer: t.answer, more: t.more, open: t.openStep
+      }
     });
     host.setAttribute("data-ready", "true");
   }

@@ -162,8 +162,11 @@ class _Writer:
             path = self.source.image_file(src, item.doc)
             if path is not None and path.stat().st_size <= MAX_IMAGE_BYTES:
                 content = path
-                rel = path.relative_to(self.source.folder).as_posix()
-                name = re.sub(r"[^A-Za-z0-9._-]+", "-", rel.replace("/", "-")).strip("-")
+                # Named by content: the same picture keeps one file however the export is laid out
+                # (a folder or its .zip) and however many articles show it.
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+                base = re.sub(r"[^A-Za-z0-9._-]+", "-", path.name).strip("-.")[-80:]
+                name = f"{digest}-{base}"
         if content is None or not name.lower().endswith(IMAGE_SUFFIXES):
             shown = src if len(src) < 120 else src[:60] + "…"
             self.report.drop(item.path, f"image {shown}: not found in the export")

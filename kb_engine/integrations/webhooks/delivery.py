@@ -9,7 +9,7 @@ import datetime as dt
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,11 +74,12 @@ class WebhookSender(OutboxSender):
         self,
         sessions: sessionmaker[Session],
         *,
-        allow_private: bool = False,
+        allow_private: bool | Callable[[], bool] = False,
         transport: Any = None,
         **kwargs: Any,
     ) -> None:
-        self.allow_private = allow_private
+        # A callable is read before each delivery (a web server's live settings).
+        self._allow_private = allow_private
         self._post = transport or post
         super().__init__(sessions, transport=self._checked_post, channel=CHANNEL, **kwargs)
 
@@ -88,7 +89,7 @@ class WebhookSender(OutboxSender):
     ) -> WebhookSender:
         return cls(
             sessions,
-            allow_private=bool(settings["WEBHOOKS_ALLOW_PRIVATE"]),
+            allow_private=lambda: bool(settings["WEBHOOKS_ALLOW_PRIVATE"]),
             lease=dt.timedelta(seconds=int(settings["OUTBOX_LEASE_SECONDS"])),
             max_attempts=int(settings["OUTBOX_MAX_ATTEMPTS"]),
             retry_max=dt.timedelta(seconds=int(settings["OUTBOX_RETRY_MAX_SECONDS"])),
@@ -126,6 +127,11 @@ class WebhookSender(OutboxSender):
                 SIGNATURE_HEADER: sign(secret, body),
             },
         )
+
+    @property
+    def allow_private(self) -> bool:
+        allow = self._allow_private
+        return bool(allow() if callable(allow) else allow)
 
     def _checked_post(self, request: Request) -> None:
         if not request.url:
