@@ -18,7 +18,14 @@ from markupsafe import Markup, escape
 from kb_engine.content.articles import Article
 from kb_engine.content.browse import category_tiles, in_category, recently_updated
 from kb_engine.content.categories import Category, category_of, load_categories
-from kb_engine.errors import KBError, StoreUnavailable, TooManyRequests
+from kb_engine.errors import (
+    IndexBusy,
+    IndexMismatch,
+    IndexMissing,
+    KBError,
+    StoreUnavailable,
+    TooManyRequests,
+)
 from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.lost_links import send_links
 from kb_engine.insights.popular import popular_articles, popularity
@@ -74,7 +81,13 @@ def popular(limit: int = 5) -> list[Article]:
 def home_context() -> dict[str, Any]:
     """What the home page shows around the search box."""
     lang = ui_lang()
-    articles = get_searcher().articles
+    try:
+        articles = get_searcher().articles
+    except (IndexMissing, IndexMismatch, IndexBusy):
+        # No index to browse (not built yet, or being replaced): the search box still shows, and a search
+        # gets the clear 503 page.
+        log.warning("home page without topics: the index cannot be read")
+        return {"tiles": [], "popular": [], "recent": []}
     return {
         "tiles": category_tiles(articles, categories(), lang),
         "popular": popular(),

@@ -41,12 +41,30 @@ def test_every_state_changing_form_needs_the_csrf_token(app, client) -> None:
     reference, _ = make_ticket(app)
     login_staff(app, client, "admin", role="admin")
     before = db_snapshot(app)
-    posts = [r for r in routes(app, reference, methods=("POST",)) if not r[0].startswith("api_tickets.")]
+    # The ticket API and the staff API (bearer token, issue 18) read no cookie: tested below.
+    posts = [
+        r
+        for r in routes(app, reference, methods=("POST",))
+        if not r[0].startswith(("api_tickets.", "api_staff."))
+    ]
     assert len(posts) >= 10
     for endpoint, _method, url in posts:
         response = client.post(url, data={"note": "x", "q": "printer", "helped": "yes"})
         assert response.status_code == 400, (endpoint, url, response.status_code)
         assert "form expired" in response.get_data(as_text=True) or response.is_json
+    assert db_snapshot(app) == before
+
+
+def test_the_staff_api_reads_no_cookie_a_staff_session_gets_401(app, client) -> None:
+    """The staff API is token-only: an admin's console cookie opens none of its writes and changes nothing."""
+    reference, _ = make_ticket(app)
+    login_staff(app, client, "admin", role="admin")
+    posts = [r for r in routes(app, reference, methods=("POST",)) if r[0].startswith("api_staff.")]
+    assert len(posts) >= 4
+    before = db_snapshot(app)
+    for endpoint, _method, url in posts:
+        response = client.post(url, json={"note": "x", "reason": "x", "tier": "L2"})
+        assert response.status_code == 401, (endpoint, response.status_code)
     assert db_snapshot(app) == before
 
 
