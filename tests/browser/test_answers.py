@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import rows, serious_violations, shot
+from tests.browser.conftest import axe_violations, rows, serious_violations, shot
 
 CONFIDENT = {
     "en": ("my account is locked on my iphone", "Steps › Phone", "iPhone"),
@@ -83,18 +83,6 @@ AMBIGUOUS = {
 }
 
 
-def all_violations(page: Any) -> list[str]:
-    """Every axe-core violation (any impact) on the page as it is now (WCAG 2.1 A/AA and best practice)."""
-    from tests.browser.test_customer_selfservice import AXE
-
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
-        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}, resultTypes: ['violations']})"
-    )
-    return [f"{v['id']} ({v['impact']}): {v['help']}" for v in result["violations"]]
-
-
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_an_ambiguous_query_asks_which_one_and_a_click_reorders_without_retyping(
     live_server, page, lang: str
@@ -130,7 +118,7 @@ def test_results_with_the_question_have_no_accessibility_violation(live_server, 
     for lang, (query, _, _) in AMBIGUOUS.items():
         axe_page.goto(f"{live_server.url}/search?q={query}&lang={lang}&facet=")
         assert axe_page.locator("form.clarify fieldset").count() == 1
-        assert all_violations(axe_page) == []
+        assert axe_violations(axe_page) == []  # any impact
 
 
 class _Intranet(BaseHTTPRequestHandler):
