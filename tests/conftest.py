@@ -45,6 +45,26 @@ def copy_sample(dest: Path, slugs: tuple[str, ...] = SAMPLE_SLUGS) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def stop_background_runners(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Stop, after each test, the background runner (outbox, webhooks, automations) every app it created
+    started: left running, it polls a database the test has dropped and allocates in threads other tests
+    measure (tracemalloc counts every thread)."""
+    from kb_engine.helpdesk.periodic import PeriodicRunner
+
+    started: list[PeriodicRunner] = []
+    original = PeriodicRunner.start
+
+    def start(self: PeriodicRunner) -> PeriodicRunner:
+        started.append(self)
+        return original(self)
+
+    monkeypatch.setattr(PeriodicRunner, "start", start)
+    yield
+    for runner in started:
+        runner.stop(timeout=30)
+
+
+@pytest.fixture(autouse=True)
 def no_personal_data_in_logs(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fail a test whose servers logged a customer's email or query text (tests/log_privacy.py)."""
     folder = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
