@@ -15,12 +15,12 @@ from typing import Any
 import marshmallow as ma
 from flask import g, request
 
-from kb_engine.errors import Forbidden, InvalidQuery, KBError, NotFound
+from kb_engine.errors import Forbidden, InvalidQuery, KBError
 from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.models import Ticket
 from kb_engine.helpdesk.tickets import STATUSES, TIERS, TicketService
 from kb_engine.helpdesk.tickets.rules import REFERENCE_PREFIX
-from kb_engine.helpdesk.users import get_user, tiers_for
+from kb_engine.helpdesk.users import assignee_for
 from kb_engine.integrations.tokens import TokenUser, Unauthorized, authenticate
 from kb_engine.integrations.webhooks.endpoints import EVENTS
 from web import csrf
@@ -278,13 +278,7 @@ def assign(args: dict[str, Any], reference: str) -> dict[str, Any]:
             service.unassign(ticket, actor)
             return _commit(service, ticket)
         username = actor if chosen == "me" else chosen
-        try:
-            user = get_user(service.session, username)
-        except NotFound:
-            raise InvalidQuery(f"no agent account {username!r}") from None
-        if not user.active or ticket.tier not in tiers_for(user.role):
-            raise InvalidQuery(f"{user.username} ({user.role}) cannot work on an {ticket.tier} ticket")
-        service.assign(ticket, actor, user.username)
+        service.assign(ticket, actor, assignee_for(service.session, username, ticket.tier))
     return _commit(service, ticket)
 
 

@@ -20,9 +20,9 @@ from kb_engine.helpdesk.automations import past_targets
 from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.models import Ticket, TicketEvent, utcnow
 from kb_engine.helpdesk.tickets import ACTIVE, STATUSES, TIERS, QueueEntry, TicketService
+from kb_engine.helpdesk.users import assignee_for
 from web.auth import agent_required, require_tier, staff, staff_required
 from web.console import bp
-from web.console_ticket import _assignee
 from web.desk import desk_automations
 from web.resources import get_db, get_embed, get_tickets
 
@@ -170,7 +170,7 @@ def _bulk(service: TicketService, tickets: list[Ticket], actor: str, form: dict[
         return f"{len(tickets)} tickets are yours"
     if what == "assign":
         for t in tickets:
-            service.assign(t, actor, _assignee(service, t, form.get("assignee", "")))
+            service.assign(t, actor, assignee_for(service.session, form.get("assignee", ""), t.tier))
         return f"{len(tickets)} tickets assigned to {form.get('assignee')}"
     if what == "link":
         try:

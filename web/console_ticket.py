@@ -18,12 +18,12 @@ from sqlalchemy import select
 
 from kb_engine.content.canned import FILENAME as CANNED_FILE
 from kb_engine.content.canned import load_canned, replies_for
-from kb_engine.errors import InvalidQuery, KBError, NotFound
+from kb_engine.errors import InvalidQuery, KBError
 from kb_engine.helpdesk.customers import earlier_searches, earlier_tickets
 from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.models import Ticket, TicketEvent, User
 from kb_engine.helpdesk.tickets import ACTIVE, TIERS, TicketService
-from kb_engine.helpdesk.users import get_user, tiers_for
+from kb_engine.helpdesk.users import assignee_for, tiers_for
 from kb_engine.search.answer import card_of, plain_card
 from web.auth import agent_required, require_tier, staff, staff_required
 from web.console import bp
@@ -223,17 +223,6 @@ def ticket_articles(reference: str):
 
 
 # -- actions ---------------------------------------------------------------------------------------------
-def _assignee(service: TicketService, ticket: Ticket, username: str) -> str:
-    """The agent to assign to: an active account whose role covers the ticket's tier."""
-    try:
-        user = get_user(service.session, username)
-    except NotFound:
-        raise InvalidQuery(f"no agent account {username!r}") from None
-    if not user.active or not ticket.tier or ticket.tier not in tiers_for(user.role):
-        raise InvalidQuery(f"{user.username} ({user.role}) cannot work on an {ticket.tier} ticket")
-    return user.username
-
-
 Action = Callable[[TicketService, Ticket, str, dict[str, Any]], str]
 ACTIONS: dict[str, Action] = {}
 
@@ -258,7 +247,7 @@ def _assign(s: TicketService, t: Ticket, actor: str, f: dict[str, Any]) -> str:
     if chosen in ("", "none"):
         s.unassign(t, actor)
         return f"{t.reference} is unassigned"
-    s.assign(t, actor, _assignee(s, t, actor if chosen == "me" else chosen))
+    s.assign(t, actor, assignee_for(s.session, actor if chosen == "me" else chosen, t.tier))
     return f"{t.reference} assigned to {t.assignee}"
 
 

@@ -151,6 +151,18 @@ def get_user(session: Session, username: str) -> User:
     return user
 
 
+def assignee_for(session: Session, username: str, tier: str | None) -> str:
+    """The agent a ticket at `tier` may be assigned to: an active account whose role covers that tier
+    (the console's and the staff API's one rule); InvalidQuery otherwise."""
+    try:
+        user = get_user(session, username)
+    except NotFound:
+        raise InvalidQuery(f"no agent account {username!r}") from None
+    if not user.active or not tier or tier not in tiers_for(user.role):
+        raise InvalidQuery(f"{user.username} ({user.role}) cannot work on an {tier} ticket")
+    return user.username
+
+
 def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.username)))
 
