@@ -1,13 +1,15 @@
-"""The knowledge base's YAML side files (glossary, categories, platforms, scope, learned questions): one way
-to read the mapping each of them holds, and to say what is wrong with one that does not parse."""
+"""The knowledge base's YAML side files (glossary, categories, platforms, scope, learned questions; routing,
+automations, canned replies): one way to read each kind, and to say what is wrong with one that does not
+parse."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from kb_engine.errors import ArticleError
+from kb_engine.errors import ArticleError, ConfigError
 
 
 def yaml_mapping(text: str, shown: str, shape: str) -> dict[Any, Any]:
@@ -28,3 +30,15 @@ def yaml_mapping(text: str, shown: str, shape: str) -> dict[Any, Any]:
     if not isinstance(data, dict):
         raise ArticleError(shown, shape)
     return data
+
+
+def yaml_config(path: Path) -> Any:
+    """The parsed YAML of a desk configuration file (routing, automations, canned replies).
+
+    Raises:
+        ConfigError: the file is not valid YAML, or not UTF-8 text.
+    """
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
