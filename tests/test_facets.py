@@ -107,3 +107,13 @@ def test_lint_checks_the_configured_field(tmp_path: Path) -> None:
     problems = lint_articles(tmp_path, facet_field="product").problems
     assert [p.reason for p in problems if "product" in p.reason]  # teams is not a known platform
     assert not [p for p in problems if "nonsense" in p.reason]  # not the configured field
+
+
+def test_the_split_is_asked_when_the_engine_is_unsure_too() -> None:
+    found = picker([["windows"], ["macos"], ["windows", "phone"]])
+    close = [hit(0, 1.0), hit(1, 0.98)]
+    assert found.clarify(close, None, NO_PLATFORM, answered=False) == {
+        "facet": "platform",
+        "options": ["windows", "macos"],
+    }
+    assert found.clarify([hit(2, 1.0)], None, NO_PLATFORM, answered=False) is None  # one article: no

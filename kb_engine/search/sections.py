@@ -52,8 +52,9 @@ NOT_ANSWER_HEADINGS = frozenset(
 # How far below the best answer section a platform's section may score for the question to be asked.
 # Measured on eval/ambiguity.tsv against eval/queries.tsv (README "Which one are you using?").
 CLARIFY_MARGIN = 0.1
-# How close (fused score) other hits must be to the first for "the results split by platform" to count.
-CLARIFY_GAP = 0.05
+# How close other hits must be to the first (share of its score) for "the results split by platform" to
+# count: articles that differ only by the platform score alike for a query that names none.
+CLARIFY_GAP = 0.15
 _WORD = re.compile(r"[a-z0-9]+")
 # Bullets and step numbers left in a flattened passage ("- Check the cable. 2. Restart"): snippet noise.
 LIST_MARKER = re.compile(r"(?<!\S)(?:[-*+]|\d{1,2}\.)\s+(?=\S)")
@@ -250,21 +251,26 @@ class SectionPicker:
         chunk_scores: np.ndarray | None,
         query: SectionQuery,
         margin: float = CLARIFY_MARGIN,
+        answered: bool = True,
     ) -> dict[str, Any] | None:
         """The one question worth asking, or None: when the query names no platform, the first hit's
         sections cover two platforms or more and a platform's section is the best answer or within
         `margin` of it (the steps the customer needs depend on the platform). The options are the
         platforms of the first hit's sections, in article order. Also when the hits within `CLARIFY_GAP`
-        of the first are articles for one platform each, two platforms or more between them (a knowledge
-        base that writes one article per platform): the options are theirs, in rank order."""
+        (a share of its score) of the first are articles for one platform each, two platforms or more
+        between them (a knowledge base that writes one article per platform): the options are theirs, in
+        rank order; that one is asked when the engine is not `answered` too (the close hits are why it is
+        unsure)."""
         if query.platforms or not groups:
             return None
-        close = [g for g in groups[:3] if g.score >= groups[0].score - CLARIFY_GAP]
+        close = [g for g in groups[:3] if g.score >= groups[0].score - CLARIFY_GAP * abs(groups[0].score)]
         singles = [self.article_platforms(g.row) for g in close]
         if len(close) >= 2 and all(len(found) == 1 for found in singles):
             split = list(dict.fromkeys(found[0] for found in singles))
             if len(split) >= 2:
                 return {"facet": "platform", "options": split}
+        if not answered:
+            return None
         options = self.article_platforms(groups[0].row)
         if len(options) < 2:
             return None
