@@ -65,7 +65,7 @@ class SearcherHolder:
                         max_query_chars=self.settings["MAX_QUERY_CHARS"],
                         threshold=self.settings["ANSWER_THRESHOLD"],
                         cache_size=self.settings["SEARCH_CACHE_SIZE"],
-                        platforms=platforms_for(self.settings["ARTICLES_DIR"]),
+                        platforms=platforms_for(self.settings["ARTICLES_DIR"], self.settings["FACET_FIELD"]),
                         admission=Admission(
                             slots=max(1, self.settings["SEARCH_SLOTS"]),
                             queue=self.settings["SEARCH_QUEUE"],

@@ -45,6 +45,7 @@ from kb_engine.content.scope import load_scope
 from kb_engine.errors import ArticleError, KBError
 from kb_engine.helpdesk.routing import FILENAME as ROUTING_FILE
 from kb_engine.helpdesk.routing import load_routing
+from kb_engine.search.sections import Platforms, platforms_for
 
 STALE_DAYS = 365
 MIN_QUESTIONS = 3
@@ -78,6 +79,7 @@ def lint_articles(
     duplicate_similarity: float = DUPLICATE_SIMILARITY,
     question_margin: float = QUESTION_MARGIN,
     only: Collection[str] | None = None,
+    facet_field: str = "platform",
 ) -> LintResult:
     """Check every article (and the glossary and routing files) below root.
 
@@ -93,6 +95,8 @@ def lint_articles(
         only: report only these files (paths in root, e.g. `en/x.md`: the files being changed); the whole
             knowledge base is still read (links, translations, and the near-duplicate check against every
             article, with a threshold fitted on the untouched articles instead of `duplicate_similarity`).
+        facet_field: the front-matter field articles declare their platforms in (setting FACET_FIELD):
+            its values must be platforms of the vocabulary or of `platforms.yml`.
 
     Returns:
         A LintResult: errors (`problems`) and warnings, each with the file and the reason.
@@ -116,6 +120,7 @@ def lint_articles(
     by_id = {a.id: a for a in articles}
     present = set(by_id) | {f"{p.parent.name}/{p.stem}" for p in files}
     routes = _routing_categories(root, result)
+    platforms = platforms_for(root, facet_field)
     for article in [*articles, *scan.drafts]:
         source = _Source.read(root, article)
         _check_links(root, article, source, by_id, present, result)
@@ -123,6 +128,7 @@ def lint_articles(
         _check_updated(article, today or dt.date.today(), stale_days, result)
         check_headings(article, source.text, source.line, result.warnings)
         check_alt_text(article, source.text, source.line, result.warnings)
+        _check_facet(article, source, platforms, result)
         if routes is not None and article.category not in (None, PLACEHOLDER, *routes):
             result.warnings.append(
                 Problem(
@@ -144,6 +150,31 @@ def lint_articles(
     result.problems.sort(key=lambda p: (p.path, p.line or 0))
     result.warnings.sort(key=lambda p: (p.path, p.line or 0))
     return result
+
+
+def _check_facet(article: Article, source: _Source, platforms: Platforms, result: LintResult) -> None:
+    """The platforms an article declares are known ones (an unknown value would be silently ignored by
+    the clarifying question)."""
+    name = platforms.facet_field
+    line = source.field_line(name)
+    if line is None:
+        return
+    known = sorted(platforms.words)
+    values = article.facet(name)
+    if not values:
+        result.problems.append(
+            Problem(article.path, f"`{name}` must be a platform or a list of them ({', '.join(known)})", line)
+        )
+    for value in values:
+        if value not in platforms.words:
+            result.problems.append(
+                Problem(
+                    article.path,
+                    f"`{name}`: {value!r} is not a known platform ({', '.join(known)}; others are declared "
+                    f"in platforms.yml){did_you_mean(value, known)}",
+                    line,
+                )
+            )
 
 
 # -- reading ------------------------------------------------------------------------------------------------
