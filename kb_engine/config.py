@@ -150,6 +150,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("EMBED_BATCH_SIZE", 32, "Batch size when embedding chunks at index time.", int),
     Setting("LANGUAGES", "en,fr", "Languages of the knowledge base, first is the default.", _str_list),
     Setting("RESULTS", 5, "Number of articles returned by a search when the caller does not say.", int),
+    Setting(
+        "FACET_FIELD",
+        "platform",
+        "Front-matter field whose values (`platform: [windows, macos]`) say which platforms an article is "
+        "for: the clarifying question's options for that article and the re-ranking after a click (values "
+        "from the platform vocabulary or `articles/platforms.yml`, checked by `kb lint`). Articles without "
+        "it: the platforms their section headings name.",
+        str,
+    ),
     Setting("MAX_QUERY_CHARS", 2000, "Longest accepted query, in characters; longer ones get a 400.", int),
     Setting(
         "SUPPORT_HOURS",

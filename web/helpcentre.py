@@ -22,12 +22,14 @@ from kb_engine.errors import (
     IndexBusy,
     IndexMismatch,
     IndexMissing,
+    InvalidQuery,
     KBError,
     StoreUnavailable,
     TooManyRequests,
 )
 from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.lost_links import send_links
+from kb_engine.helpdesk.tickets.rules import check_email, required_field
 from kb_engine.insights.popular import popular_articles, popularity
 from kb_engine.search.highlight import highlight_spans, query_stems
 from web import with_retry_after
@@ -139,7 +141,6 @@ def category(cid: str):
 
 
 # -- "Lost your link?" ---------------------------------------------------------------------------------
-EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 
 
 @bp.get("/requests/lost-link")
@@ -152,7 +153,9 @@ def lost_link():
 def lost_link_send():
     """Email the links of the address's open requests; the same answer whether the address is known."""
     email = request.form.get("email", "").strip()[:320]
-    if not EMAIL_RE.fullmatch(email):
+    try:  # the one email rule of the contact form, the API and `kb tickets create`
+        required_field("email", check_email("email", email))
+    except InvalidQuery:
         error = _("Enter the email address you gave when you asked for help, like name@example.com.")
         return render_template("lost_link.html", email=email, error=error, sent=False), 400
     db = get_db()

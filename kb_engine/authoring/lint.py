@@ -48,6 +48,7 @@ from kb_engine.content.scope import load_scope
 from kb_engine.errors import ArticleError, KBError
 from kb_engine.helpdesk.routing import FILENAME as ROUTING_FILE
 from kb_engine.helpdesk.routing import load_routing
+from kb_engine.search.sections import Platforms, platforms_for
 
 STALE_DAYS = 365
 MIN_QUESTIONS = 3
@@ -82,6 +83,7 @@ def lint_articles(
     question_margin: float = QUESTION_MARGIN,
     only: Collection[str] | None = None,
     jargon: Sequence[str] | None = None,
+    facet_field: str = "platform",
 ) -> LintResult:
     """Check every article (and the glossary and routing files) below root.
 
@@ -99,6 +101,8 @@ def lint_articles(
             article, with a threshold fitted on the untouched articles instead of `duplicate_similarity`).
         jargon: the desk's words public articles should not use (setting `LINT_JARGON`; None: its
             default list; empty: no check).
+        facet_field: the front-matter field articles declare their platforms in (setting FACET_FIELD):
+            its values must be platforms of the vocabulary or of `platforms.yml`.
 
     Returns:
         A LintResult: errors (`problems`) and warnings, each with the file and the reason.
@@ -123,6 +127,7 @@ def lint_articles(
     present = set(by_id) | {f"{p.parent.name}/{p.stem}" for p in files}
     routes = _routing_categories(root, result)
     terms = parse_jargon(defaults()["LINT_JARGON"].split(",") if jargon is None else jargon)
+    platforms = platforms_for(root, facet_field)
     for article in [*articles, *scan.drafts]:
         source = _Source.read(root, article)
         _check_links(root, article, source, by_id, present, result)
@@ -131,6 +136,7 @@ def lint_articles(
         check_headings(article, source.text, source.line, result.warnings)
         check_alt_text(article, source.text, source.line, result.warnings)
         check_jargon(article, source.text, source.line, terms, result.warnings, source.field_line("title"))
+        _check_facet(article, source, platforms, result)
         if routes is not None and article.category not in (None, PLACEHOLDER, *routes):
             result.warnings.append(
                 Problem(
@@ -152,6 +158,31 @@ def lint_articles(
     result.problems.sort(key=lambda p: (p.path, p.line or 0))
     result.warnings.sort(key=lambda p: (p.path, p.line or 0))
     return result
+
+
+def _check_facet(article: Article, source: _Source, platforms: Platforms, result: LintResult) -> None:
+    """The platforms an article declares are known ones (an unknown value would be silently ignored by
+    the clarifying question)."""
+    name = platforms.facet_field
+    line = source.field_line(name)
+    if line is None:
+        return
+    known = sorted(platforms.words)
+    values = article.facet(name)
+    if not values:
+        result.problems.append(
+            Problem(article.path, f"`{name}` must be a platform or a list of them ({', '.join(known)})", line)
+        )
+    for value in values:
+        if value not in platforms.words:
+            result.problems.append(
+                Problem(
+                    article.path,
+                    f"`{name}`: {value!r} is not a known platform ({', '.join(known)}; others are declared "
+                    f"in platforms.yml){did_you_mean(value, known)}",
+                    line,
+                )
+            )
 
 
 # -- reading ------------------------------------------------------------------------------------------------

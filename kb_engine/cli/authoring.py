@@ -207,6 +207,7 @@ def lint_cmd(
         embed=embed,
         only=None if show_all else only,
         jargon=settings["LINT_JARGON"],
+        facet_field=settings["FACET_FIELD"],
     )
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
