@@ -184,7 +184,7 @@ def test_lost_link_is_rate_limited_per_visitor_and_per_address(app, client) -> N
 def test_lost_link_email_reaches_a_real_smtp_server(app_config) -> None:
     from tests.apps import app_ticket
     from tests.smtp_server import smtp_server
-    from web import create_app
+    from web import close_app, create_app
 
     with smtp_server() as (url, mailbox):
         app = create_app({**app_config, "SMTP_URL": url, "OUTBOX_POLL_SECONDS": 3600})
@@ -199,7 +199,7 @@ def test_lost_link_email_reaches_a_real_smtp_server(app_config) -> None:
             assert f"/tickets/{reference}?t={token}" in links[0].get_content()
         finally:
             app.extensions["kb_periodic"].stop(timeout=60)
-            app.extensions["kb_engine"].dispose()
+            close_app(app)
 
 
 @pytest.mark.parametrize(
