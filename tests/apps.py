@@ -16,7 +16,7 @@ def served_app(
 ) -> Iterator[Any]:
     """The web app (cookies over plain http; Flask's TESTING unless a real server serves it) serving
     `index` built from `articles`."""
-    from web import create_app
+    from web import close_app, create_app
 
     app = create_app(
         {
@@ -33,7 +33,7 @@ def served_app(
     try:
         yield app
     finally:
-        app.extensions["kb_engine"].dispose()
+        close_app(app)
 
 
 @contextmanager

@@ -172,11 +172,11 @@ def app_config(tmp_path: Path, index_dir: Path) -> dict[str, object]:
 
 @pytest.fixture()
 def app(app_config: dict[str, object]) -> Iterator[object]:
-    from web import create_app
+    from web import close_app, create_app
 
     application = create_app(app_config)
     yield application
-    application.extensions["kb_engine"].dispose()
+    close_app(application)
 
 
 @pytest.fixture()

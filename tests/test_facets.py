@@ -117,3 +117,24 @@ def test_the_split_is_asked_when_the_engine_is_unsure_too() -> None:
         "options": ["windows", "macos"],
     }
     assert found.clarify([hit(2, 1.0)], None, NO_PLATFORM, answered=False) is None  # one article: no
+
+
+def test_kb_eval_prints_the_held_out_question_rates() -> None:
+    from kb_engine.search.section_eval import format_section_figures
+
+    rates = {"n": 40, "asked": 0.925, "offered_right_value": 0.9, "right_section_after_click": 0.95}
+    text = format_section_figures({"clarify_holdout": {**rates, "asked_on_query_set": 0.1}})
+    assert "asked 0.925 of the held-out ambiguous set (n=40)" in text
+    assert "asked 0.100 of the clear set" in text
+
+
+def test_kb_lint_checks_the_field_the_setting_names(tmp_path: Path, runner) -> None:
+    from kb_engine.cli.main import cli
+
+    write(tmp_path, "join", "product: [teamz]\n")
+    write(tmp_path, "join", "", lang="fr")
+    base = ["lint", "--no-semantic", "--articles", str(tmp_path)]
+    assert runner.invoke(cli, base).exit_code == 0  # `platform` is the field by default
+    flagged = runner.invoke(cli, base, env={"KB_FACET_FIELD": "product"})
+    assert flagged.exit_code == 1
+    assert "en/join.md:3: error: `product`: 'teamz' is not a known platform" in flagged.output

@@ -90,6 +90,15 @@ class SearcherHolder:
         return self._searcher
 
 
+def close_app(app: Flask, timeout: float = 30) -> None:
+    """Release what `init_app` holds: stop the background runner first (a tick after the pool is disposed
+    would open a new connection nobody closes), then close the ticket store's pooled connections."""
+    runner: PeriodicRunner | None = app.extensions.get("kb_periodic")
+    if runner is not None:
+        runner.stop(timeout=timeout)
+    app.extensions["kb_engine"].dispose()
+
+
 def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
     upgrade(engine)
