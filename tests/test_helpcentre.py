@@ -270,10 +270,10 @@ def test_highlighting_escapes_the_text_and_the_query(app) -> None:
 
 def test_highlight_spans_follow_stems_accents_and_the_glossary() -> None:
     from kb_engine.content.glossary import Glossary
-    from kb_engine.search.highlight import highlight_spans, query_stems
+    from kb_engine.search.highlight import highlight_spans, query_terms
 
     def marked(text: str, query: str, lang: str, glossary: Glossary | None = None) -> list[str]:
-        return [text[a:b] for a, b in highlight_spans(text, query_stems(query, lang, glossary), lang)]
+        return [text[a:b] for a, b in highlight_spans(text, query_terms(query, lang, glossary), lang)]
 
     assert marked("Printing fails: the printer is offline.", "printer wont print", "en") == [
         "Printing",

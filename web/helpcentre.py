@@ -31,7 +31,7 @@ from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.lost_links import send_links
 from kb_engine.helpdesk.tickets.rules import check_email, required_field
 from kb_engine.insights.popular import popular_articles, popularity
-from kb_engine.search.highlight import highlight_spans, query_stems
+from kb_engine.search.highlight import highlight_spans, query_terms
 from web import with_retry_after
 from web.i18n import error_text, ui_lang
 from web.resources import get_db, get_searcher, get_tickets, limit
@@ -77,7 +77,7 @@ def highlight(text: str, query: str | None, lang: str) -> Markup:
         glossary = get_searcher().glossary
     except KBError:  # no index: nothing to look words up in, the text is shown as it is
         glossary = None
-    spans = highlight_spans(text, query_stems((query or "")[:300], lang, glossary), lang) if query else []
+    spans = highlight_spans(text, query_terms((query or "")[:300], lang, glossary), lang) if query else []
     out, last = [], 0
     for start, end in spans:
         out.append(escape(text[last:start]))

@@ -3,7 +3,8 @@
 A word is highlighted when its stem is one of the query's stems (in the result's language), or of the
 glossary's equivalents of the query ("mdp" -> "mot de passe"): "printing" lights up for "printer won't
 print", "réinitialiser" for "reinitialisation". Stop words never light up. The web page escapes the text
-and wraps these spans in `<mark>`; this module only finds them.
+and wraps these spans in `<mark>`; this module only finds them. The answer card marks the same terms
+in its HTML (`kb_engine.search.answer.highlight`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from kb_engine.search.lexical import analyzer
 _WORD = re.compile(r"\w+")
 
 
-def query_stems(query: str, lang: str, glossary: Glossary | None = None) -> frozenset[str]:
-    """The stems to highlight in a text of language `lang` for this query (and its glossary terms)."""
+def query_terms(query: str, lang: str, glossary: Glossary | None = None) -> frozenset[str]:
+    """Stems of the query's words and of their glossary equivalents, in `lang`: what lights up in a
+    result's title and snippet, and in the answer card (`kb_engine.search.answer`)."""
     extra = " ".join(glossary.expand(query).get(lang, [])) if glossary is not None else ""
     return frozenset(analyzer(lang).analyse(f"{query} {extra}")[1])
 
