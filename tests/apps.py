@@ -9,6 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from tests.databases import migrated_sqlite
+
 
 @contextmanager
 def served_app(
@@ -22,7 +24,7 @@ def served_app(
         {
             "ARTICLES_DIR": str(articles),
             "INDEX_DIR": str(index),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'tickets.sqlite3'}",
+            "DATABASE_URL": migrated_sqlite(tmp_path / "tickets.sqlite3"),
             "INSTANCE_DIR": str(tmp_path / "instance"),
             "MODEL": model,
             "SESSION_COOKIE_SECURE": False,
