@@ -174,6 +174,17 @@ SETTINGS: tuple[Setting, ...] = (
         "the contact forms check numbers with libphonenumber.",
     ),
     Setting(
+        "LINT_JARGON",
+        "L1,L2,L3,L4,N1,N2,N3,N4,level 1,level 2,level 3,level 4,fr:niveau 1,fr:niveau 2,fr:niveau 3,"
+        "fr:niveau 4,escalat*,escalad*,en:tier,en:tiers,triage,back-office,back office,domain controller,"
+        "fr:controleur de domaine,management console,fr:console de gestion,ServiceNow,GLPI,SCCM",
+        "Desk jargon `kb lint` warns about in public articles (internal ones are for agents and exempt): "
+        "comma-separated words or phrases, accents and case ignored, `*` at the end of a word for any "
+        "ending (`escalat*`), `en:` or `fr:` before a term to check it in that language only (French "
+        "`tiers` is a third party). Empty: no check.",
+        _str_list,
+    ),
+    Setting(
         "POPULAR_HALF_LIFE_DAYS",
         14.0,
         'Popular articles on the help centre\'s home and 404 pages: a view or a "solved" (worth 3 views) '

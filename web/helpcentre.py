@@ -31,6 +31,7 @@ from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.lost_links import send_links
 from kb_engine.helpdesk.tickets.rules import check_email, required_field
 from kb_engine.insights.popular import popular_articles, popularity
+from kb_engine.search.highlight import highlight_spans, query_terms
 from web import with_retry_after
 from web.i18n import error_text, ui_lang
 from web.resources import get_db, get_searcher, get_tickets, limit
@@ -64,6 +65,25 @@ def linkify(text: str) -> Markup:
         out.append(Markup('<a href="{}">{}</a>').format(href, m.group(0)))
         last = m.end()
     out.append(escape((text or "")[last:]))
+    return Markup("").join(out)
+
+
+@bp.app_template_filter("highlight")
+def highlight(text: str, query: str | None, lang: str) -> Markup:
+    """Text escaped, with the query's words (and their glossary equivalents) in `<mark>`: a result's
+    title and snippet on the results page."""
+    text = text or ""
+    try:
+        glossary = get_searcher().glossary
+    except KBError:  # no index: nothing to look words up in, the text is shown as it is
+        glossary = None
+    spans = highlight_spans(text, query_terms((query or "")[:300], lang, glossary), lang) if query else []
+    out, last = [], 0
+    for start, end in spans:
+        out.append(escape(text[last:start]))
+        out.append(Markup("<mark>{}</mark>").format(text[start:end]))
+        last = end
+    out.append(escape(text[last:]))
     return Markup("").join(out)
 
 

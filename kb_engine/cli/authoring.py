@@ -206,6 +206,7 @@ def lint_cmd(
         stale_days=stale_days,
         embed=embed,
         only=None if show_all else only,
+        jargon=settings["LINT_JARGON"],
         facet_field=settings["FACET_FIELD"],
     )
     if as_json:

@@ -91,28 +91,19 @@ def users_list(ctx: Context, as_json: bool) -> None:
     from kb_engine.helpdesk.throttle import LoginThrottle
     from kb_engine.helpdesk.users import list_users
 
-    settings = ctx.settings()
     with db_session(ctx) as session:
-        throttle = LoginThrottle(
-            session,
-            per_account=settings["LOGIN_MAX_FAILURES"],
-            per_address=settings["LOGIN_MAX_FAILURES_PER_ADDRESS"],
-            window_seconds=settings["LOGIN_WINDOW_SECONDS"],
-        )
-        failures = throttle.recent_failures()
-        rows: list[dict[str, Any]] = []
-        for u in list_users(session):
-            failed, addresses = failures.get(u.username, (0, 0))
-            rows.append(
-                {
-                    "username": u.username,
-                    "role": u.role,
-                    "active": u.active,
-                    "created_at": u.created_at,
-                    "failed_logins": failed,
-                    "locked_for_addresses": addresses if failed >= throttle.per_account else 0,
-                }
-            )
+        lockouts = LoginThrottle.from_settings(session, ctx.settings()).lockouts()
+        none = {"failed_logins": 0, "locked_for_addresses": 0}
+        rows: list[dict[str, Any]] = [
+            {
+                "username": u.username,
+                "role": u.role,
+                "active": u.active,
+                "created_at": u.created_at,
+                **lockouts.get(u.username, none),
+            }
+            for u in list_users(session)
+        ]
     if as_json:
         echo_json(rows)
         return

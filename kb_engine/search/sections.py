@@ -3,8 +3,9 @@
 An article's chunks already carry their heading path; a hit's best section is the section whose chunks
 score best for the query: the dense score of its best window, plus the share of the query's words (and
 their glossary equivalents) found in its heading and text, plus a strong preference for the platform the
-customer named ("on my iPhone" -> Steps > Phone). Sections that describe the problem or speak to the desk
-(Symptoms, Before escalating) are not answers: they are chosen only when nothing else matches.
+customer named ("on my iPhone" -> Steps > Phone). Sections that describe the problem or what to have ready
+for support (Symptoms, Before you contact support; "Before escalating" in older articles) are not answers:
+they are chosen only when nothing else matches.
 
 Only the few hits shown are looked at, so this adds a small constant to a query, not a pass over the index.
 """
@@ -45,10 +46,15 @@ DEFAULT_PLATFORMS: dict[str, tuple[str, ...]] = {
     "android": ("android", "samsung", "pixel", "galaxy", "xiaomi", "huawei"),
     "web": ("web",),  # not "browser" or "ligne": "clear the browser cache", "hors ligne" name no platform
 }  # fmt: skip
-# Headings that are not answers, folded: what the problem looks like, and the desk's own checklist.
+# Headings that are not answers, folded: what the problem looks like, and what to have ready before
+# contacting support (written "Before escalating" in the desk's words until the shipped articles spoke
+# the customers'; knowledge bases started from the older template still use it).
 NOT_ANSWER_HEADINGS = frozenset(
-    {"symptoms", "symptomes", "before escalating", "avant d'escalader", "avant d escalader"}
-)
+    {
+        "symptoms", "symptomes", "before you contact support", "avant de contacter le support",
+        "before escalating", "avant d'escalader", "avant d escalader",
+    }
+)  # fmt: skip
 # How far below the best answer section a platform's section may score for the question to be asked.
 # Measured on eval/ambiguity.tsv against eval/queries.tsv (README "Which one are you using?").
 CLARIFY_MARGIN = 0.1
