@@ -197,6 +197,12 @@ def test_kb_eval_prints_the_table_and_json(runner, index_dir: Path, tmp_path: Pa
     engine = data["systems"]["engine"]
     assert engine["all"]["n_in"] == 2 and engine["all"]["n_out"] == 1
     assert engine["en"]["hit1"] == 1.0 and engine["fr"]["hit1"] == 1.0
+    # The trade-off at other thresholds; at the fitted one it is the engine's row.
+    assert "Trade-off of q" in table.output and "*" in table.output.split("Trade-off")[1]
+    fitted = [r for r in data["tradeoff"] if r["fitted"] and r["lang"] == "all"]
+    assert len(fitted) == 1 and len({r["threshold"] for r in data["tradeoff"]}) >= 9
+    for key in ("served", "misled", "suggest", "rejected"):
+        assert fitted[0][key] == engine["all"][key], key
 
 
 @pytest.fixture(scope="module")
