@@ -14,7 +14,7 @@ def served_app(
 ) -> Iterator[Any]:
     """The web app (cookies over plain http; Flask's TESTING unless a real server serves it) serving
     `index` built from `articles`."""
-    from web import create_app
+    from web import close_app, create_app
 
     app = create_app(
         {
@@ -31,7 +31,7 @@ def served_app(
     try:
         yield app
     finally:
-        app.extensions["kb_engine"].dispose()
+        close_app(app)
 
 
 def app_ticket(app: Any, **fields: Any) -> tuple[str, str]:

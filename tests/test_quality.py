@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from indexer.build import build_index
 from kb_engine.cli.main import cli
 from kb_engine.search.embedding import DEFAULT_MODEL, Embedder, load_embedder
 from kb_engine.search.evaluation import evaluate, load_queries
 from kb_engine.search.index_files import current_build, read_manifest
 from kb_engine.search.searcher import Searcher
-from tests.conftest import ROOT, SHIPPED
+from tests.conftest import ROOT, SHIPPED, real_index
 
 BENCH = ROOT.parent / "shared" / "bench" / "covidfaq"
 
@@ -35,16 +34,7 @@ def default_cache(tmp_path_factory) -> Path:
 
 
 def default_index(articles: Path, out: Path, embedder: Embedder, cache: Path) -> Path:
-    report = build_index(
-        articles,
-        out,
-        model=DEFAULT_MODEL,
-        embedder_factory=lambda: embedder,
-        progress=False,
-        cache_path=cache,
-    )
-    assert not report.problems, report.problems
-    return out
+    return real_index(articles, out, embedder, cache, model=DEFAULT_MODEL)
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,13 @@ def _secret_key(instance_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def close_app(app: Flask) -> None:
+    """Stop an app's background runner and close its database connections (tests, embedding apps)."""
+    from web import resources
+
+    resources.close_app(app)
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Application factory.
 

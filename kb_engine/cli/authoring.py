@@ -206,6 +206,8 @@ def lint_cmd(
         stale_days=stale_days,
         embed=embed,
         only=None if show_all else only,
+        jargon=settings["LINT_JARGON"],
+        facet_field=settings["FACET_FIELD"],
     )
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))

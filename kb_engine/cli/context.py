@@ -55,7 +55,7 @@ def open_searcher(settings: dict[str, Any]):
         model_cache=model_cache_dir(settings),
         max_query_chars=settings["MAX_QUERY_CHARS"],
         threshold=settings["ANSWER_THRESHOLD"],
-        platforms=platforms_for(settings["ARTICLES_DIR"]),
+        platforms=platforms_for(settings["ARTICLES_DIR"], settings["FACET_FIELD"]),
     )
 
 

@@ -308,6 +308,14 @@ def section_figures(
         out["ambiguity"]["asked_on_query_set"] = round(
             question_rate(searcher, [q.query for q in in_scope], [q.lang for q in in_scope]), 4
         )
+    held_out = [Path(f"eval/clarify-holdout-{kind}.tsv") for kind in ("ambiguous", "clear")]
+    if default and all(path.is_file() for path in held_out):
+        # Written before the question was tuned (README "Is the ambiguity set realistic?").
+        out["clarify_holdout"] = evaluate_ambiguity(searcher, load_ambiguity_queries(held_out[0]))
+        clear = [q for q in load_queries(held_out[1]) if q.expected]
+        out["clarify_holdout"]["asked_on_query_set"] = round(
+            question_rate(searcher, [q.query for q in clear], [q.lang for q in clear]), 4
+        )
     return out
 
 

@@ -491,8 +491,10 @@ class Searcher:
             timings=signals["timings"],
             redirect=redirect,
             outcome=outcome,
-            clarify=self.sections.clarify(groups, signals["chunk_scores"], query)
-            if clarify and answered
+            # Not for a miss; on "might help" only when the hits split by platform (that is why the
+            # engine is unsure: articles that differ only by the platform score alike).
+            clarify=self.sections.clarify(groups, signals["chunk_scores"], query, answered=answered)
+            if clarify and outcome in ("answered", "suggest")
             else None,
             facet=facet,
         )

@@ -142,13 +142,18 @@ def format_section_figures(figures: dict[str, Any]) -> str:
             f"{'sections':<12} {'all':<5} {sec['n']:>4} {sec['article_hit1']:>6.3f} "
             f"{sec['section_hit1']:>6.3f} {sec['section_hit3']:>6.3f}"
         )
-    amb = figures.get("ambiguity")
-    if amb:
-        lines.append(
-            f"clarifying question: asked {amb['asked']:.3f} of the ambiguity set (n={amb['n']}), right value "
-            f"offered {amb['offered_right_value']:.3f}, right section first after one click "
-            f"{amb['right_section_after_click']:.3f}; asked {amb['asked_on_query_set']:.3f} of the query set"
-        )
+    for key, sets in (
+        ("ambiguity", ("ambiguity", "query")),
+        ("clarify_holdout", ("held-out ambiguous", "clear")),
+    ):
+        amb = figures.get(key)
+        if amb:
+            lines.append(
+                f"clarifying question: asked {amb['asked']:.3f} of the {sets[0]} set (n={amb['n']}), right "
+                f"value offered {amb['offered_right_value']:.3f}, right section first after one click "
+                f"{amb['right_section_after_click']:.3f}; asked {amb['asked_on_query_set']:.3f} of the "
+                f"{sets[1]} set"
+            )
     return "\n".join(lines)
 
 

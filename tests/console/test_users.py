@@ -9,19 +9,9 @@ from sqlalchemy.orm import Session
 
 from kb_engine.cli.main import cli
 from kb_engine.errors import InvalidQuery
-from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
 from kb_engine.helpdesk.users import authenticate, create_user, may_act_on, set_active, tiers_for
 
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture()
-def db(tmp_path) -> Session:
-    engine = make_engine(f"sqlite:///{tmp_path / 'users.sqlite3'}")
-    upgrade(engine)
-    with make_session_factory(engine)() as session:
-        yield session
-    engine.dispose()
 
 
 def test_password_is_stored_as_an_argon2_hash_and_checked(db: Session) -> None:

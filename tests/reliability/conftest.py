@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from web import close_app
+
 
 @pytest.fixture()
 def own_index(tmp_path: Path, hashing_index: Path) -> Path:
@@ -38,4 +40,4 @@ def make_app(tmp_path: Path, articles_dir: Path, index: Path, **extra: object):
 def hashing_app(tmp_path: Path, articles_dir: Path, own_index: Path) -> Iterator[object]:
     application = make_app(tmp_path, articles_dir, own_index)
     yield application
-    application.extensions["kb_engine"].dispose()
+    close_app(application)

@@ -85,7 +85,7 @@ def hostile_app(tmp_path: Path, hostile_index: tuple[Path, Path]):
 @pytest.fixture()
 def make_app(tmp_path: Path, hostile_index: tuple[Path, Path]) -> Iterator[Callable[..., Any]]:
     """Apps over the hostile index (hashing model) with extra settings; each on its own SQLite file."""
-    from web import create_app
+    from web import close_app, create_app
 
     made = []
     articles, index = hostile_index
@@ -110,4 +110,4 @@ def make_app(tmp_path: Path, hostile_index: tuple[Path, Path]) -> Iterator[Calla
 
     yield make
     for app in made:
-        app.extensions["kb_engine"].dispose()
+        close_app(app)
