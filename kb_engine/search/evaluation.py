@@ -52,18 +52,26 @@ def merge_queries(queries: Sequence[EvalQuery]) -> list[EvalQuery]:
     return out
 
 
-def load_queries(path: Path) -> list[EvalQuery]:
-    """Read a query TSV (lang, expected, query)."""
+def read_tsv(path: Path, columns: Iterable[str]) -> list[dict[str, str]]:
+    """The rows of a query set (a tab-separated file with a header line, no quoting), a missing cell as "".
+
+    Raises:
+        ValueError: the header lacks one of `columns` (the message names them).
+    """
     with open(path, encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-        missing = {"lang", "expected", "query"} - set(reader.fieldnames or ())
+        missing = set(columns) - set(reader.fieldnames or ())
         if missing:
             raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-        rows = []
-        for row in reader:
-            expected = (row["expected"] or "").strip()
-            rows.append(EvalQuery(row["lang"].strip(), expected.split("/")[-1], row["query"] or ""))
-    return rows
+        return [{k: v or "" for k, v in row.items() if k is not None} for row in reader]
+
+
+def load_queries(path: Path) -> list[EvalQuery]:
+    """Read a query TSV (lang, expected, query)."""
+    return [
+        EvalQuery(row["lang"].strip(), row["expected"].strip().split("/")[-1], row["query"])
+        for row in read_tsv(path, ("lang", "expected", "query"))
+    ]
 
 
 @dataclass
