@@ -226,7 +226,7 @@ def eval_cmd(
     Example: kb eval ../shared/bench/covidfaq/queries.tsv --articles ../shared/bench/covidfaq/articles
     """
     from kb_engine.search.embedding import model_cache_dir
-    from kb_engine.search.evaluation import evaluate, format_table, load_queries
+    from kb_engine.search.evaluation import evaluate, format_table, format_tradeoff, load_queries
 
     settings = ctx.settings(INDEX_DIR=index_dir)
     if articles_dir is not None:
@@ -265,6 +265,8 @@ def eval_cmd(
         click.echo(json.dumps({**report.to_dict(), **sections}, ensure_ascii=False, indent=2))
         return
     click.echo(format_table([report]))
+    if report.tradeoff:
+        click.echo("\n" + format_tradeoff(report))
     if sections:
         from kb_engine.search.section_eval import format_section_figures
 
