@@ -542,6 +542,11 @@ _MENU_SEP = re.compile(r"(?<=\S)[ \t]+>[ \t]+(?=\S)")
 # What a menu separator becomes with `menus=True`: a word of its own, which the chunker glues to the word
 # before it, so that the windows cut from the text, and what is embedded, do not change.
 MENU_MARK = "\ue000"
+# With `menus=True`, each word of a table row is followed by this mark: a flattened table reads as a
+# heap of words ("Network For How to join Example-Corp Company laptops…"), so snippets leave it out.
+TABLE_MARK = "\ue001"
+_TABLE_ROW = re.compile(r"^[ \t]*\|.*\|[ \t]*$", re.MULTILINE)
+_TABLE_WORD = re.compile(r"\S*\w\S*")
 
 
 def plain_text(markdown_text: str, *, menus: bool = False) -> str:
@@ -549,9 +554,12 @@ def plain_text(markdown_text: str, *, menus: bool = False) -> str:
 
     Args:
         markdown_text: the Markdown.
-        menus: mark the `>` of menu paths with MENU_MARK instead of dropping it (snippets show it).
+        menus: mark the `>` of menu paths with MENU_MARK instead of dropping it (snippets show it), and
+            the words of table rows with TABLE_MARK (snippets leave them out).
     """
     text = _TABLE_RULE.sub(" ", markdown_text) if "---" in markdown_text else markdown_text
+    if menus and "|" in text:
+        text = _TABLE_ROW.sub(lambda m: _TABLE_WORD.sub(rf"\g<0>{TABLE_MARK}", m.group(0)), text)
     if menus and ">" in text:
         text = _MENU_SEP.sub(f" {MENU_MARK} ", text)
     if _MD_NOISE_CHAR.search(text):  # most sections of plain prose have nothing to strip
