@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from indexer.build import build_index, embed_texts
 from kb_engine.search.embedding import Embedder, HashingEmbedder, load_embedder
 from tests import log_privacy
+from tests.databases import migrated_sqlite
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "articles"
@@ -161,7 +162,7 @@ def shipped_index_dir(
 def app_config(tmp_path: Path, index_dir: Path) -> dict[str, object]:
     return {
         "INDEX_DIR": str(index_dir),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'tickets.sqlite3'}",
+        "DATABASE_URL": migrated_sqlite(tmp_path / "tickets.sqlite3"),
         "INSTANCE_DIR": str(tmp_path / "instance"),
         "MODEL": MODEL,
         "SESSION_COOKIE_SECURE": False,

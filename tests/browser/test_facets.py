@@ -6,7 +6,6 @@ platform's article first without retyping, and the page has no accessibility vio
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import pytest
 
 from indexer.build import build_index
 from kb_engine.search.embedding import HashingEmbedder
-from tests.apps import served_app
+from tests.apps import served_app, wsgi_server
 from tests.browser.conftest import axe_violations, shot
 
 STEPS = {
@@ -52,24 +51,12 @@ def one_article_per_platform(root: Path) -> Path:
 
 @pytest.fixture()
 def facet_server(tmp_path: Path) -> Iterator[str]:
-    from werkzeug.serving import make_server
-
-    from web.cli import QuietRequestHandler
-
     articles = one_article_per_platform(tmp_path / "articles")
     index = tmp_path / "index"
     report = build_index(articles, index, model="hashing", embedder_factory=HashingEmbedder, progress=False)
     assert not report.problems, report.problems
-    with served_app(tmp_path, articles, index, testing=False) as app:
-        server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_port}"
-        finally:
-            server.shutdown()
-            thread.join(timeout=10)
-            server.server_close()
+    with served_app(tmp_path, articles, index, testing=False) as app, wsgi_server(app) as url:
+        yield url
 
 
 @pytest.mark.parametrize("lang", ["en", "fr"])

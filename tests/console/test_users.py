@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from kb_engine.cli.main import cli
 from kb_engine.errors import InvalidQuery
 from kb_engine.helpdesk.users import authenticate, create_user, may_act_on, set_active, tiers_for
+from tests.conftest import login_staff
 
 PASSWORD = "correct horse battery staple"
 
@@ -81,3 +82,11 @@ def test_kb_users_create_list_disable(runner, tmp_path) -> None:
     assert [(u["username"], u["role"], u["active"]) for u in json.loads(listed.output)] == [
         ("omar", "agent-L3", False)
     ]
+
+
+def test_staff_accounts_page_has_a_plain_title_and_the_history_once(app, client) -> None:
+    login_staff(app, client, "root", role="admin")
+    html = client.get("/console/admin/users").get_data(as_text=True)
+    title = html.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert title.startswith("Staff accounts") and "<" not in title
+    assert html.count('id="user-history"') == 1
