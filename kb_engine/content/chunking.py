@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from kb_engine.content.articles import MENU_MARK, TABLE_MARK, Article, plain_text
+from kb_engine.content.articles import Article
+from kb_engine.content.plaintext import MENU_MARK, TABLE_MARK, plain_text
 
 KINDS = ("title", "question", "section")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$", re.MULTILINE)
