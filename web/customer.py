@@ -39,7 +39,16 @@ from web import with_retry_after
 from web.contact_form import CONTACT_FIELDS, contact_errors, contact_form, support_hours
 from web.helpcentre import home_context
 from web.i18n import error_text, search_language, ui_lang
-from web.resources import get_db, get_embed, get_searcher, get_tickets, limit, open_ticket, send_media
+from web.resources import (
+    client_address,
+    get_db,
+    get_embed,
+    get_searcher,
+    get_tickets,
+    limit,
+    open_ticket,
+    send_media,
+)
 
 bp = Blueprint("customer", __name__)
 
@@ -65,6 +74,13 @@ def visitor_id() -> str:
     if "visitor" not in session:
         session["visitor"] = secrets.token_hex(12)
     return str(session["visitor"])
+
+
+def log_search(response: SearchResponse, channel: str) -> SearchLog:
+    """Log this visitor's search: their browser session and the keyed hash of their address (never the
+    address), so the dashboard counts distinct visitors per query."""
+    client = analytics.client_key(client_address(), current_app.secret_key or "")
+    return analytics.log_search(get_db(), response, channel=channel, visitor=visitor_id(), client=client)
 
 
 def remember_ticket(reference: str, token: str) -> None:
@@ -176,7 +192,7 @@ def search_submit():
                 # Over the limit the search still answers; only the automatic ticket is not opened.
                 db.rollback()
                 miss = False
-        entry = analytics.log_search(db, response, channel="web", visitor=visitor_id())
+        entry = log_search(response, "web")
         if miss:
             ticket = open_ticket(source="search_miss", query=query, response=response, search_id=entry.id)
             remember_ticket(ticket.reference or "", ticket.token)
@@ -468,7 +484,7 @@ def contact_describe():
         return _contact_page(None, query=query[:200], errors={"description": too_long()}, status=400)
     db = get_db()
     with store_errors():
-        entry = analytics.log_search(db, response, channel="form", visitor=visitor_id())
+        entry = log_search(response, "form")
         db.commit()
     return redirect(url_for("customer.contact", s=entry.id), code=303)
 
@@ -615,7 +631,7 @@ def article_viewed():
             except InvalidQuery:
                 response = None
             if response is not None:
-                entry = analytics.log_search(db, response, channel=channel, visitor=visitor_id())
+                entry = log_search(response, channel)
         analytics.record_feedback(db, art.id, "view", search=entry, visitor=visitor_id(), channel=channel)
         db.commit()
     return jsonify({"ok": True, "s": entry.id if entry else None})

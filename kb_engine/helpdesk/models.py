@@ -179,6 +179,9 @@ class SearchLog(Base):
     hits: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     channel: Mapped[str] = mapped_column(String(16), default="web")
     visitor: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Who searched, as a keyed hash of the client's address (never the address: analytics.client_key);
+    # the dashboard's top queries count distinct clients, so a client dropping its cookies counts once.
+    client: Mapped[str | None] = mapped_column(String(64))
     # "Which one are you using?" (issue 26): the facet asked about ("platform") when the question was shown,
     # and the value the results were shown for (chosen on the question, or kept from the session).
     clarify: Mapped[str | None] = mapped_column(String(32))

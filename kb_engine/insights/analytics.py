@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,8 +31,24 @@ def channel_or_default(value: object, default: str = "web") -> str:
     return value if isinstance(value, str) and value in CHANNELS else default
 
 
-def log_search(session: Session, response: SearchResponse, *, channel: str, visitor: str | None) -> SearchLog:
-    """Log a customer's search (`channel`: one of CHANNELS)."""
+def client_key(address: str, secret: str | bytes) -> str:
+    """Who searched, for counting distinct visitors without keeping their address: an HMAC-SHA256 of the
+    client's address under the instance's secret key (the same address gives the same key on every worker;
+    without the secret it cannot be turned back into the address by trying every IPv4 address)."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(key, f"client:{address}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def log_search(
+    session: Session,
+    response: SearchResponse,
+    *,
+    channel: str,
+    visitor: str | None,
+    client: str | None = None,
+) -> SearchLog:
+    """Log a customer's search (`channel`: one of CHANNELS; `visitor`: the browser session's id; `client`:
+    `client_key` of the address it came from)."""
     if channel not in CHANNELS:
         raise ValueError(channel)
     entry = SearchLog(
@@ -40,6 +59,7 @@ def log_search(session: Session, response: SearchResponse, *, channel: str, visi
         hits=[{"id": h.id, "title": h.title, "score": round(h.score, 4)} for h in response.hits],
         channel=channel,
         visitor=visitor,
+        client=client,
         clarify=str(response.clarify["facet"])[:32] if response.clarify else None,
         facet=response.facet[:32] if response.facet else None,
     )

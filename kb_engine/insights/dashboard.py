@@ -146,28 +146,45 @@ def funnel(session: Session, period: Period, *, now: dt.datetime | None = None) 
     }
 
 
+def _who(search_id: int, client: str | None, visitor: str | None) -> str:
+    """Who made a search, for counting distinct visitors: the client's hashed address (the same for a client
+    that drops its cookies), else its browser session, else the search itself (an email, an old row)."""
+    if client:
+        return f"client:{client}"
+    return f"visitor:{visitor}" if visitor else f"search:{search_id}"
+
+
 def search_quality(session: Session, period: Period, *, top: int = TOP_QUERIES) -> dict[str, Any]:
-    """Zero-result and low-confidence rates, and the most frequent queries (normalised) of the period.
+    """Zero-result and low-confidence rates, and the queries (normalised) most visitors searched for.
 
     A zero-result search showed no article at all; a low-confidence one showed articles but the engine
-    was not sure (a miss: the customer was offered "Still need help?").
+    was not sure (a miss: the customer was offered "Still need help?"). Top queries are ranked by distinct
+    visitors (`visitors`; `count` is the searches), so one client repeating a query cannot push it up.
     """
     rows = session.execute(
-        select(SearchLog.query, SearchLog.answered, SearchLog.hits).where(
-            SearchLog.at >= period.start, SearchLog.at < period.end
-        )
+        select(
+            SearchLog.id,
+            SearchLog.query,
+            SearchLog.answered,
+            SearchLog.hits,
+            SearchLog.client,
+            SearchLog.visitor,
+        ).where(SearchLog.at >= period.start, SearchLog.at < period.end)
     ).all()
     total = len(rows)
-    zero = sum(1 for _q, _a, hits in rows if not hits)
-    low = sum(1 for _q, answered, hits in rows if hits and not answered)
+    zero = sum(1 for row in rows if not row.hits)
+    low = sum(1 for row in rows if row.hits and not row.answered)
     counts: Counter[str] = Counter()
     answered_counts: Counter[str] = Counter()
-    for query, answered, _hits in rows:
-        key = normalise(query)
+    visitors: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        key = normalise(row.query)
         if not key:
             continue
         counts[key] += 1
-        answered_counts[key] += int(bool(answered))
+        answered_counts[key] += int(bool(row.answered))
+        visitors[key].add(_who(row.id, row.client, row.visitor))
+    ranked = sorted(counts, key=lambda q: (-len(visitors[q]), -counts[q], q))[:top]
     return {
         "searches": total,
         "zero_result": zero,
@@ -175,8 +192,13 @@ def search_quality(session: Session, period: Period, *, top: int = TOP_QUERIES) 
         "zero_result_rate": _rate(zero, total),
         "low_confidence_rate": _rate(low, total),
         "top_queries": [
-            {"query": q, "count": n, "answered_rate": _rate(answered_counts[q], n)}
-            for q, n in counts.most_common(top)
+            {
+                "query": q,
+                "visitors": len(visitors[q]),
+                "count": counts[q],
+                "answered_rate": _rate(answered_counts[q], counts[q]),
+            }
+            for q in ranked
         ],
     }
 
@@ -301,7 +323,8 @@ def to_rows(data: dict[str, Any]) -> list[tuple[str, str, Any]]:
     for key in ("zero_result", "zero_result_rate", "low_confidence", "low_confidence_rate"):
         rows.append(("search", key, search[key]))
     for item in search["top_queries"]:
-        rows.append(("top_query", item["query"], item["count"]))
+        rows.append(("top_query", item["query"], item["visitors"]))
+        rows.append(("top_query_searches", item["query"], item["count"]))
     tickets = data["tickets"]
     rows.append(("tickets", "total", tickets["total"]))
     for tier, row in tickets["by_tier_priority"].items():

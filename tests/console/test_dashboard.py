@@ -28,12 +28,22 @@ def db(tmp_path) -> Session:
     engine.dispose()
 
 
-def search(db: Session, query: str, *, answered: bool, hits: int = 1, visitor: str | None = None, at=DAY):
+def search(
+    db: Session,
+    query: str,
+    *,
+    answered: bool,
+    hits: int = 1,
+    visitor: str | None = None,
+    client: str | None = None,
+    at=DAY,
+):
     row = SearchLog(
         query=query,
         answered=answered,
         hits=[{"id": "en/a", "title": "A", "score": 0.9}] * hits,
         visitor=visitor,
+        client=client,
         at=at,
     )
     db.add(row)
@@ -101,7 +111,29 @@ def test_zero_result_low_confidence_and_top_queries(db: Session) -> None:
     db.commit()
     result = search_quality(db, PERIOD)
     assert (result["zero_result_rate"], result["low_confidence_rate"]) == (0.2, 0.2)
-    assert result["top_queries"][0] == {"query": "forgot password", "count": 3, "answered_rate": 1.0}
+    assert result["top_queries"][0] == {
+        "query": "forgot password",
+        "visitors": 3,
+        "count": 3,
+        "answered_rate": 1.0,
+    }
+
+
+def test_top_queries_count_distinct_visitors_not_searches(db: Session) -> None:
+    for i in range(12):  # one client repeating itself, a new browser session each time
+        search(db, "buy followers", answered=False, visitor=f"bot{i}", client="c-bot")
+    for i in range(3):
+        search(db, "vpn down", answered=True, visitor=f"v{i}", client=f"c{i}")
+    search(db, "vpn down", answered=True, visitor="v0", client="c0")  # the same customer again
+    search(db, "printer jam", answered=True, visitor="v7")  # logged before clients were recorded
+    search(db, "printer jam", answered=True, visitor="v7")
+    db.commit()
+    top = search_quality(db, PERIOD)["top_queries"]
+    assert [(q["query"], q["visitors"], q["count"]) for q in top] == [
+        ("vpn down", 3, 4),
+        ("buy followers", 1, 12),
+        ("printer jam", 1, 2),
+    ]
 
 
 def test_tickets_by_tier_priority_and_times_against_targets(db: Session) -> None:

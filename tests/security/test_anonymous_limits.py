@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 from kb_engine.helpdesk.db import make_session_factory
-from kb_engine.helpdesk.models import Problem, Ticket
+from kb_engine.helpdesk.models import Problem, SearchLog, Ticket
+from kb_engine.insights.dashboard import Period, search_quality
 from tests.conftest import csrf_token
 from tests.tickets.conftest import fresh_postgres_schema
 
@@ -165,6 +166,30 @@ def test_one_sender_alone_never_makes_or_grows_a_problem(make_app) -> None:
         _api_ticket(_client(app, "192.0.2.0"), f"again{i}@example.com", "the vpn drops every minute")
     with make_session_factory(app.extensions["kb_engine"])() as session:
         assert len(session.scalars(select(Problem)).one().tickets) == linked
+
+
+def test_one_client_repeating_a_query_does_not_top_the_dashboard(make_app) -> None:
+    app = make_app(LIMIT_MISSES_PER_ADDRESS=50)
+
+    def search(address: str, query: str) -> None:
+        client = _client(app, address)  # a fresh client each time: no cookie, a new session
+        response = client.post("/search", data={"csrf_token": csrf_token(client), "q": query})
+        assert response.status_code == 303
+
+    for _ in range(8):
+        search("198.51.100.66", "cheap pills online")
+    for i in range(3):
+        search(f"192.0.2.{i + 10}", "vpn drops every minute")
+    with make_session_factory(app.extensions["kb_engine"])() as session:
+        top = search_quality(session, Period.last_days(1))["top_queries"]
+        logged = list(session.scalars(select(SearchLog)))
+    assert [(q["query"], q["visitors"], q["count"]) for q in top] == [
+        ("vpn drops every minute", 3, 3),
+        ("cheap pills online", 1, 8),
+    ]
+    # Distinct visitors without personal data: the address is kept only as a keyed hash.
+    assert len({row.client for row in logged}) == 4
+    assert all(row.client and "198.51" not in row.client and "192.0" not in row.client for row in logged)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
