@@ -24,7 +24,7 @@ from kb_engine.insights import questions as learned_questions
 from kb_engine.insights.analytics import NOT_HELPFUL_REASONS
 from kb_engine.insights.gaps import find_gaps, suggest_title, write_draft
 from web.auth import author_required, login_required_for_blueprint, staff
-from web.i18n import error_text
+from web.console_labels import console_error
 from web.resources import get_db, get_searcher, send_media
 
 bp = Blueprint("authors", __name__, url_prefix="/authors")
@@ -238,7 +238,7 @@ def decide(candidate_id: int, decision: str):
         db.rollback()
         if exc.status >= 500:
             raise
-        flash(error_text(exc), "error")
+        flash(console_error(exc), "error")
         return redirect(url_for("authors.questions"), code=303)
     flash(notice, "notice")
     return redirect(url_for("authors.questions"), code=303)

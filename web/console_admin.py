@@ -24,8 +24,7 @@ from kb_engine.helpdesk.users import (
 )
 from web.auth import admin_required, staff
 from web.console import bp
-from web.console_labels import ROLE_LABELS, label
-from web.i18n import error_text
+from web.console_labels import ROLE_LABELS, console_error, label
 from web.resources import get_db
 
 
@@ -105,6 +104,6 @@ def user_action(username: str, action: str):
         if exc.status >= 500:
             raise
         kept = {k: v for k, v in form.items() if k != "password"}
-        return users_page(error=error_text(exc), form=kept, status=exc.status)
+        return users_page(error=console_error(exc), form=kept, status=exc.status)
     flash(notice, "notice")
     return redirect(url_for("console.users"), code=303)

@@ -18,8 +18,7 @@ from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.tickets import LIVE_SOURCES
 from web.auth import agent_required, staff
 from web.console import bp
-from web.console_labels import tier_label
-from web.i18n import error_text
+from web.console_labels import console_error, tier_label
 from web.resources import get_db, get_searcher, get_tickets, open_ticket
 
 FIELDS = ("query", "details", "name", "email", "phone", "availability", "source", "article", "note", "level")
@@ -132,7 +131,7 @@ def create_ticket():
         db.rollback()
         if exc.status >= 500:
             raise
-        return intake_page(form, error=error_text(exc), status=exc.status)
+        return intake_page(form, error=console_error(exc), status=exc.status)
     flash(notice, "notice")
     return redirect(url_for("console.ticket", reference=ticket.reference), code=303)
 

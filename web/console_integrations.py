@@ -18,7 +18,7 @@ from kb_engine.integrations.tokens import SCOPES, create_token, list_tokens, rev
 from kb_engine.integrations.webhooks.endpoints import delivery_to_dict, get_endpoint
 from web.auth import admin_required, agent_required, staff
 from web.console import bp
-from web.i18n import error_text
+from web.console_labels import console_error
 from web.resources import get_db
 
 
@@ -57,7 +57,7 @@ def _run(change: Any) -> Any:
         db.rollback()
         if exc.status >= 500 or exc.status == 403:
             raise
-        return page(status=exc.status, error=error_text(exc), form=form)
+        return page(status=exc.status, error=console_error(exc), form=form)
     if isinstance(result, dict):  # something to show once
         return page(status=201, created=result)
     flash(result, "notice")

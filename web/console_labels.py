@@ -11,9 +11,13 @@ from __future__ import annotations
 import re
 
 from flask import Flask
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
+
+from kb_engine.errors import KBError
+from web.i18n import error_text
 
 STATUS_LABELS = {
     "new": _l("new"),
@@ -79,6 +83,13 @@ ARTICLE_OUTCOMES = {
     "not_helpful": _lp("outcome", "did not help"),
     "solved": _lp("outcome", "solved"),
 }
+# Ticket fields the engine names in its errors, as the console's French names them.
+FIELD_LABELS = {
+    "reason": _l("reason"),
+    "message": _l("message"),
+    "assignee": _l("person to assign"),
+    "contact_email": _l("email address"),
+}
 _TIER = re.compile(r"\bL([1-4])\b")
 
 
@@ -94,6 +105,17 @@ def tier_label(value: object) -> str:
 def label(table: dict, value: object) -> str:
     found = table.get(str(value))
     return str(found) if found is not None else _plain(value)
+
+
+def console_error(exc: KBError) -> str:
+    """An engine error as the console shows it: the engine's own words in English; in French, the
+    translation when the error has a key (`KBError.key`), else the English words."""
+    if str(get_locale() or "en").startswith("en"):
+        return exc.message
+    if exc.key == "required":
+        field = str(exc.params.get("field", ""))
+        return _("Please fill in the %(field)s field.", field=str(FIELD_LABELS.get(field, field)))
+    return error_text(exc)
 
 
 def init_app(app: Flask) -> None:

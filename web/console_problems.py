@@ -18,8 +18,8 @@ from kb_engine.helpdesk.models import Problem
 from kb_engine.helpdesk.tickets import PROBLEM_STATUSES, TicketService
 from web.auth import agent_required, staff, staff_required
 from web.console import bp
-from web.console_labels import PROBLEM_STATUS_LABELS, label
-from web.i18n import UI_LANGUAGES, error_text
+from web.console_labels import PROBLEM_STATUS_LABELS, console_error, label
+from web.i18n import UI_LANGUAGES
 from web.resources import get_db, get_tickets
 
 VIEWS = {"current": ("proposed", "open"), **{s: (s,) for s in PROBLEM_STATUSES}}
@@ -144,7 +144,7 @@ def problem_action(problem_id: int, action: str):
         if exc.status >= 500:
             raise
         return problems_page(
-            error=error_text(exc), form=form | {"problem": str(problem_id)}, status=exc.status
+            error=console_error(exc), form=form | {"problem": str(problem_id)}, status=exc.status
         )
     flash(notice, "notice")
     back = request.form.get("next", "")

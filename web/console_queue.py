@@ -26,9 +26,8 @@ from kb_engine.helpdesk.tickets import ACTIVE, STATUSES, TIERS, QueueEntry, Tick
 from kb_engine.helpdesk.users import assignee_for
 from web.auth import agent_required, require_tier, staff, staff_required
 from web.console import bp
-from web.console_labels import PROBLEM_STATUS_LABELS, label
+from web.console_labels import PROBLEM_STATUS_LABELS, console_error, label
 from web.desk import desk_automations
-from web.i18n import error_text
 from web.resources import get_db, get_embed, get_tickets
 
 FILTERS = ("tier", "team", "status", "category", "lang", "assignee", "view", "fold")
@@ -240,7 +239,7 @@ def bulk():
         db.rollback()
         if exc.status >= 500 or exc.status == 403:
             raise
-        flash(error_text(exc), "error")
+        flash(console_error(exc), "error")
         return redirect(back, code=303)
     flash(notice, "notice")
     return redirect(back, code=303)

@@ -29,8 +29,7 @@ from kb_engine.helpdesk.users import assignee_for, tiers_for
 from kb_engine.search.answer import card_of, plain_card
 from web.auth import agent_required, require_tier, staff, staff_required
 from web.console import bp
-from web.console_labels import STATUS_LABELS, label, tier_label
-from web.i18n import error_text
+from web.console_labels import STATUS_LABELS, console_error, label, tier_label
 from web.resources import get_db, get_embed, get_searcher, get_tickets
 
 SUGGESTIONS = 5
@@ -385,7 +384,7 @@ def _apply(reference: str, name: str, form: dict[str, Any], *, keep: dict[str, s
         db.rollback()
         if exc.status >= 500 or exc.status == 403:
             raise
-        return ticket_page(reference, error=error_text(exc), form=_kept(form)), exc.status
+        return ticket_page(reference, error=console_error(exc), form=_kept(form)), exc.status
     if keep and (keep.get("message", "").strip() or keep.get("note", "").strip()):  # the other draft stays
         return ticket_page(reference, error=None, form=keep | {"notice": notice})
     flash(notice, "notice")
@@ -441,7 +440,7 @@ def ticket_action(reference: str, action: str):
             if action == "close":
                 _close_check(form)
         except InvalidQuery as exc:
-            return ticket_page(reference, error=error_text(exc), form=_kept(form)), exc.status
+            return ticket_page(reference, error=console_error(exc), form=_kept(form)), exc.status
         fields = [(k, v) for k, v in request.form.items(multi=True) if k != "csrf_token"]
         return ticket_page(reference, form=_kept(form), confirming=action, confirm_fields=fields)
     return _apply(reference, action, form)

@@ -15,6 +15,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
+from babel import Locale
 from babel.dates import format_skeleton, get_datetime_format
 from flask import Flask, g, request, session
 from flask_babel import Babel, format_date, format_decimal, format_number, format_percent, get_locale
@@ -131,7 +132,11 @@ def localised_percent(value: Any, places: int = 0) -> str:
         number = float(value or 0)
     except (TypeError, ValueError):
         return str(value)
-    return format_percent(number, ("0." + "0" * places if places else "0") + "%")
+    # The locale's own pattern (its spacing and sign place), with `places` decimals.
+    pattern = str(Locale.parse(str(get_locale() or DEFAULT)).percent_formats[None].pattern)
+    if places:
+        pattern = pattern.replace("0", "0." + "0" * places, 1)
+    return format_percent(number, pattern)
 
 
 # Ticket fields as customers know them (kb_engine.helpdesk.tickets.LIMITS names).

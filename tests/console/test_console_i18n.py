@@ -13,6 +13,8 @@ from babel.messages.pofile import read_po
 from jinja2 import Environment
 
 from tests.catalogues import compiled_differs
+from tests.conftest import csrf_token, login_staff
+from tests.console.conftest import open_ticket
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 CATALOG = WEB / "translations" / "fr" / "LC_MESSAGES"
@@ -117,7 +119,9 @@ def _console_messages() -> set[tuple[str | None, str]]:
     """(context, message) of every string the console's templates and Python files mark."""
     method_map = [(name, "python") for name in CONSOLE_PYTHON] + [("templates/console/*.html", "jinja2")]
     found: set[tuple[str | None, str]] = set()
-    for _file, _line, message, _comments, context in extract_from_dir(str(WEB), method_map, keywords=KEYWORDS):
+    for _file, _line, message, _comments, context in extract_from_dir(
+        str(WEB), method_map, keywords=KEYWORDS
+    ):
         found.add((context, message if isinstance(message, str) else message[0]))  # plurals: by singular
     return found
 
@@ -125,9 +129,89 @@ def _console_messages() -> set[tuple[str | None, str]]:
 def test_every_console_string_has_a_french_translation() -> None:
     with (CATALOG / "messages.po").open("rb") as fh:
         catalog = read_po(fh)
-    missing = sorted(m for c, m in _console_messages() if not (catalog.get(m, c) and catalog.get(m, c).string))
+    missing = sorted(
+        m for c, m in _console_messages() if not (catalog.get(m, c) and catalog.get(m, c).string)
+    )
     assert not missing, "add to web/translations/fr/LC_MESSAGES/messages.po: " + "; ".join(missing)
 
 
 def test_compiled_catalog_matches_the_po_file() -> None:
     assert not compiled_differs(CATALOG / "messages.po"), "run: .venv/bin/pybabel compile -d web/translations"
+
+
+# -- the console in use ------------------------------------------------------------------------------------
+def _lang_of(app, username: str) -> str | None:
+    from kb_engine.helpdesk.db import make_session_factory
+    from kb_engine.helpdesk.models import User
+
+    with make_session_factory(app.extensions["kb_engine"])() as session:
+        return session.query(User).filter_by(username=username).one().lang
+
+
+def test_login_page_follows_the_browser_and_the_language_switch(client) -> None:
+    french = client.get("/console/login", headers={"Accept-Language": "fr-FR,fr;q=0.9"}).get_data(
+        as_text=True
+    )
+    assert '<html lang="fr">' in french and "Se connecter" in french and "Identifiant" in french
+    english = client.get("/console/login?lang=en", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert '<html lang="en">' in english and "Log in" in english
+
+
+def test_staff_member_chooses_the_console_language_and_it_is_kept_on_the_account(app, client) -> None:
+    login_staff(app, client, "lena", "agent-L1")
+    reference = open_ticket(app, query="imprimante hors ligne", contact_email="ana@example.com")
+    page = client.get(f"/console/tickets/{reference}").get_data(as_text=True)
+    assert '<html lang="en">' in page and "Reply to the customer" in page  # the browser says nothing: English
+    token = csrf_token(client, "/console/")
+    done = client.post("/console/language", data={"csrf_token": token, "lang": "fr", "next": "/console/"})
+    assert done.status_code == 303 and done.headers["Location"].endswith("/console/")
+    assert _lang_of(app, "lena") == "fr"
+    page = client.get(f"/console/tickets/{reference}", headers={"Accept-Language": "en"}).get_data(
+        as_text=True
+    )
+    assert '<html lang="fr">' in page
+    assert "Répondre au client" in page and "Note interne" in page and "nouvelle" in page  # status label
+    assert re.search(
+        r"<time datetime=\"[^\"]+\">\d{1,2} \w+\.? \d{4}, \d\d:\d\d</time>", page
+    )  # 6 déc. 2026, 14:05
+    queue = client.get("/console/").get_data(as_text=True)
+    assert "File de travail" in queue and "Prendre" in queue and "N1" in queue
+    # The customer pages keep their own language: the account's choice is for the console.
+    assert '<html lang="en">' in client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    # Back to the browser's language.
+    client.post("/console/language", data={"csrf_token": token, "lang": ""})
+    assert _lang_of(app, "lena") is None
+
+
+def test_unknown_language_is_refused_and_changes_nothing(app, client) -> None:
+    login_staff(app, client, "lena", "agent-L1")
+    token = csrf_token(client, "/console/")
+    assert client.post("/console/language", data={"csrf_token": token, "lang": "xx"}).status_code == 400
+    assert client.post("/console/language", data={"lang": "fr"}).status_code in (400, 403)  # no CSRF token
+    assert _lang_of(app, "lena") is None
+
+
+def test_next_after_a_language_change_stays_on_this_site(app, client) -> None:
+    login_staff(app, client, "lena", "agent-L1")
+    token = csrf_token(client, "/console/")
+    done = client.post(
+        "/console/language", data={"csrf_token": token, "lang": "fr", "next": "//evil.example/x"}
+    )
+    assert done.status_code == 303 and "evil" not in done.headers["Location"]
+
+
+def test_notices_and_errors_of_the_console_are_in_french(app, client) -> None:
+    login_staff(app, client, "lena", "agent-L1")
+    reference = open_ticket(app, query="printer offline", contact_email="ana@example.com")
+    token = csrf_token(client, "/console/")
+    client.post("/console/language", data={"csrf_token": token, "lang": "fr"})
+    taken = client.post(
+        f"/console/tickets/{reference}/take", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert f"{reference} est à vous" in taken.get_data(as_text=True)
+    refused = client.post(
+        "/console/queue/bulk", data={"csrf_token": token, "bulk": "take"}, follow_redirects=True
+    )
+    assert "Sélectionnez au moins une demande." in refused.get_data(as_text=True)
+    closing = client.post(f"/console/tickets/{reference}/close", data={"csrf_token": token, "reason": ""})
+    assert "dites pourquoi la demande est clôturée" in closing.get_data(as_text=True)
