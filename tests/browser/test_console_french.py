@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.model]
 # Console pages, with French text each must show (headings, buttons, labels).
 PAGES = {
     "/console/": ["File", "File de travail", "Prendre", "Dernière mise à jour"],
-    "/console/new": ["Nouvelle demande : téléphone ou accueil physique", "Résolu pendant l'appel"],
+    "/console/new": ["téléphone ou accueil physique", "Résolu pendant l'appel"],
     "/console/problems": ["Problèmes", "Confirmer le problème", "Bandeau vu par les clients"],
     "/console/dashboard": ["Tableau de bord du support", "Pour le responsable d'équipe"],
     "/console/admin/users": ["Comptes du personnel", "Nouveau compte"],
@@ -58,6 +58,10 @@ def test_console_pages_in_french_for_a_french_browser(browser, live_server) -> N
         text = page.inner_text("body")
         for word in words:
             assert word in text, f"{path}: {word!r} missing"
+        if path == "/console/dashboard":  # the charts' words come from the page, in French too
+            page.wait_for_selector("[data-chart-drawn]")
+            labels = page.evaluate("() => Chart.getChart('tier-chart').data.labels")
+            assert labels[0] == "N1", labels
         assert axe_violations(page) == [], path
         shot(page, "console-fr" + path.replace("/", "-").split("?")[0].rstrip("-"))
 
