@@ -150,6 +150,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("EMBED_BATCH_SIZE", 32, "Batch size when embedding chunks at index time.", int),
     Setting("LANGUAGES", "en,fr", "Languages of the knowledge base, first is the default.", _str_list),
     Setting("RESULTS", 5, "Number of articles returned by a search when the caller does not say.", int),
+    Setting(
+        "FACET_FIELD",
+        "platform",
+        "Front-matter field whose values (`platform: [windows, macos]`) say which platforms an article is "
+        "for: the clarifying question's options for that article and the re-ranking after a click (values "
+        "from the platform vocabulary or `articles/platforms.yml`, checked by `kb lint`). Articles without "
+        "it: the platforms their section headings name.",
+        str,
+    ),
     Setting("MAX_QUERY_CHARS", 2000, "Longest accepted query, in characters; longer ones get a 400.", int),
     Setting(
         "SUPPORT_HOURS",
@@ -163,6 +172,17 @@ SETTINGS: tuple[Setting, ...] = (
         "FR",
         "Country (ISO 3166 code) of the phone numbers customers give without their international prefix; "
         "the contact forms check numbers with libphonenumber.",
+    ),
+    Setting(
+        "LINT_JARGON",
+        "L1,L2,L3,L4,N1,N2,N3,N4,level 1,level 2,level 3,level 4,fr:niveau 1,fr:niveau 2,fr:niveau 3,"
+        "fr:niveau 4,escalat*,escalad*,en:tier,en:tiers,triage,back-office,back office,domain controller,"
+        "fr:controleur de domaine,management console,fr:console de gestion,ServiceNow,GLPI,SCCM",
+        "Desk jargon `kb lint` warns about in public articles (internal ones are for agents and exempt): "
+        "comma-separated words or phrases, accents and case ignored, `*` at the end of a word for any "
+        "ending (`escalat*`), `en:` or `fr:` before a term to check it in that language only (French "
+        "`tiers` is a third party). Empty: no check.",
+        _str_list,
     ),
     Setting(
         "POPULAR_HALF_LIFE_DAYS",

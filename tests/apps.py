@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from tests.databases import migrated_sqlite
 
 
 @contextmanager
@@ -14,13 +18,13 @@ def served_app(
 ) -> Iterator[Any]:
     """The web app (cookies over plain http; Flask's TESTING unless a real server serves it) serving
     `index` built from `articles`."""
-    from web import create_app
+    from web import close_app, create_app
 
     app = create_app(
         {
             "ARTICLES_DIR": str(articles),
             "INDEX_DIR": str(index),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'tickets.sqlite3'}",
+            "DATABASE_URL": migrated_sqlite(tmp_path / "tickets.sqlite3"),
             "INSTANCE_DIR": str(tmp_path / "instance"),
             "MODEL": model,
             "SESSION_COOKIE_SECURE": False,
@@ -31,7 +35,41 @@ def served_app(
     try:
         yield app
     finally:
-        app.extensions["kb_engine"].dispose()
+        close_app(app)
+
+
+@contextmanager
+def wsgi_server(app: Any) -> Iterator[str]:
+    """`app` served by werkzeug on 127.0.0.1 (a free port) in a thread, as a browser reaches it; yields its
+    address, and stops the server afterwards."""
+    from werkzeug.serving import make_server
+
+    from web.cli import QuietRequestHandler
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
+    with _serving(server):
+        yield f"http://127.0.0.1:{server.server_port}"
+
+
+@contextmanager
+def page_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Another site (a company's intranet page embedding the widget…) served by `handler` on 127.0.0.1 (a
+    free port) in a thread; yields its origin, and stops the server afterwards."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    with _serving(server):
+        yield f"http://127.0.0.1:{server.server_port}"
+
+
+@contextmanager
+def _serving(server: Any) -> Iterator[None]:
+    thread = threading.Thread(target=server.serve_forever, name="test-server", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
 
 
 def app_ticket(app: Any, **fields: Any) -> tuple[str, str]:

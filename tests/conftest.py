@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from indexer.build import build_index, embed_texts
 from kb_engine.search.embedding import Embedder, HashingEmbedder, load_embedder
 from tests import log_privacy
+from tests.databases import migrated_sqlite
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "articles"
@@ -117,6 +118,16 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield folder
 
 
+def real_index(articles: Path, out: Path, embedder: Embedder, cache: Path, model: str = MODEL) -> Path:
+    """`articles` indexed into `out` with a real model (`embedder`, its embedding cache `cache`); no
+    article may have a problem."""
+    report = build_index(
+        articles, out, model=model, embedder_factory=lambda: embedder, progress=False, cache_path=cache
+    )
+    assert not report.problems, report.problems
+    return out
+
+
 @pytest.fixture(scope="session")
 def articles_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_sample(tmp_path_factory.mktemp("articles"))
@@ -127,17 +138,7 @@ def index_dir(
     tmp_path_factory: pytest.TempPathFactory, articles_dir: Path, embedder: Embedder, embedding_cache: Path
 ) -> Path:
     """A real index of the sample articles built with the real model (once per session)."""
-    out = tmp_path_factory.mktemp("index")
-    report = build_index(
-        articles_dir,
-        out,
-        model=MODEL,
-        embedder_factory=lambda: embedder,
-        progress=False,
-        cache_path=embedding_cache,
-    )
-    assert not report.problems
-    return out
+    return real_index(articles_dir, tmp_path_factory.mktemp("index"), embedder, embedding_cache)
 
 
 @pytest.fixture(scope="session")
@@ -154,24 +155,14 @@ def shipped_index_dir(
     tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, embedding_cache: Path
 ) -> Path:
     """A real index of the whole shipped knowledge base (once per session)."""
-    out = tmp_path_factory.mktemp("shipped-index")
-    report = build_index(
-        SHIPPED,
-        out,
-        model=MODEL,
-        embedder_factory=lambda: embedder,
-        progress=False,
-        cache_path=embedding_cache,
-    )
-    assert not report.problems, report.problems
-    return out
+    return real_index(SHIPPED, tmp_path_factory.mktemp("shipped-index"), embedder, embedding_cache)
 
 
 @pytest.fixture()
 def app_config(tmp_path: Path, index_dir: Path) -> dict[str, object]:
     return {
         "INDEX_DIR": str(index_dir),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'tickets.sqlite3'}",
+        "DATABASE_URL": migrated_sqlite(tmp_path / "tickets.sqlite3"),
         "INSTANCE_DIR": str(tmp_path / "instance"),
         "MODEL": MODEL,
         "SESSION_COOKIE_SECURE": False,
@@ -182,11 +173,11 @@ def app_config(tmp_path: Path, index_dir: Path) -> dict[str, object]:
 
 @pytest.fixture()
 def app(app_config: dict[str, object]) -> Iterator[object]:
-    from web import create_app
+    from web import close_app, create_app
 
     application = create_app(app_config)
     yield application
-    application.extensions["kb_engine"].dispose()
+    close_app(application)
 
 
 @pytest.fixture()

@@ -3,6 +3,7 @@ the tests that need the real set-up."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from collections.abc import Iterator
@@ -15,6 +16,17 @@ import pytest
 from indexer.build import build_index
 from kb_engine.search.embedding import HashingEmbedder
 from tests.conftest import SHIPPED, copy_sample
+
+_clients = itertools.count(2)
+
+
+def new_client_address() -> str:
+    """A loopback address no request came from yet (127.0.0.2, .3...: Linux routes all of 127/8 to `lo`).
+
+    nginx's rate and connection limits count per client address: a test that needs a full burst allowance
+    connects from a new address instead of sleeping until the allowance of 127.0.0.1 is back."""
+    number = next(_clients)
+    return f"127.0.{number // 250}.{number % 250 + 2}"
 
 
 def need_nginx() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kb_engine.cli.main import cli
-from kb_engine.content.articles import parse_article, plain_text, render_markdown, scan_articles
+from kb_engine.content.articles import Article, parse_article, plain_text, render_markdown, scan_articles
 from kb_engine.content.chunking import chunk_article
 from kb_engine.errors import ArticleError
 
@@ -188,3 +188,20 @@ def test_language_defaults_when_the_folder_is_not_a_language(tmp_path: Path) -> 
     article = parse_article(write(tmp_path, "faq/Q-001.md", GOOD), tmp_path)
     assert article.id == "en/Q-001" and article.lang == "en"
     assert parse_article(write(tmp_path, "top.md", GOOD), tmp_path).lang == "en"
+
+
+def test_snippets_keep_menu_paths_and_what_is_embedded_does_not_change() -> None:
+    body = (
+        "Intro.\n\n## Steps\n\n1. iPhone: **Settings > Mail > Accounts**, select the account.\n"
+        "2. Tap your profile > **settings (gear)** > the account.\n\n> A quote, not a menu.\n"
+    )
+    article = Article(
+        id="en/x", slug="x", lang="en", title="X", body=body, path="en/x.md", sha256="", questions=()
+    )
+    (section,) = [c for c in chunk_article(article) if c.heading == "Steps"]
+    assert section.passage == (
+        "1. iPhone: Settings > Mail > Accounts, select the account. "
+        "2. Tap your profile > settings (gear) > the account. A quote, not a menu."
+    )
+    # The embedded text is what it always was (the embedding cache stays valid): separators dropped.
+    assert "Settings Mail Accounts , select" in section.text and ">" not in section.text

@@ -52,7 +52,7 @@ def test_kb_new_writes_a_parsable_article_in_its_language_folder(tmp_path: Path,
     assert article.updated == dt.date.today().isoformat()
     text = path.read_text(encoding="utf-8")
     for heading in ("## Symptômes", "## Vérifications rapides", "## Procédure", "### Téléphone",
-                    "## Si le problème persiste", "## Avant d'escalader"):  # fmt: skip
+                    "## Si le problème persiste", "## Avant de contacter le support"):  # fmt: skip
         assert f"\n{heading}\n" in text
 
 

@@ -301,4 +301,3 @@ def test_every_customer_facing_string_has_a_french_translation() -> None:
 
 def test_compiled_catalog_matches_the_po_file() -> None:
     assert not compiled_differs(CATALOG / "messages.po"), "run: .venv/bin/pybabel compile -d web/translations"
-

@@ -184,7 +184,7 @@ def test_lost_link_is_rate_limited_per_visitor_and_per_address(app, client) -> N
 def test_lost_link_email_reaches_a_real_smtp_server(app_config) -> None:
     from tests.apps import app_ticket
     from tests.smtp_server import smtp_server
-    from web import create_app
+    from web import close_app, create_app
 
     with smtp_server() as (url, mailbox):
         app = create_app({**app_config, "SMTP_URL": url, "OUTBOX_POLL_SECONDS": 3600})
@@ -199,7 +199,7 @@ def test_lost_link_email_reaches_a_real_smtp_server(app_config) -> None:
             assert f"/tickets/{reference}?t={token}" in links[0].get_content()
         finally:
             app.extensions["kb_periodic"].stop(timeout=60)
-            app.extensions["kb_engine"].dispose()
+            close_app(app)
 
 
 @pytest.mark.parametrize(
@@ -238,3 +238,54 @@ def test_out_of_scope_message_has_clickable_addresses_and_a_way_to_support(clien
     assert '<a href="mailto:hr@example.com">hr@example.com</a>.' in page and "&lt;b&gt;no&lt;/b&gt;" in page
     assert 'Is it about IT after all? <a href="/contact?q=book+holiday">Contact support</a>' in page
     assert db_rows(app, "SELECT count(*) FROM ticket") == [(0,)]
+
+
+@pytest.mark.parametrize(
+    ("lang", "query", "marked"),
+    [
+        ("en", "printer offline", ["Printer", "offline"]),
+        ("fr", "imprimante hors ligne", ["imprimante", "ligne"]),
+    ],
+)
+def test_results_highlight_the_query_words_in_titles_and_snippets(client, lang, query, marked) -> None:
+    client.get(f"/?lang={lang}")
+    page = client.get(f"/search?q={query}").get_data(as_text=True)
+    first = page.split('<li class="hit">', 2)[1]
+    title = re.search(r"<a href=[^>]*>(.*?)</a>", first).group(1)
+    snippet = re.search(r'<p class="snippet"[^>]*>(.*?)</p>', first, re.S).group(1)
+    found = " ".join(re.findall(r"<mark>(.*?)</mark>", title + snippet)).lower().split()
+    assert {w.lower() for w in marked} <= set(found), first
+    assert "<mark>" in snippet
+
+
+def test_highlighting_escapes_the_text_and_the_query(app) -> None:
+    from web.helpcentre import highlight
+
+    with app.test_request_context("/"):
+        shown = str(highlight('Open <b>Settings</b> & "Print"', "<script>print settings</script>", "en"))
+    assert shown == "Open &lt;b&gt;<mark>Settings</mark>&lt;/b&gt; &amp; &#34;<mark>Print</mark>&#34;"
+    with app.test_request_context("/"):
+        assert str(highlight("a <i>b</i>", "", "en")) == "a &lt;i&gt;b&lt;/i&gt;"
+
+
+def test_highlight_spans_follow_stems_accents_and_the_glossary() -> None:
+    from kb_engine.content.glossary import Glossary
+    from kb_engine.search.highlight import highlight_spans, query_terms
+
+    def marked(text: str, query: str, lang: str, glossary: Glossary | None = None) -> list[str]:
+        return [text[a:b] for a, b in highlight_spans(text, query_terms(query, lang, glossary), lang)]
+
+    assert marked("Printing fails: the printer is offline.", "printer wont print", "en") == [
+        "Printing",
+        "printer",
+    ]
+    assert marked("Réinitialiser un mot de passe oublié", "reinitialiser mot passe oublie", "fr") == [
+        "Réinitialiser un mot de passe oublié"
+    ]
+    assert marked("Imprimante « Hors ligne », rien ne sort", "imprimante hors ligne", "fr") == [
+        "Imprimante",
+        "Hors ligne",
+    ]
+    glossary = Glossary({"fr": {"mdp": ["mot de passe"]}})
+    assert marked("Changer son mot de passe", "mdp", "fr", glossary) == ["mot de passe"]
+    assert marked("The printer and the desk", "the and", "en") == []  # stop words never light up

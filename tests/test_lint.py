@@ -307,3 +307,45 @@ def test_shipped_articles_have_no_broken_links_nor_missing_translations() -> Non
     result = lint_articles(SHIPPED, today=TODAY)
     assert not result.problems, reasons(result.problems)
     assert not result.warnings, reasons(result.warnings)
+
+
+def jargon_warnings(result: LintResult) -> list[str]:
+    return [str(w) for w in result.warnings if "desk jargon" in w.reason]
+
+
+def test_desk_jargon_in_a_public_article_warns_with_its_line_internal_articles_are_exempt(
+    tmp_path: Path,
+) -> None:
+    body = (
+        "Intro line.\n\n## Before escalating\n\nL2 checks the L2TP settings; see `L3 runbook`.\n\n"
+        "```\nN2 ticket triage\n```\n\nThe technician helps you.\n"
+    )
+    article(tmp_path, "en/page.md", body, title="Wi-Fi: hours and tiers")
+    article(tmp_path, "fr/page.md", "Intro.\n\nLe niveau 2 installe le logiciel tiers ; on va escalader.\n")
+    article(tmp_path, "en/desk.md", body, audience="internal")
+    found = jargon_warnings(lint_articles(tmp_path, today=TODAY))
+    assert [w.split(": desk jargon")[0] for w in found] == [
+        "en/page.md:2",
+        "en/page.md:14",
+        "en/page.md:16",
+        "fr/page.md:14",
+    ]
+    title, heading, line, french = found
+    assert 'in the title of a public article: "tiers"' in title
+    assert '"escalating"' in heading
+    assert '"L2";' in line  # L2TP is a protocol, code is code: neither is flagged
+    assert '"niveau 2", "escalader"' in french  # French "tiers" is a third party, not a tier
+    assert "say who helps them" in line
+
+
+def test_the_jargon_list_is_a_setting_and_empty_turns_the_check_off(tmp_path: Path, runner) -> None:
+    both(tmp_path, "page", "Intro line.\n\nOpen it in Jira, then escalate.\n")
+    base = ["lint", "--no-semantic", "--articles", str(tmp_path), "--json"]
+    default = json.loads(runner.invoke(cli, base).output)["warnings"]
+    assert [w["reason"].split(";")[0] for w in default] == ['desk jargon of a public article: "escalate"'] * 2
+    custom = json.loads(runner.invoke(cli, base, env={"KB_LINT_JARGON": "jira, en:escalat*"}).output)
+    assert [(w["path"], w["reason"].split(";")[0]) for w in custom["warnings"]] == [
+        ("en/page.md", 'desk jargon of a public article: "Jira", "escalate"'),
+        ("fr/page.md", 'desk jargon of a public article: "Jira"'),
+    ]
+    assert json.loads(runner.invoke(cli, base, env={"KB_LINT_JARGON": ""}).output)["warnings"] == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 
 from indexer.build import build_index
 from kb_engine.search.embedding import HashingEmbedder
-from tests.apps import served_app
+from tests.apps import served_app, wsgi_server
 from tests.conftest import copy_sample, login_staff
 
 
@@ -124,25 +123,14 @@ def test_staff_see_internal_articles_images_and_authors_any_image(media_app) -> 
 
 
 def test_a_browser_shows_the_article_image_under_the_csp(media_app, page) -> None:
-    from werkzeug.serving import make_server
-
-    from web.cli import QuietRequestHandler
-
-    server = make_server("127.0.0.1", 0, media_app, threaded=True, request_handler=QuietRequestHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     violations: list[str] = []
     page.on(
         "console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None
     )
-    try:
-        page.goto(f"http://127.0.0.1:{server.server_port}/articles/en/printer-offline")
+    with wsgi_server(media_app) as url:
+        page.goto(f"{url}/articles/en/printer-offline")
         tray = page.locator('img[alt="The tray"]')
         tray.wait_for()
         page.wait_for_function("document.querySelector('img[alt=\"The tray\"]').complete")
         assert tray.evaluate("img => img.naturalWidth") == 40
         assert not violations
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()

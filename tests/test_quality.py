@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from indexer.build import build_index
 from kb_engine.cli.main import cli
 from kb_engine.search.embedding import DEFAULT_MODEL, Embedder, load_embedder
 from kb_engine.search.evaluation import evaluate, load_queries
 from kb_engine.search.index_files import current_build, read_manifest
 from kb_engine.search.searcher import Searcher
-from tests.conftest import ROOT, SHIPPED
+from tests.conftest import ROOT, SHIPPED, real_index
 
 BENCH = ROOT.parent / "shared" / "bench" / "covidfaq"
 
@@ -35,16 +34,7 @@ def default_cache(tmp_path_factory) -> Path:
 
 
 def default_index(articles: Path, out: Path, embedder: Embedder, cache: Path) -> Path:
-    report = build_index(
-        articles,
-        out,
-        model=DEFAULT_MODEL,
-        embedder_factory=lambda: embedder,
-        progress=False,
-        cache_path=cache,
-    )
-    assert not report.problems, report.problems
-    return out
+    return real_index(articles, out, embedder, cache, model=DEFAULT_MODEL)
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +90,7 @@ def test_out_of_scope_rejected_and_in_scope_served_not_misled(dev_report, holdou
     for report in (dev_report, holdout_report):
         for lang in ("en", "fr"):
             engine = report.systems["engine"][lang]
-            assert engine.served >= 0.72, (report.name, lang, engine)
+            assert engine.served >= 0.80, (report.name, lang, engine)
             assert engine.misled <= 0.02, (report.name, lang, engine)
 
 
@@ -163,7 +153,9 @@ def test_each_knowledge_base_gets_its_own_fitted_threshold_in_the_manifest(
         assert fit["ranking"]["mode"] in {"fused", "dense", "lexical"}
         assert searcher.params.threshold == fit["params"]["threshold"]  # the fit is what serves
     assert sum(bool(a.questions) for a in covid.articles) <= 1  # one of its 67 FAQs has a second phrasing
-    assert abs(fits[0]["params"]["threshold"] - fits[1]["params"]["threshold"]) >= 0.05
+    # Today 0.27 (shipped) and 0.32 (COVID-FAQ); the lexical weight and field mix differ too.
+    assert abs(fits[0]["params"]["threshold"] - fits[1]["params"]["threshold"]) >= 0.04
+    assert fits[0]["ranking"]["w_lex"] != fits[1]["ranking"]["w_lex"]
 
 
 def test_kb_eval_prints_the_table_and_json(runner, index_dir: Path, tmp_path: Path) -> None:
@@ -195,6 +187,12 @@ def test_kb_eval_prints_the_table_and_json(runner, index_dir: Path, tmp_path: Pa
     engine = data["systems"]["engine"]
     assert engine["all"]["n_in"] == 2 and engine["all"]["n_out"] == 1
     assert engine["en"]["hit1"] == 1.0 and engine["fr"]["hit1"] == 1.0
+    # The trade-off at other thresholds; at the fitted one it is the engine's row.
+    assert "Trade-off of q" in table.output and "*" in table.output.split("Trade-off")[1]
+    fitted = [r for r in data["tradeoff"] if r["fitted"] and r["lang"] == "all"]
+    assert len(fitted) == 1 and len({r["threshold"] for r in data["tradeoff"]}) >= 9
+    for key in ("served", "misled", "suggest", "rejected"):
+        assert fitted[0][key] == engine["all"][key], key
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,8 @@ from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
 from werkzeug.exceptions import HTTPException
 
 from kb_engine.config import SETTINGS, load_settings
@@ -25,6 +27,25 @@ CSP = (
 )
 
 
+class _CompiledTemplates(BytecodeCache):
+    """The templates compiled once per process, shared by every app the process creates (a test run creates
+    hundreds; a server, one per worker). Jinja checks each entry against the template source's checksum."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_COMPILED_TEMPLATES = _CompiledTemplates()
+
+
 def _secret_key(instance_dir: Path) -> str:
     """A random key kept in the instance folder, so sessions survive restarts and are shared by workers."""
     path = instance_dir / "secret_key"
@@ -38,6 +59,13 @@ def _secret_key(instance_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def close_app(app: Flask) -> None:
+    """Stop an app's background runner and close its database connections (tests, embedding apps)."""
+    from web import resources
+
+    resources.close_app(app)
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Application factory.
 
@@ -47,6 +75,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     settings = load_settings(test_config)
     instance_dir = Path(settings["INSTANCE_DIR"]).resolve()
     app = Flask(__name__, instance_path=str(instance_dir))
+    app.jinja_options = {**app.jinja_options, "bytecode_cache": _COMPILED_TEMPLATES}
     from web.json_input import BoundedJSONProvider
 
     app.json = BoundedJSONProvider(app)

@@ -8,7 +8,8 @@ an L1 agent's token cannot change an L2 ticket, 403), within its scopes (`ticket
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -245,83 +246,70 @@ def show(reference: str) -> dict[str, Any]:
         return _document(service, service.get(reference))
 
 
-def _commit(service: TicketService, ticket: Ticket) -> dict[str, Any]:
-    with store_errors():
-        get_db().commit()
-    return _document(service, ticket)
+def ticket_action(
+    path: str, operation: str, arguments: type[ma.Schema], *, status: int = 200
+) -> Callable[[Callable[[dict[str, Any], TicketService, Ticket, str], None]], Callable[..., dict[str, Any]]]:
+    """A staff action on one ticket at `path`: the operation's document (id, arguments, answer, errors) and
+    its steps around `change(args, service, ticket, actor)` (the token may act on the ticket's tier; the
+    desk's refusals answer 409; committed, then the ticket's document)."""
+
+    def decorate(
+        change: Callable[[dict[str, Any], TicketService, Ticket, str], None],
+    ) -> Callable[..., dict[str, Any]]:
+        @functools.wraps(change)
+        def view(args: dict[str, Any], reference: str) -> dict[str, Any]:
+            service, ticket, actor = acting_on(reference)
+            with refusals():
+                change(args, service, ticket, actor)
+            with store_errors():
+                get_db().commit()
+            return _document(service, ticket)
+
+        documented = errors(blp, 401, 403, 404, 409, 503)(view)
+        documented = blp.response(status, StaffTicketSchema)(documented)
+        documented = blp.arguments(arguments)(documented)
+        documented = blp.doc(operationId=operation, security=SECURITY)(documented)
+        return blp.route(path, methods=["POST"], parameters=REFERENCE_PATH)(documented)
+
+    return decorate
 
 
-@blp.route("/<reference>/notes", methods=["POST"], parameters=REFERENCE_PATH)
-@blp.doc(operationId="staffAddNote", security=SECURITY)
-@blp.arguments(StaffNoteArgs)
-@blp.response(201, StaffTicketSchema)
-@errors(blp, 401, 403, 404, 409, 503)
-def note(args: dict[str, Any], reference: str) -> dict[str, Any]:
+@ticket_action("/<reference>/notes", "staffAddNote", StaffNoteArgs, status=201)
+def note(args: dict[str, Any], service: TicketService, ticket: Ticket, actor: str) -> None:
     """Add an internal note (never shown to the customer)."""
-    service, ticket, actor = acting_on(reference)
-    with refusals():
-        service.add_note(ticket, actor, args["text"])
-    return _commit(service, ticket)
+    service.add_note(ticket, actor, args["text"])
 
 
-@blp.route("/<reference>/assign", methods=["POST"], parameters=REFERENCE_PATH)
-@blp.doc(operationId="staffAssign", security=SECURITY)
-@blp.arguments(StaffAssignArgs)
-@blp.response(200, StaffTicketSchema)
-@errors(blp, 401, 403, 404, 409, 503)
-def assign(args: dict[str, Any], reference: str) -> dict[str, Any]:
+@ticket_action("/<reference>/assign", "staffAssign", StaffAssignArgs)
+def assign(args: dict[str, Any], service: TicketService, ticket: Ticket, actor: str) -> None:
     """Assign to an agent whose role covers the ticket's tier (`me`: the token's user), or unassign."""
-    service, ticket, actor = acting_on(reference)
     chosen = args["assignee"]
-    with refusals():
-        if chosen is None:
-            service.unassign(ticket, actor)
-            return _commit(service, ticket)
-        username = actor if chosen == "me" else chosen
-        service.assign(ticket, actor, assignee_for(service.session, username, ticket.tier))
-    return _commit(service, ticket)
+    if chosen is None:
+        service.unassign(ticket, actor)
+        return
+    username = actor if chosen == "me" else chosen
+    service.assign(ticket, actor, assignee_for(service.session, username, ticket.tier))
 
 
-@blp.route("/<reference>/escalate", methods=["POST"], parameters=REFERENCE_PATH)
-@blp.doc(operationId="staffEscalate", security=SECURITY)
-@blp.arguments(StaffEscalateArgs)
-@blp.response(200, StaffTicketSchema)
-@errors(blp, 401, 403, 404, 409, 503)
-def escalate(args: dict[str, Any], reference: str) -> dict[str, Any]:
+@ticket_action("/<reference>/escalate", "staffEscalate", StaffEscalateArgs)
+def escalate(args: dict[str, Any], service: TicketService, ticket: Ticket, actor: str) -> None:
     """Hand the ticket to the next tier with a reason (to L4: `vendor` and `vendor_ref` required)."""
-    service, ticket, actor = acting_on(reference)
-    with refusals():
-        service.escalate(
-            ticket, actor, args["reason"], team=args["team"] or None, vendor=args["vendor"] or None,
-            vendor_ref=args["vendor_ref"] or None,
-        )  # fmt: skip
-    return _commit(service, ticket)
+    service.escalate(
+        ticket, actor, args["reason"], team=args["team"] or None, vendor=args["vendor"] or None,
+        vendor_ref=args["vendor_ref"] or None,
+    )  # fmt: skip
 
 
-@blp.route("/<reference>/resolve", methods=["POST"], parameters=REFERENCE_PATH)
-@blp.doc(operationId="staffResolve", security=SECURITY)
-@blp.arguments(StaffResolveArgs)
-@blp.response(200, StaffTicketSchema)
-@errors(blp, 401, 403, 404, 409, 503)
-def resolve(args: dict[str, Any], reference: str) -> dict[str, Any]:
+@ticket_action("/<reference>/resolve", "staffResolve", StaffResolveArgs)
+def resolve(args: dict[str, Any], service: TicketService, ticket: Ticket, actor: str) -> None:
     """Resolve with an article (`en/slug`) or a note saying what fixed it; the customer is told."""
-    service, ticket, actor = acting_on(reference)
-    with refusals():
-        service.resolve(ticket, actor, article=args["article"] or None, note=args["note"] or None)
-    return _commit(service, ticket)
+    service.resolve(ticket, actor, article=args["article"] or None, note=args["note"] or None)
 
 
-@blp.route("/<reference>/close", methods=["POST"], parameters=REFERENCE_PATH)
-@blp.doc(operationId="staffClose", security=SECURITY)
-@blp.arguments(StaffCloseArgs)
-@blp.response(200, StaffTicketSchema)
-@errors(blp, 401, 403, 404, 409, 503)
-def close(args: dict[str, Any], reference: str) -> dict[str, Any]:
+@ticket_action("/<reference>/close", "staffClose", StaffCloseArgs)
+def close(args: dict[str, Any], service: TicketService, ticket: Ticket, actor: str) -> None:
     """Close for good, saying why (duplicate, spam, withdrawn…)."""
-    service, ticket, actor = acting_on(reference)
-    with refusals():
-        service.close(ticket, actor, args["reason"])
-    return _commit(service, ticket)
+    service.close(ticket, actor, args["reason"])
 
 
 def register(api: Any) -> None:

@@ -258,13 +258,7 @@ def language():
 
 
 def login_throttle() -> LoginThrottle:
-    config = current_app.config
-    return LoginThrottle(
-        get_db(),
-        per_account=config["LOGIN_MAX_FAILURES"],
-        per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
-        window_seconds=config["LOGIN_WINDOW_SECONDS"],
-    )
+    return LoginThrottle.from_settings(get_db(), current_app.config)
 
 
 def session_expired(now: float) -> bool:

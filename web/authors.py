@@ -41,6 +41,7 @@ def home():
         Path(current_app.config["ARTICLES_DIR"]),
         tuple(current_app.config["LANGUAGES"]),
         get_searcher().manifest,
+        current_app.config.get("LINT_JARGON"),
     )
     return render_template("console/authors_home.html", overview=found, user=staff())
 
@@ -192,7 +193,12 @@ def preview(lang: str, slug: str):
     root = Path(current_app.config["ARTICLES_DIR"])
     result = preview_article(get_searcher(), root, lang, slug, get_db())
     path = f"{lang}/{slug}.md"
-    checked = lint_articles(root, languages=tuple(current_app.config["LANGUAGES"]), only={path})
+    checked = lint_articles(
+        root,
+        languages=tuple(current_app.config["LANGUAGES"]),
+        only={path},
+        jargon=current_app.config.get("LINT_JARGON"),
+    )
     return render_template(
         "console/preview.html", preview=result, lint=problems_of(checked, path), user=staff()
     )

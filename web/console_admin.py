@@ -22,7 +22,7 @@ from kb_engine.helpdesk.users import (
     set_password,
     set_role,
 )
-from web.auth import admin_required, staff
+from web.auth import admin_required, login_throttle, staff
 from web.console import bp
 from web.console_labels import ROLE_LABELS, console_error, label
 from web.resources import get_db
@@ -33,6 +33,7 @@ def users_page(*, error: str | None = None, form: dict[str, str] | None = None, 
         render_template(
             "console/users.html",
             users=list_users(get_db()),
+            lockouts=login_throttle().lockouts(),
             history=[e for e in audit.entries(get_db(), limit=200) if e.action.startswith("user_")][:20],
             roles=ROLES,
             error=error,

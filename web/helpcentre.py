@@ -22,13 +22,16 @@ from kb_engine.errors import (
     IndexBusy,
     IndexMismatch,
     IndexMissing,
+    InvalidQuery,
     KBError,
     StoreUnavailable,
     TooManyRequests,
 )
 from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.lost_links import send_links
+from kb_engine.helpdesk.tickets.rules import check_email, required_field
 from kb_engine.insights.popular import popular_articles, popularity
+from kb_engine.search.highlight import highlight_spans, query_terms
 from web import with_retry_after
 from web.i18n import error_text, ui_lang
 from web.resources import get_db, get_searcher, get_tickets, limit
@@ -62,6 +65,25 @@ def linkify(text: str) -> Markup:
         out.append(Markup('<a href="{}">{}</a>').format(href, m.group(0)))
         last = m.end()
     out.append(escape((text or "")[last:]))
+    return Markup("").join(out)
+
+
+@bp.app_template_filter("highlight")
+def highlight(text: str, query: str | None, lang: str) -> Markup:
+    """Text escaped, with the query's words (and their glossary equivalents) in `<mark>`: a result's
+    title and snippet on the results page."""
+    text = text or ""
+    try:
+        glossary = get_searcher().glossary
+    except KBError:  # no index: nothing to look words up in, the text is shown as it is
+        glossary = None
+    spans = highlight_spans(text, query_terms((query or "")[:300], lang, glossary), lang) if query else []
+    out, last = [], 0
+    for start, end in spans:
+        out.append(escape(text[last:start]))
+        out.append(Markup("<mark>{}</mark>").format(text[start:end]))
+        last = end
+    out.append(escape(text[last:]))
     return Markup("").join(out)
 
 
@@ -119,7 +141,6 @@ def category(cid: str):
 
 
 # -- "Lost your link?" ---------------------------------------------------------------------------------
-EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 
 
 @bp.get("/requests/lost-link")
@@ -132,7 +153,9 @@ def lost_link():
 def lost_link_send():
     """Email the links of the address's open requests; the same answer whether the address is known."""
     email = request.form.get("email", "").strip()[:320]
-    if not EMAIL_RE.fullmatch(email):
+    try:  # the one email rule of the contact form, the API and `kb tickets create`
+        required_field("email", check_email("email", email))
+    except InvalidQuery:
         error = _("Enter the email address you gave when you asked for help, like name@example.com.")
         return render_template("lost_link.html", email=email, error=error, sent=False), 400
     db = get_db()

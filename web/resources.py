@@ -65,7 +65,7 @@ class SearcherHolder:
                         max_query_chars=self.settings["MAX_QUERY_CHARS"],
                         threshold=self.settings["ANSWER_THRESHOLD"],
                         cache_size=self.settings["SEARCH_CACHE_SIZE"],
-                        platforms=platforms_for(self.settings["ARTICLES_DIR"]),
+                        platforms=platforms_for(self.settings["ARTICLES_DIR"], self.settings["FACET_FIELD"]),
                         admission=Admission(
                             slots=max(1, self.settings["SEARCH_SLOTS"]),
                             queue=self.settings["SEARCH_QUEUE"],
@@ -88,6 +88,15 @@ class SearcherHolder:
             finally:
                 self._lock.release()
         return self._searcher
+
+
+def close_app(app: Flask, timeout: float = 30) -> None:
+    """Release what `init_app` holds: stop the background runner first (a tick after the pool is disposed
+    would open a new connection nobody closes), then close the ticket store's pooled connections."""
+    runner: PeriodicRunner | None = app.extensions.get("kb_periodic")
+    if runner is not None:
+        runner.stop(timeout=timeout)
+    app.extensions["kb_engine"].dispose()
 
 
 def init_app(app: Flask) -> None:

@@ -4,7 +4,8 @@ Errors make `kb lint` exit 1 (CI fails): files that cannot be parsed or indexed,
 that do not exist, images that do not exist, `TODO` placeholders left from the `kb new` template, a broken
 glossary, routing, out-of-scope, learned-questions or canned-replies file, approved questions for an
 article that does not exist. Warnings are reported and do not fail CI (unless `--strict`): no or few
-`questions`, a missing translation, translations that disagree on category or audience, stale or missing
+`questions`, the desk's jargon in a public article (`lint_jargon`), a missing translation, translations
+that disagree on category or audience, stale or missing
 `updated` dates, remote images, a canned reply missing a language, and the two semantic checks, which need
 the embedding model: near-duplicate articles and `questions` that another article matches better than
 their own.
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kb_engine.authoring.lint_jargon import check_jargon, parse_jargon
 from kb_engine.authoring.lint_rules import (
     check_alt_text,
     check_anchor,
@@ -28,6 +30,7 @@ from kb_engine.authoring.lint_rules import (
     image_suggestion,
 )
 from kb_engine.authoring.lint_semantic import DUPLICATE_SIMILARITY, QUESTION_MARGIN, Embed, check_semantic
+from kb_engine.config import defaults
 from kb_engine.content.articles import (
     PLACEHOLDER,
     Article,
@@ -45,6 +48,7 @@ from kb_engine.content.scope import load_scope
 from kb_engine.errors import ArticleError, KBError
 from kb_engine.helpdesk.routing import FILENAME as ROUTING_FILE
 from kb_engine.helpdesk.routing import load_routing
+from kb_engine.search.sections import Platforms, platforms_for
 
 STALE_DAYS = 365
 MIN_QUESTIONS = 3
@@ -78,6 +82,8 @@ def lint_articles(
     duplicate_similarity: float = DUPLICATE_SIMILARITY,
     question_margin: float = QUESTION_MARGIN,
     only: Collection[str] | None = None,
+    jargon: Sequence[str] | None = None,
+    facet_field: str = "platform",
 ) -> LintResult:
     """Check every article (and the glossary and routing files) below root.
 
@@ -93,6 +99,10 @@ def lint_articles(
         only: report only these files (paths in root, e.g. `en/x.md`: the files being changed); the whole
             knowledge base is still read (links, translations, and the near-duplicate check against every
             article, with a threshold fitted on the untouched articles instead of `duplicate_similarity`).
+        jargon: the desk's words public articles should not use (setting `LINT_JARGON`; None: its
+            default list; empty: no check).
+        facet_field: the front-matter field articles declare their platforms in (setting FACET_FIELD):
+            its values must be platforms of the vocabulary or of `platforms.yml`.
 
     Returns:
         A LintResult: errors (`problems`) and warnings, each with the file and the reason.
@@ -116,6 +126,8 @@ def lint_articles(
     by_id = {a.id: a for a in articles}
     present = set(by_id) | {f"{p.parent.name}/{p.stem}" for p in files}
     routes = _routing_categories(root, result)
+    terms = parse_jargon(defaults()["LINT_JARGON"].split(",") if jargon is None else jargon)
+    platforms = platforms_for(root, facet_field)
     for article in [*articles, *scan.drafts]:
         source = _Source.read(root, article)
         _check_links(root, article, source, by_id, present, result)
@@ -123,6 +135,8 @@ def lint_articles(
         _check_updated(article, today or dt.date.today(), stale_days, result)
         check_headings(article, source.text, source.line, result.warnings)
         check_alt_text(article, source.text, source.line, result.warnings)
+        check_jargon(article, source.text, source.line, terms, result.warnings, source.field_line("title"))
+        _check_facet(article, source, platforms, result)
         if routes is not None and article.category not in (None, PLACEHOLDER, *routes):
             result.warnings.append(
                 Problem(
@@ -144,6 +158,31 @@ def lint_articles(
     result.problems.sort(key=lambda p: (p.path, p.line or 0))
     result.warnings.sort(key=lambda p: (p.path, p.line or 0))
     return result
+
+
+def _check_facet(article: Article, source: _Source, platforms: Platforms, result: LintResult) -> None:
+    """The platforms an article declares are known ones (an unknown value would be silently ignored by
+    the clarifying question)."""
+    name = platforms.facet_field
+    line = source.field_line(name)
+    if line is None:
+        return
+    known = sorted(platforms.words)
+    values = article.facet(name)
+    if not values:
+        result.problems.append(
+            Problem(article.path, f"`{name}` must be a platform or a list of them ({', '.join(known)})", line)
+        )
+    for value in values:
+        if value not in platforms.words:
+            result.problems.append(
+                Problem(
+                    article.path,
+                    f"`{name}`: {value!r} is not a known platform ({', '.join(known)}; others are declared "
+                    f"in platforms.yml){did_you_mean(value, known)}",
+                    line,
+                )
+            )
 
 
 # -- reading ------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ problems, and the files the served index keeps at their last good version."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,17 +45,23 @@ class Overview:
         return [row for row in self.files if row.state == "broken"]
 
 
-def overview(root: Path, languages: tuple[str, ...], manifest: dict[str, Any] | None = None) -> Overview:
+def overview(
+    root: Path,
+    languages: tuple[str, ...],
+    manifest: dict[str, Any] | None = None,
+    jargon: Sequence[str] | None = None,
+) -> Overview:
     """What an author wants to see first about the articles folder (no semantic checks: it must be quick).
 
     Args:
         root: the articles folder.
         languages: the knowledge base's languages.
         manifest: the served build's manifest (for what it keeps at its last good version).
+        jargon: the desk's words public articles should not use (None: the setting's default list).
     """
     root = Path(root)
     scan = scan_articles(root, languages=languages)
-    result = lint_articles(root, languages=languages)
+    result = lint_articles(root, languages=languages, jargon=jargon)
     counts: dict[str, list[int]] = {}
     for level, items in ((0, result.problems), (1, result.warnings)):
         for problem in items:

@@ -1,7 +1,7 @@
 """The `kb new` templates: one per kind of article, in the article's language throughout.
 
 - troubleshooting: something is broken (Symptoms, Quick checks, Steps per platform, If it still fails,
-  Before escalating) — the headings of docs/article-format.md;
+  Before you contact support) — the headings of docs/article-format.md;
 - howto: a request or a task (Before you start, Steps, What happens next, If it does not work);
 - policy: a rule or reference (In short, Who it applies to, The rule, Exceptions, Who to contact).
 
@@ -25,10 +25,10 @@ _SECTIONS: dict[str, dict[str, list[tuple[str, tuple[str, ...], str]]]] = {
     "troubleshooting": {
         "en": [("Symptoms", (), "-"), ("Quick checks", (), "-"),
                ("Steps", ("Windows", "macOS", "Phone"), "1."), ("If it still fails", (), ""),
-               ("Before escalating", (), "-")],
+               ("Before you contact support", (), "-")],
         "fr": [("Symptômes", (), "-"), ("Vérifications rapides", (), "-"),
                ("Procédure", ("Windows", "macOS", "Téléphone"), "1."), ("Si le problème persiste", (), ""),
-               ("Avant d'escalader", (), "-")],
+               ("Avant de contacter le support", (), "-")],
     },
     "howto": {
         "en": [("Before you start", (), "-"), ("Steps", (), "1."), ("What happens next", (), ""),

@@ -1,21 +1,22 @@
 """Measuring helpers of `kb bench`: percentiles, the machine, sizes, ports, memory.
 
-Standard library only (tests/test_perf.py keeps it so): scripts/loadtest.py, which must run without the
-project's dependencies, takes its percentiles from here too, so every figure the project prints uses one
-definition.
+Standard library only, besides kb_engine.stats (tests/test_perf.py keeps it so): scripts/loadtest.py, which
+must run without the project's dependencies, takes its percentiles from here too, so every figure the
+project prints uses one definition (kb_engine.stats.percentile, the dashboard's too).
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.metadata
-import math
 import os
 import platform
 import socket
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from kb_engine.stats import percentile  # the one definition (re-exported: scripts/loadtest.py takes it here)
 
 CHUNKS_PER_ARTICLE = 20  # title, 4 questions, an intro and 14 sections of under 120 words (one window each)
 SIZES = {"1k": 1_000, "10k": 10_000, "100k": 100_000}
@@ -26,16 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 # -- measuring helpers ----------------------------------------------------------------------------------
-def percentile(values: Sequence[float], p: float) -> float:
-    """The nearest-rank `p`th percentile: the smallest value with at least p % of them at or below it
-    (always one of the values, never interpolated); NaN for no values.
-    """
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
-
-
 def percentiles(values: Sequence[float]) -> dict[str, float]:
     """p50/p95/p99 and mean of a list of milliseconds (`percentile`; empty -> zeros)."""
     if not values:

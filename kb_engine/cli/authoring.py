@@ -18,7 +18,14 @@ import click
 
 from kb_engine.authoring.lint import STALE_DAYS
 from kb_engine.authoring.templates import KINDS
-from kb_engine.cli.context import Context, articles_option, build_articles, index_option, pass_ctx
+from kb_engine.cli.context import (
+    Context,
+    articles_option,
+    build_articles,
+    index_option,
+    json_option,
+    pass_ctx,
+)
 from kb_engine.content.articles import AUDIENCES, problem_line
 from kb_engine.search.embedding import BUNDLED_NAMES, is_e5
 
@@ -154,7 +161,7 @@ def focus_paths(root: Path, paths: Sequence[Path]) -> set[str]:
 @click.option("--all", "show_all", is_flag=True, help="With PATHS or --changed: report every file.")
 @articles_option
 @index_option
-@click.option("--json", "as_json", is_flag=True, help="One JSON document for scripts.")
+@json_option("One JSON document for scripts.")
 @click.option(
     "--semantic/--no-semantic",
     default=None,
@@ -206,6 +213,8 @@ def lint_cmd(
         stale_days=stale_days,
         embed=embed,
         only=None if show_all else only,
+        jargon=settings["LINT_JARGON"],
+        facet_field=settings["FACET_FIELD"],
     )
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
@@ -421,7 +430,7 @@ def _echo_logged(impact: LoggedImpact) -> None:
 )
 @click.option("--logged/--no-logged", default=True, help="Also replay the search log (KB_DATABASE_URL).")
 @click.option("--logged-limit", type=int, default=500, show_default=True, help="Most frequent searches.")
-@click.option("--json", "as_json", is_flag=True, help="JSON report for scripts.")
+@json_option("JSON report for scripts.")
 @click.option("--fail-on-loss", is_flag=True, help="Exit 1 when a query loses its answer (for CI).")
 @click.option(
     "--accept",

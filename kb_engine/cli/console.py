@@ -16,14 +16,13 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
-from kb_engine.cli.context import Context
+from kb_engine.cli.context import Context, json_option
 from kb_engine.cli.tickets import actor_option, default_actor
 from kb_engine.helpdesk import audit
 from kb_engine.helpdesk.db import make_engine, make_session_factory, store_errors, upgrade
 from kb_engine.helpdesk.users import ROLES
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
-json_option = click.option("--json", "as_json", is_flag=True, help="JSON output for scripts.")
 
 
 @contextmanager
@@ -81,7 +80,7 @@ def users_create(ctx: Context, username: str, role: str, password_stdin: bool) -
 
 
 @users.command("list")
-@json_option
+@json_option()
 @pass_ctx
 def users_list(ctx: Context, as_json: bool) -> None:
     """Every account with its role, whether it is active, and its recent failed logins (lock-outs).
@@ -91,28 +90,19 @@ def users_list(ctx: Context, as_json: bool) -> None:
     from kb_engine.helpdesk.throttle import LoginThrottle
     from kb_engine.helpdesk.users import list_users
 
-    settings = ctx.settings()
     with db_session(ctx) as session:
-        throttle = LoginThrottle(
-            session,
-            per_account=settings["LOGIN_MAX_FAILURES"],
-            per_address=settings["LOGIN_MAX_FAILURES_PER_ADDRESS"],
-            window_seconds=settings["LOGIN_WINDOW_SECONDS"],
-        )
-        failures = throttle.recent_failures()
-        rows: list[dict[str, Any]] = []
-        for u in list_users(session):
-            failed, addresses = failures.get(u.username, (0, 0))
-            rows.append(
-                {
-                    "username": u.username,
-                    "role": u.role,
-                    "active": u.active,
-                    "created_at": u.created_at,
-                    "failed_logins": failed,
-                    "locked_for_addresses": addresses if failed >= throttle.per_account else 0,
-                }
-            )
+        lockouts = LoginThrottle.from_settings(session, ctx.settings()).lockouts()
+        none = {"failed_logins": 0, "locked_for_addresses": 0}
+        rows: list[dict[str, Any]] = [
+            {
+                "username": u.username,
+                "role": u.role,
+                "active": u.active,
+                "created_at": u.created_at,
+                **lockouts.get(u.username, none),
+            }
+            for u in list_users(session)
+        ]
     if as_json:
         echo_json(rows)
         return
@@ -199,7 +189,7 @@ def users_role(ctx: Context, username: str, role: str) -> None:
 @click.option("--min-customers", type=int, default=1, show_default=True)
 @click.option("--limit", type=int, default=20, show_default=True)
 @click.option("--index-dir", type=click.Path(path_type=Path), help="Index folder (KB_INDEX_DIR).")
-@json_option
+@json_option()
 @pass_ctx
 def gaps_cmd(
     ctx: Context, days: int, min_customers: int, limit: int, index_dir: Path | None, as_json: bool
@@ -258,7 +248,7 @@ def questions(ctx: Context) -> None:
 @questions.command("list")
 @click.option("--status", type=click.Choice(("pending", "approved", "rejected")), default="pending")
 @click.option("--limit", type=int, default=None)
-@json_option
+@json_option()
 @pass_ctx
 def questions_list(ctx: Context, status: str, limit: int | None, as_json: bool) -> None:
     """Candidates, the most frequent first.

@@ -42,6 +42,11 @@ index_option = click.option(
 )
 
 
+def json_option(help: str = "JSON output for scripts.") -> Any:
+    """The `--json` flag (`as_json`) of every command with a form for scripts; `help` says what it prints."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
 def open_searcher(settings: dict[str, Any]):
     from kb_engine.search.embedding import model_cache_dir
     from kb_engine.search.searcher import Searcher
@@ -55,7 +60,7 @@ def open_searcher(settings: dict[str, Any]):
         model_cache=model_cache_dir(settings),
         max_query_chars=settings["MAX_QUERY_CHARS"],
         threshold=settings["ANSWER_THRESHOLD"],
-        platforms=platforms_for(settings["ARTICLES_DIR"]),
+        platforms=platforms_for(settings["ARTICLES_DIR"], settings["FACET_FIELD"]),
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from kb_engine.cli.context import Context, pass_ctx
+from kb_engine.cli.context import Context, json_option, pass_ctx
 from kb_engine.cli.tickets import ticket_service, tickets
 from kb_engine.helpdesk import automations as automation
 from kb_engine.helpdesk import triage as learned
@@ -19,7 +19,7 @@ from kb_engine.helpdesk.routing import routing_for
 
 @tickets.command("automate")
 @click.option("--check", is_flag=True, help="Only check the automations file and list its rules.")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@json_option("JSON output.")
 @pass_ctx
 def automate_cmd(ctx: Context, check: bool, as_json: bool) -> None:
     """Run the automations and SLA rules once over the active tickets (idempotent; for cron).
@@ -54,7 +54,7 @@ def automate_cmd(ctx: Context, check: bool, as_json: bool) -> None:
 @tickets.command("triage")
 @click.option("--train", is_flag=True, help="Train on the resolved tickets and save the model.")
 @click.option("--evaluate", is_flag=True, help="Replay the history in time order and print the table.")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@json_option("JSON output.")
 @pass_ctx
 def triage_cmd(ctx: Context, train: bool, evaluate: bool, as_json: bool) -> None:
     """Learned triage: train the model new tickets are routed by, or replay the history to judge it.

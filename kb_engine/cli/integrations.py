@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from kb_engine.cli.console import db_session, echo_json, users
-from kb_engine.cli.context import Context, articles_option, fail, pass_ctx
+from kb_engine.cli.context import Context, articles_option, fail, json_option, pass_ctx
 from kb_engine.cli.tickets import default_actor
 
 
@@ -24,7 +24,7 @@ from kb_engine.cli.tickets import default_actor
 )
 @articles_option
 @click.option("--dry-run", is_flag=True, help="Write nothing: import into a temporary copy and report.")
-@click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
+@json_option("The report as JSON.")
 @click.option(
     "--lang", default=None, help="Language of every article (Confluence, HTML, Word; default detected)."
 )
@@ -110,7 +110,7 @@ def token() -> None:
     "--scope", "scopes", default="tickets:read", show_default=True, help="tickets:read,tickets:write"
 )
 @click.option("--days", type=int, default=90, show_default=True, help="Days until it expires (1-366).")
-@click.option("--json", "as_json", is_flag=True, help="JSON output (the token included, once).")
+@json_option("JSON output (the token included, once).")
 @pass_ctx
 def token_create(ctx: Context, username: str, name: str, scopes: str, days: int, as_json: bool) -> None:
     """Create a token acting as USERNAME (an agent or admin); it is printed once, only its hash is kept.
@@ -139,7 +139,7 @@ def token_create(ctx: Context, username: str, name: str, scopes: str, days: int,
 
 @token.command("list")
 @click.option("--user", "username", default=None, help="Only this account's tokens.")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@json_option("JSON output.")
 @pass_ctx
 def token_list(ctx: Context, username: str | None, as_json: bool) -> None:
     """List tokens (never the tokens themselves: their first characters, scopes, state, last use).
@@ -191,7 +191,7 @@ def webhooks() -> None:
 @click.argument("url")
 @click.option("--event", "events", multiple=True, help="An event to send (repeatable); default all of them.")
 @click.option("--secret", default=None, help="The signing secret (default: a random one, printed once).")
-@click.option("--json", "as_json", is_flag=True, help="JSON output (the secret included, once).")
+@json_option("JSON output (the secret included, once).")
 @pass_ctx
 def webhooks_add(ctx: Context, url: str, events: tuple[str, ...], secret: str | None, as_json: bool) -> None:
     """Declare an endpoint: https on a public host (KB_WEBHOOKS_ALLOW_PRIVATE allows others).
@@ -217,7 +217,7 @@ def webhooks_add(ctx: Context, url: str, events: tuple[str, ...], secret: str | 
 
 
 @webhooks.command("list")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@json_option("JSON output.")
 @pass_ctx
 def webhooks_list(ctx: Context, as_json: bool) -> None:
     """The endpoints, with their events and whether they are active.
@@ -259,7 +259,7 @@ def webhooks_remove(ctx: Context, endpoint_id: int) -> None:
 @webhooks.command("deliveries")
 @click.option("--endpoint", "endpoint_id", type=int, default=None, help="Only this endpoint's deliveries.")
 @click.option("--limit", type=int, default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@json_option("JSON output.")
 @pass_ctx
 def webhooks_deliveries(ctx: Context, endpoint_id: int | None, limit: int, as_json: bool) -> None:
     """The delivery log, newest first: event, status, attempts, next try, last error.
@@ -297,7 +297,7 @@ def webhooks_send_again(ctx: Context, delivery_ids: tuple[int, ...]) -> None:
 
 
 @webhooks.command("send")
-@click.option("--json", "as_json", is_flag=True, help="The counts as JSON.")
+@json_option("The counts as JSON.")
 @pass_ctx
 def webhooks_send(ctx: Context, as_json: bool) -> None:
     """Deliver the webhooks that are due (for cron when the web servers do not: KB_OUTBOX_IN_PROCESS=0).

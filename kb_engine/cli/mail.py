@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import click
 
-from kb_engine.cli.context import Context, open_searcher
+from kb_engine.cli.context import Context, json_option, open_searcher
 from kb_engine.errors import KBError, StoreUnavailable
 from kb_engine.helpdesk.db import make_engine, make_session_factory, store_errors, upgrade
 from kb_engine.helpdesk.mail_intake import IncomingMail, IntakeResult, MailError, intake, parse_message
@@ -61,7 +61,7 @@ def _summary(result: IntakeResult, reply_file: Path | None, sent: bool) -> dict[
 )
 @click.option("--database", help="Ticket store URL (KB_DATABASE_URL).")
 @click.option("--index-dir", type=click.Path(path_type=Path), help="Index folder (KB_INDEX_DIR).")
-@click.option("--json", "as_json", is_flag=True, help="Print what happened as one JSON object.")
+@json_option("Print what happened as one JSON object.")
 @pass_ctx
 def mail_in(
     ctx: Context,

@@ -19,6 +19,7 @@ from kb_engine.cli.context import (
     feedback_queries,
     index_for_articles,
     index_option,
+    json_option,
     open_searcher,
     pass_ctx,
 )
@@ -67,7 +68,7 @@ def main() -> None:
 @articles_option
 @index_option
 @click.option("--force", is_flag=True, help="Rebuild even if nothing changed.")
-@click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
+@json_option("Print the build report as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @pass_ctx
 def index_cmd(
@@ -124,7 +125,7 @@ def _contract(response: Any) -> dict[str, Any]:
 @cli.command("search")
 @index_option
 @click.option("--k", "k", type=int, default=None, help="Number of articles (default KB_RESULTS).")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@json_option("JSON output.")
 @click.option(
     "--stdin", "from_stdin", is_flag=True, help="One query per input line, one JSON object per line."
 )
@@ -182,7 +183,7 @@ def search_cmd(
 @click.argument("queries", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False)
 @index_option
 @articles_option
-@click.option("--json", "as_json", is_flag=True, help="JSON report for scripts.")
+@json_option("JSON report for scripts.")
 @click.option("--no-baselines", is_flag=True, help="Skip the BM25-only and dense-only baselines.")
 @click.option(
     "--failures", "show_failures", type=int, default=20, show_default=True, help="Failures to list."
@@ -225,7 +226,7 @@ def eval_cmd(
     Example: kb eval ../shared/bench/covidfaq/queries.tsv --articles ../shared/bench/covidfaq/articles
     """
     from kb_engine.search.embedding import model_cache_dir
-    from kb_engine.search.evaluation import evaluate, format_table, load_queries
+    from kb_engine.search.evaluation import evaluate, format_table, format_tradeoff, load_queries
 
     settings = ctx.settings(INDEX_DIR=index_dir)
     if articles_dir is not None:
@@ -264,6 +265,8 @@ def eval_cmd(
         click.echo(json.dumps({**report.to_dict(), **sections}, ensure_ascii=False, indent=2))
         return
     click.echo(format_table([report]))
+    if report.tradeoff:
+        click.echo("\n" + format_tradeoff(report))
     if sections:
         from kb_engine.search.section_eval import format_section_figures
 
@@ -306,6 +309,14 @@ def section_figures(
         out["ambiguity"]["asked_on_query_set"] = round(
             question_rate(searcher, [q.query for q in in_scope], [q.lang for q in in_scope]), 4
         )
+    held_out = [Path(f"eval/clarify-holdout-{kind}.tsv") for kind in ("ambiguous", "clear")]
+    if default and all(path.is_file() for path in held_out):
+        # Written before the question was tuned (README "Is the ambiguity set realistic?").
+        out["clarify_holdout"] = evaluate_ambiguity(searcher, load_ambiguity_queries(held_out[0]))
+        clear = [q for q in load_queries(held_out[1]) if q.expected]
+        out["clarify_holdout"]["asked_on_query_set"] = round(
+            question_rate(searcher, [q.query for q in clear], [q.lang for q in clear]), 4
+        )
     return out
 
 
@@ -323,7 +334,7 @@ def section_figures(
     "when it does at least as well on held-out feedback (every run logged in the manifest).",
 )
 @click.option("--dry-run", is_flag=True, help="Print the result without writing the manifest.")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@json_option("JSON output.")
 @pass_ctx
 def calibrate_cmd(
     ctx: Context,

@@ -13,7 +13,7 @@ import click
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from kb_engine.cli.context import Context, pass_ctx
+from kb_engine.cli.context import Context, json_option, pass_ctx
 from kb_engine.helpdesk.db import make_engine, make_session_factory, store_errors, upgrade
 from kb_engine.ops import backup as backups
 from kb_engine.ops import privacy
@@ -21,7 +21,7 @@ from kb_engine.ops import privacy
 
 @click.command("backup")
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print what the backup holds as JSON.")
+@json_option("Print what the backup holds as JSON.")
 @pass_ctx
 def backup_cmd(ctx: Context, dest: Path, as_json: bool) -> None:
     """Copy the ticket store, secret key, approved questions, canned replies and index manifest into DEST,

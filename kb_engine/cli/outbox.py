@@ -11,7 +11,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from kb_engine.cli.context import Context, fail, pass_ctx
+from kb_engine.cli.context import Context, fail, json_option, pass_ctx
 from kb_engine.helpdesk.db import make_engine, make_session_factory, store_errors, upgrade
 from kb_engine.helpdesk.models import OutboxMessage
 from kb_engine.helpdesk.outbox import OutboxSender, counts, retry_failed
@@ -44,7 +44,7 @@ def outbox(ctx: Context, database_url: str | None) -> None:
 
 @outbox.command("send")
 @click.option("--limit", type=int, default=500, show_default=True, help="At most this many messages.")
-@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@json_option("Print the counts as JSON.")
 @pass_ctx
 def send_cmd(ctx: Context, limit: int, as_json: bool) -> None:
     """Send the messages that are due by SMTP (KB_SMTP_URL), once each; for cron or a systemd timer.
@@ -84,7 +84,7 @@ def send_cmd(ctx: Context, limit: int, as_json: bool) -> None:
     help="Only messages in this state (default: all but sent).",
 )
 @click.option("--limit", type=int, default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@json_option("JSON output.")
 @pass_ctx
 def list_cmd(ctx: Context, status: str | None, limit: int, as_json: bool) -> None:
     """List queued messages, newest first, with their attempts and last error.

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from kb_engine.cli.context import Context
+from kb_engine.cli.context import Context, json_option
 from kb_engine.helpdesk.db import make_engine, make_session_factory, store_errors, upgrade
 from kb_engine.helpdesk.models import Problem, Ticket
 from kb_engine.helpdesk.similarity import Embed
@@ -36,7 +36,6 @@ def default_actor() -> str:
 actor_option = click.option(
     "--actor", default=default_actor, show_default="$USER", help="Who is doing this (kept in the history)."
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="JSON output for scripts.")
 reference_argument = click.argument("reference")
 
 
@@ -97,7 +96,7 @@ def tickets(ctx: Context, database_url: str | None) -> None:
 @click.option("--assignee")
 @click.option("--limit", type=int, default=None)
 @click.option("--no-model", is_flag=True, help="Group anonymous misses by identical wording (no model load).")
-@json_option
+@json_option()
 @pass_ctx
 def list_cmd(
     ctx: Context,
@@ -145,7 +144,7 @@ def list_cmd(
 @click.option("--details", help="More detail.")
 @click.option("--source", type=click.Choice(SOURCES), default="agent", show_default=True)
 @actor_option
-@json_option
+@json_option()
 @pass_ctx
 def create_cmd(
     ctx: Context,
@@ -192,7 +191,7 @@ def create_cmd(
 @tickets.command("show")
 @reference_argument
 @click.option("--packet", is_flag=True, help="Print the escalation packet (what the next tier gets).")
-@json_option
+@json_option()
 @pass_ctx
 def show_cmd(ctx: Context, reference: str, packet: bool, as_json: bool) -> None:
     """One ticket with its contacts and full history (including merged tickets).
@@ -288,7 +287,7 @@ def ask_cmd(ctx: Context, reference: str, question: str, actor: str) -> None:
 @click.option("--vendor", help="Outside vendor (needed for L4).")
 @click.option("--vendor-ref", help="The vendor's reference (needed for L4).")
 @actor_option
-@json_option
+@json_option()
 @pass_ctx
 def escalate_cmd(
     ctx: Context,
@@ -379,7 +378,7 @@ def merge_cmd(ctx: Context, survivor: str, others: tuple[str, ...], reason: str 
 @tickets.command("similar")
 @reference_argument
 @click.option("--limit", type=int, default=5, show_default=True)
-@json_option
+@json_option()
 @pass_ctx
 def similar_cmd(ctx: Context, reference: str, limit: int, as_json: bool) -> None:
     """Open tickets about the same thing (candidates for merging).
@@ -437,7 +436,7 @@ def reopen_cmd(ctx: Context, reference: str, reason: str, actor: str) -> None:
 
 # -- problems ---------------------------------------------------------------------------------------------
 @tickets.group("problems", invoke_without_command=True)
-@json_option
+@json_option()
 @click.pass_context
 def problems_group(click_ctx: click.Context, as_json: bool) -> None:
     """Recurring incidents: list them (default), propose, confirm, reject, resolve.
@@ -463,7 +462,7 @@ def show_problems(problems: list[Problem], as_json: bool) -> None:
 @problems_group.command("propose")
 @click.option("--window-hours", type=float, default=2.0, show_default=True)
 @click.option("--min-tickets", type=int, default=3, show_default=True)
-@json_option
+@json_option()
 @pass_ctx
 def propose_cmd(ctx: Context, window_hours: float, min_tickets: int, as_json: bool) -> None:
     """Propose problems from bursts of similar recent tickets (the web app does it as tickets arrive).

@@ -22,6 +22,7 @@ import nh3
 import yaml
 
 from kb_engine.content.anchors import add_heading_ids
+from kb_engine.content.facets import front_matter_facets
 from kb_engine.content.front_matter import FENCE, front_matter_hint, yaml_problem
 from kb_engine.errors import ArticleError
 
@@ -64,6 +65,13 @@ class Article:
     questions: tuple[str, ...] = ()
     updated: str | None = None
     status: str = "published"  # "draft": never indexed, seen only in the authors' preview
+    # Other front-matter fields holding a word or a list of words (`platform: [windows, macos]`,
+    # `product: teams`), lowercased: facet values the clarifying question can use (setting FACET_FIELD).
+    facets: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def facet(self, name: str) -> tuple[str, ...]:
+        """The values the article declares for a front-matter field (empty when it declares none)."""
+        return next((values for key, values in self.facets if key == name), ())
 
     @property
     def url(self) -> str:
@@ -92,6 +100,7 @@ class Article:
             "questions": list(self.questions),
             "updated": self.updated,
             "status": self.status,
+            "facets": {key: list(values) for key, values in self.facets},
         }
 
     @classmethod
@@ -101,6 +110,10 @@ class Article:
                 **data,
                 "tags": tuple(data.get("tags") or ()),
                 "questions": tuple(data.get("questions") or ()),
+                "facets": tuple(
+                    (str(key), tuple(str(v) for v in values))
+                    for key, values in (data.get("facets") or {}).items()
+                ),
             }
         )
 
@@ -297,6 +310,7 @@ def _parse(path: Path, root: Path, *, languages: Iterable[str]) -> tuple[Article
         questions=_str_list(meta.get("questions"), "questions", shown),
         updated=updated,
         status=status,
+        facets=front_matter_facets(meta),
     )
     return article, body_line, front
 
@@ -523,9 +537,23 @@ _MD_NOISE_CHAR = re.compile(r"[\[`*_>#|]")  # a character _MD_NOISE can match st
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$", re.MULTILINE)
 
 
-def plain_text(markdown_text: str) -> str:
-    """Markdown to readable plain text (for snippets and embedding): links keep their label."""
+# "Settings > Mail > Accounts": a `>` between two words is a menu path's separator, not a quote marker.
+_MENU_SEP = re.compile(r"(?<=\S)[ \t]+>[ \t]+(?=\S)")
+# What a menu separator becomes with `menus=True`: a word of its own, which the chunker glues to the word
+# before it, so that the windows cut from the text, and what is embedded, do not change.
+MENU_MARK = "\ue000"
+
+
+def plain_text(markdown_text: str, *, menus: bool = False) -> str:
+    """Markdown to readable plain text (for snippets and embedding): links keep their label.
+
+    Args:
+        markdown_text: the Markdown.
+        menus: mark the `>` of menu paths with MENU_MARK instead of dropping it (snippets show it).
+    """
     text = _TABLE_RULE.sub(" ", markdown_text) if "---" in markdown_text else markdown_text
+    if menus and ">" in text:
+        text = _MENU_SEP.sub(f" {MENU_MARK} ", text)
     if _MD_NOISE_CHAR.search(text):  # most sections of plain prose have nothing to strip
         text = _MD_NOISE.sub(lambda m: m.group(2) or " " if m.group(1) else " ", text)
     return re.sub(r"\s+", " ", text).strip()

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from kb_engine.content.yaml_files import yaml_config
 from kb_engine.errors import ConfigError
 
 FILENAME = "canned-replies.yml"
@@ -54,10 +53,7 @@ def load_canned(path: Path) -> dict[str, dict[str, CannedReply]]:
     """
     if not path.is_file():
         return {}
-    try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    data: Any = yaml_config(path) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected `id: {{lang: {{title, text}}}}` entries")
     replies: dict[str, dict[str, CannedReply]] = {}

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kb_engine.content.articles import read_kb_file
+from kb_engine.content.yaml_files import yaml_mapping
 from kb_engine.errors import ArticleError
 
 CATEGORIES_FILE = "categories.yml"
@@ -43,12 +42,7 @@ class Category:
 
 def parse_categories(text: str, shown: str = CATEGORIES_FILE) -> dict[str, Category]:
     """Parse the categories file (in its order); ArticleError with the reason when malformed."""
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ArticleError(shown, f"invalid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ArticleError(shown, "must be a mapping of category id -> languages")
+    data = yaml_mapping(text, shown, "must be a mapping of category id -> languages")
     out: dict[str, Category] = {}
     for cid, langs in data.items():
         if not isinstance(langs, dict):

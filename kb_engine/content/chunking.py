@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from kb_engine.content.articles import Article, plain_text
+from kb_engine.content.articles import MENU_MARK, Article, plain_text
 
 KINDS = ("title", "question", "section")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$", re.MULTILINE)
@@ -49,8 +49,9 @@ class Chunk:
         }
 
 
-def split_sections(body: str) -> list[tuple[str, str]]:
-    """Markdown body -> [(heading path, section text)], intro first with heading ""."""
+def split_sections(body: str, *, menus: bool = False) -> list[tuple[str, str]]:
+    """Markdown body -> [(heading path, section text)], intro first with heading "" (menus: the `>` of
+    menu paths marked with MENU_MARK, see `plain_text`)."""
     sections: list[tuple[str, str]] = []
     stack: list[tuple[int, str]] = []
     pos = 0
@@ -64,7 +65,7 @@ def split_sections(body: str) -> list[tuple[str, str]]:
         heading_path = " > ".join(t for _, t in stack)
         pos = match.end()
     sections.append((heading_path, body[pos:]))
-    return [(h, text) for h, t in sections if (text := plain_text(t))]
+    return [(h, text) for h, t in sections if (text := plain_text(t, menus=menus))]
 
 
 def _windows(words: list[str]) -> list[str]:
@@ -82,12 +83,36 @@ def chunk_article(article: Article) -> list[Chunk]:
 # Articles are immutable values: a long-lived indexer (`kb watch`) re-chunks only the ones that changed.
 @lru_cache(maxsize=20_000)
 def _chunks(article: Article) -> tuple[Chunk, ...]:
-    sections = split_sections(article.body)
-    lead = sections[0][1] if sections else ""
+    # Passages keep the `>` of menu paths ("Settings > Mail > Accounts"); what is embedded does not, as
+    # before (the mark is glued to a word, so the windows are the same and so is the embedding cache).
+    sections = split_sections(article.body, menus=True)
+    lead = _shown(sections[0][1]) if sections else ""
     chunks = [Chunk(article.id, "title", article.title, "", lead)]
     chunks += [Chunk(article.id, "question", q, "", lead) for q in article.questions]
     for heading, text in sections:
-        for window in _windows(text.split()):
+        for window in _windows(_words(text)):
             context = f"{article.title}. {heading}." if heading else f"{article.title}."
-            chunks.append(Chunk(article.id, "section", f"{context} {window}", heading, window))
+            embedded = window.replace(MENU_MARK, "")
+            chunks.append(Chunk(article.id, "section", f"{context} {embedded}", heading, _shown(window)))
     return tuple(chunks)
+
+
+def _words(text: str) -> list[str]:
+    """The text's words, each menu separator glued to the word before it (counted as no word)."""
+    words: list[str] = []
+    for word in text.split():
+        if word == MENU_MARK:
+            if words:
+                words[-1] += MENU_MARK
+        else:
+            words.append(word)
+    return words
+
+
+# A space left where bold or code marks were dropped ("**Accounts**," -> "Accounts ,").
+_SPACE_BEFORE = re.compile(r" +(?=[,.)](?:\s|$))")
+
+
+def _shown(text: str) -> str:
+    """A passage as shown: menu paths with their `>`, no space before a comma (both languages)."""
+    return _SPACE_BEFORE.sub("", re.sub(rf"\s*{MENU_MARK}", " >", text))

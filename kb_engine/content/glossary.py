@@ -11,10 +11,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from kb_engine.content.articles import read_kb_file
 from kb_engine.content.text import fold
+from kb_engine.content.yaml_files import yaml_mapping
 from kb_engine.errors import ArticleError
 
 GLOSSARY_FILE = "glossary.yml"
@@ -55,12 +54,7 @@ class Glossary:
 
 def parse_glossary(text: str, shown: str = GLOSSARY_FILE) -> Glossary:
     """Parse glossary YAML; raises ArticleError with the reason when malformed."""
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ArticleError(shown, f"invalid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ArticleError(shown, "must be a mapping of language -> {word: [terms]}")
+    data = yaml_mapping(text, shown, "must be a mapping of language -> {word: [terms]}")
     entries: dict[str, dict[str, list[str]]] = {}
     for lang, mapping in data.items():
         if not isinstance(mapping, dict):

@@ -21,18 +21,14 @@ import yaml
 
 from kb_engine.content.articles import Article, Problem, read_kb_file
 from kb_engine.content.files import atomic_write_text, exclusive
+from kb_engine.content.yaml_files import yaml_mapping
 from kb_engine.errors import ArticleError
 
 LEARNED_FILE = "learned-questions.yml"
 
 
 def parse_learned(text: str) -> dict[str, list[str]]:
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ArticleError(LEARNED_FILE, f"invalid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ArticleError(LEARNED_FILE, "must map an article id (lang/slug) to a list of questions")
+    data = yaml_mapping(text, LEARNED_FILE, "must map an article id (lang/slug) to a list of questions")
     learned: dict[str, list[str]] = {}
     for article_id, lines in data.items():
         if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):

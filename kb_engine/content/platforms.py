@@ -21,9 +21,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from kb_engine.content.articles import read_kb_file
+from kb_engine.content.yaml_files import yaml_mapping
 from kb_engine.errors import ArticleError
 
 PLATFORMS_FILE = "platforms.yml"
@@ -41,12 +40,7 @@ class PlatformVocabulary:
 
 def parse_platforms(text: str, shown: str = PLATFORMS_FILE) -> PlatformVocabulary:
     """Parse the platforms file; ArticleError saying what is wrong when it is malformed."""
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ArticleError(shown, f"invalid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ArticleError(shown, "must be a mapping of platform -> {words: [...], en: label, ...}")
+    data = yaml_mapping(text, shown, "must be a mapping of platform -> {words: [...], en: label, ...}")
     words: dict[str, tuple[str, ...]] = {}
     labels: dict[str, dict[str, str]] = {}
     for name, entry in data.items():

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kb_engine.content.articles import Article, read_kb_file
+from kb_engine.content.yaml_files import yaml_mapping
 from kb_engine.errors import ArticleError
 
 SCOPE_FILE = "out-of-scope.yml"
@@ -61,12 +60,7 @@ def _lang_map(value: Any, where: str) -> dict[str, str]:
 
 
 def parse_scope(text: str) -> Scope:
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ArticleError(SCOPE_FILE, f"invalid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ArticleError(SCOPE_FILE, "must map a family id to {title, redirect, examples}")
+    data = yaml_mapping(text, SCOPE_FILE, "must map a family id to {title, redirect, examples}")
     families = []
     for fid, spec in data.items():
         if not isinstance(spec, dict):

@@ -40,6 +40,7 @@ from typing import Any
 import yaml
 from sqlalchemy import select
 
+from kb_engine.content.yaml_files import yaml_config
 from kb_engine.errors import ConfigError, KBError
 from kb_engine.helpdesk import priority as priority_rule
 from kb_engine.helpdesk.models import Ticket, TicketEvent
@@ -207,10 +208,7 @@ def load_automations(articles_dir: Path) -> Automations:
     path = Path(articles_dir) / FILENAME
     if not path.is_file():
         return defaults()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    data = yaml_config(path)
     return parse_automations(data, str(path))
 
 

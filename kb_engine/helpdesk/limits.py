@@ -44,24 +44,29 @@ class AnonymousLimits:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> AnonymousLimits:
-        return cls(
-            tickets_per_address=int(settings["LIMIT_TICKETS_PER_ADDRESS"]),
-            tickets_per_email=int(settings["LIMIT_TICKETS_PER_EMAIL"]),
-            misses_per_address=int(settings["LIMIT_MISSES_PER_ADDRESS"]),
-            replies_per_address=int(settings["LIMIT_REPLIES_PER_ADDRESS"]),
-            feedback_per_address=int(settings["LIMIT_FEEDBACK_PER_ADDRESS"]),
-            window_seconds=int(settings["LIMIT_WINDOW_SECONDS"]),
-        )
+        return cls(**{name: int(settings[key]) for name, key in SETTINGS.items()})
 
     def per_address(self, action: str) -> int:
-        return {
-            "ticket": self.tickets_per_address,
-            "miss": self.misses_per_address,
-            "reply": self.replies_per_address,
-            "feedback": self.feedback_per_address,
-            "lost_link": self.lost_links_per_address,
-            "watch": self.watches_per_address,
-        }[action]
+        return int(getattr(self, PER_ADDRESS[action]))
+
+
+# Each action's per-address limit (an AnonymousLimits field), and the limits that are settings (`KB_…`).
+PER_ADDRESS = {
+    "ticket": "tickets_per_address",
+    "miss": "misses_per_address",
+    "reply": "replies_per_address",
+    "feedback": "feedback_per_address",
+    "lost_link": "lost_links_per_address",
+    "watch": "watches_per_address",
+}
+SETTINGS = {
+    "tickets_per_address": "LIMIT_TICKETS_PER_ADDRESS",
+    "tickets_per_email": "LIMIT_TICKETS_PER_EMAIL",
+    "misses_per_address": "LIMIT_MISSES_PER_ADDRESS",
+    "replies_per_address": "LIMIT_REPLIES_PER_ADDRESS",
+    "feedback_per_address": "LIMIT_FEEDBACK_PER_ADDRESS",
+    "window_seconds": "LIMIT_WINDOW_SECONDS",
+}
 
 
 def _serialise(session: Session, action: str) -> None:

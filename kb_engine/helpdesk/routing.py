@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from kb_engine.content.yaml_files import yaml_config
 from kb_engine.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -132,10 +131,7 @@ def load_routing(path: Path) -> Routing:
     """Read a routing file; a missing file routes everything to L1."""
     if not path.is_file():
         return Routing()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    data = yaml_config(path)
     return parse_routing(data, str(path))
 
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
@@ -52,6 +54,16 @@ class LoginThrottle:
     per_account: int = 5
     per_address: int = 20
     window_seconds: int = 900
+
+    @classmethod
+    def from_settings(cls, session: Session, settings: Mapping[str, Any]) -> LoginThrottle:
+        """The limits the settings give (`KB_LOGIN_MAX_FAILURES`, `…_PER_ADDRESS`, `…_WINDOW_SECONDS`)."""
+        return cls(
+            session,
+            per_account=int(settings["LOGIN_MAX_FAILURES"]),
+            per_address=int(settings["LOGIN_MAX_FAILURES_PER_ADDRESS"]),
+            window_seconds=int(settings["LOGIN_WINDOW_SECONDS"]),
+        )
 
     def _key(self, username: str) -> str:
         return username.strip().lower()[:80]
@@ -106,6 +118,15 @@ class LoginThrottle:
             .group_by(LoginFailure.account)
         ).all()
         return {str(account): (int(n), int(addresses)) for account, n, addresses in rows}
+
+    def lockouts(self, now: dt.datetime | None = None) -> dict[str, dict[str, int]]:
+        """What admins are shown (`kb users list`, the console's staff accounts page), per account with
+        failed logins in the window: `failed_logins`, and `locked_for_addresses`, the addresses it is
+        refused to (0 while under `per_account`; other addresses may still log in)."""
+        return {
+            account: {"failed_logins": n, "locked_for_addresses": addresses if n >= self.per_account else 0}
+            for account, (n, addresses) in self.recent_failures(now).items()
+        }
 
     def succeeded(self, attempt: Attempt, username: str, address: str) -> None:
         """The password was right: forget this attempt and the account's failures from this address."""

@@ -28,6 +28,7 @@ from kb_engine.helpdesk.similarity import normalise
 from kb_engine.helpdesk.tickets import TIERS
 from kb_engine.insights.clarify import GROUPS as CLARIFY_GROUPS
 from kb_engine.insights.clarify import clarify_summary
+from kb_engine.stats import percentile
 
 DEFLECTION_WINDOW = dt.timedelta(days=7)
 # Time to resolution we aim for, per priority (1 critical … 4 low); first response targets are the
@@ -208,7 +209,7 @@ def _timing(deltas: list[dt.timedelta], met: int, considered: int, open_late: in
     return {
         "count": len(hours),
         "median_hours": round(statistics.median(hours), 2) if hours else None,
-        "p90_hours": hours[min(len(hours) - 1, int(0.9 * len(hours)))] if hours else None,
+        "p90_hours": percentile(hours, 90) if hours else None,
         "within_target": met,
         "within_target_rate": _rate(met, considered),
         "late_and_waiting": open_late,

@@ -17,6 +17,7 @@ from kb_engine.content.articles import Article, render_markdown
 from kb_engine.content.glossary import Glossary
 from kb_engine.content.sections import section_by_path, subtree_markdown
 from kb_engine.errors import NotFound
+from kb_engine.search.highlight import query_terms
 from kb_engine.search.lexical import analyzer
 
 CARD_CHARS = 900  # about one phone screen of steps
@@ -78,12 +79,6 @@ def highlight(html: str, terms: frozenset[str], lang: str) -> str:
 
         out.append(_WORD.sub(mark, part))
     return "".join(out)
-
-
-def query_terms(query: str, lang: str, glossary: Glossary) -> frozenset[str]:
-    """Stems of the query's words and of their glossary equivalents, in `lang`."""
-    extra = " ".join(glossary.expand(query).get(lang, []))
-    return frozenset(analyzer(lang).analyse(f"{query} {extra}")[1])
 
 
 def answer_card(

@@ -52,18 +52,26 @@ def merge_queries(queries: Sequence[EvalQuery]) -> list[EvalQuery]:
     return out
 
 
-def load_queries(path: Path) -> list[EvalQuery]:
-    """Read a query TSV (lang, expected, query)."""
+def read_tsv(path: Path, columns: Iterable[str]) -> list[dict[str, str]]:
+    """The rows of a query set (a tab-separated file with a header line, no quoting), a missing cell as "".
+
+    Raises:
+        ValueError: the header lacks one of `columns` (the message names them).
+    """
     with open(path, encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-        missing = {"lang", "expected", "query"} - set(reader.fieldnames or ())
+        missing = set(columns) - set(reader.fieldnames or ())
         if missing:
             raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-        rows = []
-        for row in reader:
-            expected = (row["expected"] or "").strip()
-            rows.append(EvalQuery(row["lang"].strip(), expected.split("/")[-1], row["query"] or ""))
-    return rows
+        return [{k: v or "" for k, v in row.items() if k is not None} for row in reader]
+
+
+def load_queries(path: Path) -> list[EvalQuery]:
+    """Read a query TSV (lang, expected, query)."""
+    return [
+        EvalQuery(row["lang"].strip(), row["expected"].strip().split("/")[-1], row["query"])
+        for row in read_tsv(path, ("lang", "expected", "query"))
+    ]
 
 
 @dataclass
@@ -74,6 +82,10 @@ class Outcome:
     answered: bool
     confidence: float
     outcome: str = ""  # answered, suggest, out_of_scope (the engine only)
+    # Everything of a confident answer but the confidence threshold: results, not closer to an
+    # out-of-scope request, not below the dense floor (the engine only; for the trade-off table).
+    eligible: bool = False
+    reach: bool = False  # results and not closer to an out-of-scope request: "might help" is possible
 
     @property
     def in_scope(self) -> bool:
@@ -145,12 +157,15 @@ class Report:
     name: str
     systems: dict[str, dict[str, Metrics]] = field(default_factory=dict)  # system -> lang ("all") -> metrics
     failures: list[dict[str, Any]] = field(default_factory=list)
+    # The engine at other threshold settings (`tradeoff`): what an operator trades by moving it.
+    tradeoff: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "systems": {s: {lang: m.to_dict() for lang, m in by.items()} for s, by in self.systems.items()},
             "failures": self.failures,
+            "tradeoff": self.tradeoff,
         }
 
 
@@ -170,12 +185,12 @@ class SignalCache:
 
 def _outcomes(
     cache: SignalCache,
-    rank_fn: Callable[[dict[str, Any]], tuple[list[Group], float, bool, str]],
+    rank_fn: Callable[[dict[str, Any]], tuple[list[Group], float, bool, str, bool, bool]],
 ) -> list[Outcome]:
     searcher = cache.searcher
     out = []
     for q, sig in zip(cache.queries, cache.signals, strict=True):
-        groups, conf, answered, outcome = rank_fn(sig)
+        groups, conf, answered, outcome, eligible, reach = rank_fn(sig)
         top = groups[:CUTOFF]
         out.append(
             Outcome(
@@ -185,6 +200,8 @@ def _outcomes(
                 answered=answered,
                 confidence=conf,
                 outcome=outcome,
+                eligible=eligible,
+                reach=reach,
             )
         )
     return out
@@ -194,11 +211,15 @@ def engine_outcomes(cache: SignalCache, params: RankingParams | None = None) -> 
     searcher = cache.searcher
     params = params or searcher.params
 
-    def rank(sig: dict[str, Any]) -> tuple[list[Group], float, bool, str]:
+    def rank(sig: dict[str, Any]) -> tuple[list[Group], float, bool, str, bool, bool]:
         ranked = searcher.rank(sig, include_internal=False, params=params)
-        answered = bool(ranked.groups) and ranked.confidence >= params.threshold and ranked.negative <= 0
-        outcome = outcome_of(answered, bool(ranked.groups), ranked, params.suggest_threshold)
-        return ranked.groups, ranked.confidence, answered, outcome
+        groups = ranked.groups
+        category = searcher.articles[groups[0].row].category if groups else None
+        answered = searcher.answers(ranked, params, category=category)  # what a search answers
+        outcome = outcome_of(answered, bool(groups), ranked, params.suggest_threshold)
+        reach = bool(groups) and ranked.negative <= 0
+        eligible = reach and searcher.near(ranked, params)
+        return groups, ranked.confidence, answered, outcome, eligible, reach
 
     return _outcomes(cache, rank)
 
@@ -208,13 +229,13 @@ def baseline_outcomes(cache: SignalCache, signal: str) -> list[Outcome]:
     searcher = cache.searcher
     plain = RankingParams(field_bias={}, other_lang_penalty=0.0)
 
-    def rank(sig: dict[str, Any]) -> tuple[list[Group], float, bool, str]:
+    def rank(sig: dict[str, Any]) -> tuple[list[Group], float, bool, str, bool, bool]:
         scores = sig["bm25"] if signal == "bm25" else searcher.dense_scores(sig, plain)[0]
         groups = group_translations(
             np.asarray(scores, dtype=np.float32), searcher.slugs, searcher.langs, searcher.public_mask,
             sig["lang"], plain,
         )  # fmt: skip
-        return groups, 0.0, False, ""
+        return groups, 0.0, False, "", False, False
 
     return _outcomes(cache, rank)
 
@@ -246,6 +267,7 @@ def evaluate(
     report = Report(name)
     engine = engine_outcomes(cache)
     report.systems["engine"] = by_language(engine)
+    report.tradeoff = tradeoff(engine, searcher.params)
     if baselines:
         report.systems["bm25"] = by_language(baseline_outcomes(cache, "bm25"))
         if not any(s["degraded"] for s in cache.signals):
@@ -269,6 +291,61 @@ def evaluate(
                  "got": o.ranked[:1], "confidence": round(o.confidence, 3)}
             )  # fmt: skip
     return report
+
+
+TRADEOFF_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def tradeoff(
+    outcomes: Sequence[Outcome], params: RankingParams, thresholds: Iterable[float] = TRADEOFF_THRESHOLDS
+) -> list[dict[str, Any]]:
+    """Served, misled, might help and out-of-scope rejection of the engine's outcomes at each threshold
+    setting (and the fitted one, marked `fitted`), overall and per language: the same rankings, only the
+    confidence threshold moved (one threshold for every category; the suggestion floor stays, or follows
+    the threshold down)."""
+    fitted = round(params.threshold, 4)
+    each = sorted({o.query.lang for o in outcomes})
+    langs = ["all", *each] if len(each) > 1 else ["all"]
+    rows = []
+    for t in sorted({round(float(x), 4) for x in thresholds} | {fitted}):
+        floor = min(params.suggest_threshold, t)
+        for lang in langs:
+            chosen = [o for o in outcomes if lang == "all" or o.query.lang == lang]
+            inside = [o for o in chosen if o.in_scope]
+            outside = [o for o in chosen if not o.in_scope]
+            answered = [o.eligible and o.confidence >= t for o in inside]
+            pairs = list(zip(answered, inside, strict=True))
+            n = len(inside) or 1
+            rejected = [not (o.eligible and o.confidence >= t) for o in outside]
+            middle = [not a and o.reach and o.confidence >= floor for a, o in pairs]
+            rows.append({
+                "threshold": t,
+                "fitted": t == fitted,
+                "lang": lang,
+                "n_in": len(inside),
+                "n_out": len(outside),
+                "served": round(sum(a and o.right_first for a, o in pairs) / n, 4),
+                "misled": round(sum(a and not o.right_first for a, o in pairs) / n, 4),
+                "suggest": round(sum(middle) / n, 4),
+                "rejected": round(sum(rejected) / len(outside), 4) if outside else None,
+            })  # fmt: skip
+    return rows
+
+
+def format_tradeoff(report: Report) -> str:
+    """The trade-off rows as text: one line per threshold setting and language."""
+    if not report.tradeoff:
+        return ""
+    header = f"{'threshold':<11} {'lang':<4} {'served':>8} {'misled':>8} {'might help':>10} {'OOS rej.':>8}"
+    lines = [f"Trade-off of {report.name}: the engine at other thresholds (* the fitted one)", header]
+    for row in report.tradeoff:
+        rejected = "-" if row["rejected"] is None else f"{row['rejected']:.3f}"
+        setting = f"{row['threshold']:.2f}" + ("*" if row["fitted"] else "")
+        lines.append(
+            f"{setting:<11} {row['lang']:<4} {row['served']:>8.3f} {row['misled']:>8.3f}"
+            f" {row['suggest']:>10.3f} {rejected:>8}"
+        )
+    return "\n".join(lines)
 
 
 COLUMNS = (

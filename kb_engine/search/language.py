@@ -27,8 +27,21 @@ _ENGLISH_HINTS = re.compile(
 
 @lru_cache(maxsize=4)
 def _detector(languages: tuple[str, ...]):
+    # Models load on first use, in the calling thread: preloading them starts a native thread pool, and a
+    # server process forks its workers after `warm_up` (a pool's threads do not survive a fork).
     langs = [_LINGUA[code] for code in languages if code in _LINGUA]
-    return LanguageDetectorBuilder.from_languages(*langs).with_preloaded_language_models().build()
+    return LanguageDetectorBuilder.from_languages(*langs).build()
+
+
+# Short texts use every n-gram length (1 to 5), longer ones fewer: together they load every model.
+_WARM_UP = ("mon imprimante", "my printer is broken again today", "le wifi ne marche plus depuis hier " * 5)
+
+
+def warm_up(languages: Sequence[str] = ("en", "fr")) -> None:
+    """Load the detector's language models now (a server's master process calls this before forking its
+    workers, which then share those pages instead of each loading its own copy)."""
+    for text in _WARM_UP:
+        detect_language(text, languages)
 
 
 MAX_DETECT_CHARS = 4000

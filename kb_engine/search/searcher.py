@@ -441,6 +441,23 @@ class Searcher:
         ranked.confidence = confidence(ranked.features, params)
         return ranked
 
+    def answers(
+        self, ranked: Ranked, params: RankingParams | None = None, *, category: str | None = None
+    ) -> bool:
+        """The one rule of a confident answer, for searches and `kb eval` alike: the confidence reaches
+        the threshold (the first article's category's own, when set), the query is not closer to a request
+        the desk does not handle than to any article, and the first article is not below the dense floor
+        (a shared rare word alone is not an answer)."""
+        params = params or self.params
+        if not ranked.groups:
+            return False
+        threshold = params.category_thresholds.get(category or "", params.threshold)
+        return ranked.confidence >= threshold and ranked.negative <= 0 and self.near(ranked, params)
+
+    def near(self, ranked: Ranked, params: RankingParams | None = None) -> bool:
+        """Not below the dense floor (always, on a degraded lexical-only search)."""
+        return ranked.features.get("dense", 1.0) >= (params or self.params).dense_floor
+
     def _search(
         self, text: str, *, k: int, include_internal: bool, lang: str | None, clarify: bool,
         facet: str | None, encode: Any = None,
@@ -453,13 +470,7 @@ class Searcher:
         query = self.sections.query(text, signals["lang"], self.glossary, facet)
         groups = self.sections.facet_first(ranked.groups[:k], facet)
         hits = [self._hit(g, ranked.best_chunk, signals["chunk_scores"], query) for g in groups]
-        threshold = self.params.threshold
-        if hits and hits[0].category in self.params.category_thresholds:
-            threshold = self.params.category_thresholds[hits[0].category]
-        # Closer to a request the desk does not handle than to any article: never a confident answer.
-        # Nor below the dense floor: a shared rare word alone is not an answer.
-        near = ranked.features.get("dense", 1.0) >= self.params.dense_floor
-        answered = bool(hits) and ranked.confidence >= threshold and ranked.negative <= 0 and near
+        answered = bool(hits) and self.answers(ranked, category=hits[0].category)
         outcome = outcome_of(answered, bool(hits), ranked, self.params.suggest_threshold)
         redirect = None
         if not answered and ranked.scope_row is not None and ranked.negative > 0:
@@ -480,8 +491,10 @@ class Searcher:
             timings=signals["timings"],
             redirect=redirect,
             outcome=outcome,
-            clarify=self.sections.clarify(groups, signals["chunk_scores"], query)
-            if clarify and answered
+            # Not for a miss; on "might help" only when the hits split by platform (that is why the
+            # engine is unsure: articles that differ only by the platform score alike).
+            clarify=self.sections.clarify(groups, signals["chunk_scores"], query, answered=answered)
+            if clarify and outcome in ("answered", "suggest")
             else None,
             facet=facet,
         )

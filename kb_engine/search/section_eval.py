@@ -9,13 +9,13 @@ expected section among its three best sections).
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kb_engine.content.text import fold
+from kb_engine.search.evaluation import read_tsv
 from kb_engine.search.searcher import Searcher, clean_query
 
 
@@ -29,17 +29,12 @@ class SectionQuery:
 
 def load_section_queries(path: Path) -> list[SectionQuery]:
     """Read a section query TSV (lang, expected, section, query)."""
-    with open(path, encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-        missing = {"lang", "expected", "section", "query"} - set(reader.fieldnames or ())
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-        return [
-            SectionQuery(
-                r["lang"].strip(), r["expected"].strip().split("/")[-1], r["section"].strip(), r["query"]
-            )
-            for r in reader
-        ]
+    return [
+        SectionQuery(
+            r["lang"].strip(), r["expected"].strip().split("/")[-1], r["section"].strip(), r["query"]
+        )
+        for r in read_tsv(path, ("lang", "expected", "section", "query"))
+    ]
 
 
 def top_sections(searcher: Searcher, article_id: str, query: str, *, lang: str, n: int = 3) -> list[str]:
@@ -142,13 +137,18 @@ def format_section_figures(figures: dict[str, Any]) -> str:
             f"{'sections':<12} {'all':<5} {sec['n']:>4} {sec['article_hit1']:>6.3f} "
             f"{sec['section_hit1']:>6.3f} {sec['section_hit3']:>6.3f}"
         )
-    amb = figures.get("ambiguity")
-    if amb:
-        lines.append(
-            f"clarifying question: asked {amb['asked']:.3f} of the ambiguity set (n={amb['n']}), right value "
-            f"offered {amb['offered_right_value']:.3f}, right section first after one click "
-            f"{amb['right_section_after_click']:.3f}; asked {amb['asked_on_query_set']:.3f} of the query set"
-        )
+    for key, sets in (
+        ("ambiguity", ("ambiguity", "query")),
+        ("clarify_holdout", ("held-out ambiguous", "clear")),
+    ):
+        amb = figures.get(key)
+        if amb:
+            lines.append(
+                f"clarifying question: asked {amb['asked']:.3f} of the {sets[0]} set (n={amb['n']}), right "
+                f"value offered {amb['offered_right_value']:.3f}, right section first after one click "
+                f"{amb['right_section_after_click']:.3f}; asked {amb['asked_on_query_set']:.3f} of the "
+                f"{sets[1]} set"
+            )
     return "\n".join(lines)
 
 
@@ -161,15 +161,13 @@ class AmbiguousQuery:
     query: str
 
 
+AMBIGUITY_COLUMNS = ("lang", "expected", "section", "facet", "query")
+
+
 def load_ambiguity_queries(path: Path) -> list[AmbiguousQuery]:
     """Read an ambiguity TSV (lang, expected, section, facet, query)."""
-    with open(path, encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-        missing = {"lang", "expected", "section", "facet", "query"} - set(reader.fieldnames or ())
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-        rows = [{k: (v or "").strip() for k, v in r.items()} for r in reader]
-        return [AmbiguousQuery(r["lang"], r["expected"], r["section"], r["facet"], r["query"]) for r in rows]
+    rows = [{k: v.strip() for k, v in r.items()} for r in read_tsv(path, AMBIGUITY_COLUMNS)]
+    return [AmbiguousQuery(r["lang"], r["expected"], r["section"], r["facet"], r["query"]) for r in rows]
 
 
 def evaluate_ambiguity(searcher: Searcher, queries: Sequence[AmbiguousQuery]) -> dict[str, Any]:

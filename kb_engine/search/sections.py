@@ -3,8 +3,9 @@
 An article's chunks already carry their heading path; a hit's best section is the section whose chunks
 score best for the query: the dense score of its best window, plus the share of the query's words (and
 their glossary equivalents) found in its heading and text, plus a strong preference for the platform the
-customer named ("on my iPhone" -> Steps > Phone). Sections that describe the problem or speak to the desk
-(Symptoms, Before escalating) are not answers: they are chosen only when nothing else matches.
+customer named ("on my iPhone" -> Steps > Phone). Sections that describe the problem or what to have ready
+for support (Symptoms, Before you contact support; "Before escalating" in older articles) are not answers:
+they are chosen only when nothing else matches.
 
 Only the few hits shown are looked at, so this adds a small constant to a query, not a pass over the index.
 """
@@ -45,13 +46,21 @@ DEFAULT_PLATFORMS: dict[str, tuple[str, ...]] = {
     "android": ("android", "samsung", "pixel", "galaxy", "xiaomi", "huawei"),
     "web": ("web",),  # not "browser" or "ligne": "clear the browser cache", "hors ligne" name no platform
 }  # fmt: skip
-# Headings that are not answers, folded: what the problem looks like, and the desk's own checklist.
+# Headings that are not answers, folded: what the problem looks like, and what to have ready before
+# contacting support (written "Before escalating" in the desk's words until the shipped articles spoke
+# the customers'; knowledge bases started from the older template still use it).
 NOT_ANSWER_HEADINGS = frozenset(
-    {"symptoms", "symptomes", "before escalating", "avant d'escalader", "avant d escalader"}
-)
+    {
+        "symptoms", "symptomes", "before you contact support", "avant de contacter le support",
+        "before escalating", "avant d'escalader", "avant d escalader",
+    }
+)  # fmt: skip
 # How far below the best answer section a platform's section may score for the question to be asked.
 # Measured on eval/ambiguity.tsv against eval/queries.tsv (README "Which one are you using?").
 CLARIFY_MARGIN = 0.1
+# How close other hits must be to the first (share of its score) for "the results split by platform" to
+# count: articles that differ only by the platform score alike for a query that names none.
+CLARIFY_GAP = 0.15
 _WORD = re.compile(r"[a-z0-9]+")
 # Bullets and step numbers left in a flattened passage ("- Check the cable. 2. Restart"): snippet noise.
 LIST_MARKER = re.compile(r"(?<!\S)(?:[-*+]|\d{1,2}\.)\s+(?=\S)")
@@ -76,14 +85,21 @@ class Platforms:
 
     words: Mapping[str, Sequence[str]] = field(default_factory=lambda: dict(DEFAULT_PLATFORMS))
     labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # The front-matter field an article declares its platforms in (setting FACET_FIELD).
+    facet_field: str = "platform"
 
     @classmethod
-    def with_vocabulary(cls, vocabulary: PlatformVocabulary) -> Platforms:
+    def with_vocabulary(cls, vocabulary: PlatformVocabulary, facet_field: str = "platform") -> Platforms:
         """The built-in vocabulary with an articles folder's platforms file added to it."""
         words = {value: tuple(found) for value, found in DEFAULT_PLATFORMS.items()}
         for value, extra in vocabulary.words.items():
             words[value] = tuple(dict.fromkeys((*words.get(value, ()), *extra)))
-        return cls(words, dict(vocabulary.labels))
+        return cls(words, dict(vocabulary.labels), facet_field)
+
+    def declared(self, article: Article) -> list[str]:
+        """The known platforms an article declares in its front matter, in its order (unknown values,
+        which `kb lint` reports, left out)."""
+        return [value for value in article.facet(self.facet_field) if value in self.words]
 
     def __post_init__(self) -> None:
         self._index: dict[str, set[str]] = {}
@@ -108,14 +124,15 @@ class Platforms:
         return self.of_text(title)
 
 
-def platforms_for(articles_dir: str | Path) -> Platforms:
-    """The platform vocabulary for an articles folder: the built-in one plus its `platforms.yml`. A
-    malformed file is logged and left out (the built-in vocabulary still serves); `kb lint` reports it."""
+def platforms_for(articles_dir: str | Path, facet_field: str = "platform") -> Platforms:
+    """The platform vocabulary for an articles folder: the built-in one plus its `platforms.yml`, and the
+    front-matter field articles declare theirs in. A malformed file is logged and left out (the built-in
+    vocabulary still serves); `kb lint` reports it."""
     try:
-        return Platforms.with_vocabulary(load_platforms(Path(articles_dir)))
+        return Platforms.with_vocabulary(load_platforms(Path(articles_dir)), facet_field)
     except ArticleError as exc:
         log.error("platforms file left out: %s", exc)
-        return Platforms()
+        return Platforms(facet_field=facet_field)
 
 
 def is_answer_heading(path: str) -> bool:
@@ -172,6 +189,7 @@ class SectionPicker:
         segments: np.ndarray | None,
         platforms: Platforms,
         weights: SectionWeights = SectionWeights(),
+        declared: Sequence[Sequence[str]] | None = None,
     ) -> None:
         self.chunk_kinds = chunk_kinds
         self.headings = headings
@@ -179,6 +197,8 @@ class SectionPicker:
         self.langs = langs
         self.platforms = platforms
         self.weights = weights
+        # Per article row: the platforms its front matter declares (setting FACET_FIELD), else empty.
+        self.declared = declared or []
         self._terms: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
         self._heading_platforms: dict[str, frozenset[str]] = {}
         if segments is not None:
@@ -202,6 +222,7 @@ class SectionPicker:
             searcher.langs,
             searcher.segments,
             searcher.platforms,
+            declared=[searcher.platforms.declared(a) for a in searcher.articles],
         )
 
     def chunks_of(self, row: int) -> np.ndarray:
@@ -214,7 +235,10 @@ class SectionPicker:
         return SectionQuery(terms, frozenset({facet} if facet else self.platforms.of_text(text)))
 
     def article_platforms(self, row: int) -> list[str]:
-        """The platforms an article's sections are about, in article order."""
+        """The platforms an article is for: those its front matter declares, else those its section
+        headings name, in article order."""
+        if row < len(self.declared) and self.declared[row]:
+            return list(self.declared[row])
         found: list[str] = []
         for c in self.chunks_of(row).tolist():
             if self.chunk_kinds[c] == _SECTION_KIND and self.headings[c]:
@@ -233,12 +257,25 @@ class SectionPicker:
         chunk_scores: np.ndarray | None,
         query: SectionQuery,
         margin: float = CLARIFY_MARGIN,
+        answered: bool = True,
     ) -> dict[str, Any] | None:
         """The one question worth asking, or None: when the query names no platform, the first hit's
         sections cover two platforms or more and a platform's section is the best answer or within
         `margin` of it (the steps the customer needs depend on the platform). The options are the
-        platforms of the first hit's sections, in article order."""
+        platforms of the first hit's sections, in article order. Also when the hits within `CLARIFY_GAP`
+        (a share of its score) of the first are articles for one platform each, two platforms or more
+        between them (a knowledge base that writes one article per platform): the options are theirs, in
+        rank order; that one is asked when the engine is not `answered` too (the close hits are why it is
+        unsure)."""
         if query.platforms or not groups:
+            return None
+        close = [g for g in groups[:3] if g.score >= groups[0].score - CLARIFY_GAP * abs(groups[0].score)]
+        singles = [self.article_platforms(g.row) for g in close]
+        if len(close) >= 2 and all(len(found) == 1 for found in singles):
+            split = list(dict.fromkeys(found[0] for found in singles))
+            if len(split) >= 2:
+                return {"facet": "platform", "options": split}
+        if not answered:
             return None
         options = self.article_platforms(groups[0].row)
         if len(options) < 2:

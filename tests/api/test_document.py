@@ -105,7 +105,7 @@ def test_query_limit_in_the_document_is_the_setting(
     tmp_path: Path, articles_dir: Path, hashing_index: Path
 ) -> None:
     """KB_MAX_QUERY_CHARS=300: the document says 300 and the server refuses the 301st character."""
-    from web import create_app
+    from web import close_app, create_app
 
     app = create_app(
         {
@@ -130,7 +130,7 @@ def test_query_limit_in_the_document_is_the_setting(
         ticket = {"query": "y" * 301, "email": "ana@example.com"}
         assert client.post("/api/v1/tickets", json=ticket).status_code == 422
     finally:
-        app.extensions["kb_engine"].dispose()
+        close_app(app)
 
 
 def evaluate(expression: str, request: dict[str, Any], response: dict[str, Any]) -> Any:

@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.apps import served_app
+from tests.apps import served_app, wsgi_server
 from tests.conftest import MODEL, ROOT, SHIPPED
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -55,28 +55,25 @@ class LiveServer:
 @pytest.fixture()
 def live_server(tmp_path: Path, index_dir: Path, articles_dir: Path) -> Iterator[LiveServer]:
     """The app served on 127.0.0.1 (a free port) in a thread, on a fresh database and articles copy."""
-    from werkzeug.serving import make_server
-
-    from web.cli import QuietRequestHandler
-    from web.resources import get_searcher
-
     articles = tmp_path / "articles"
     shutil.copytree(articles_dir, articles)
     for name in ("routing.yml", "canned-replies.yml"):
         if (SHIPPED / name).exists():
             shutil.copy(SHIPPED / name, articles / name)
-    with served_app(tmp_path, articles, index_dir, model=MODEL, testing=False) as app:
+    with serving(tmp_path, articles, index_dir) as server:
+        yield server
+
+
+@contextmanager
+def serving(tmp_path: Path, articles: Path, index: Path) -> Iterator[LiveServer]:
+    """The app serving `index` (built from `articles`) on 127.0.0.1 and a free port, in a thread."""
+    from web.resources import get_searcher
+
+    with served_app(tmp_path, articles, index, model=MODEL, testing=False) as app:
         with app.app_context():  # as gunicorn's workers do: the model is loaded before the first visitor
             get_searcher().search("warm-up", use_cache=False)
-        server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
-        thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-        thread.start()
-        try:
-            yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, articles)
-        finally:
-            server.shutdown()
-            thread.join(timeout=10)
-            server.server_close()
+        with wsgi_server(app) as url:
+            yield LiveServer(url, app, articles)
 
 
 def shot(page: Any, name: str) -> Path:

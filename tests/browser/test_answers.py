@@ -4,13 +4,13 @@ landing on the section, the section marked on the article page, and no accessibi
 from __future__ import annotations
 
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.apps import page_server
 from tests.browser.conftest import axe_violations, rows, serious_violations, shot
 
 CONFIDENT = {
@@ -149,14 +149,12 @@ class _Intranet(BaseHTTPRequestHandler):
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_the_widget_shows_the_answer_card_under_a_strict_csp(live_server, page, lang: str) -> None:
     handler = type("Intranet", (_Intranet,), {"kb_url": live_server.url, "lang": lang})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    live_server.app.config["CORS_ORIGINS"] = [f"http://127.0.0.1:{server.server_port}"]
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type in {"error", "warning"} else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
-    try:
-        page.goto(f"http://127.0.0.1:{server.server_port}/")
+    with page_server(handler) as intranet:
+        live_server.app.config["CORS_ORIGINS"] = [intranet]
+        page.goto(f"{intranet}/")
         page.wait_for_selector("[data-kb-engine-widget][data-ready=true]", state="attached")
         page.click(".kbw-toggle")
         query, heading, word = CONFIDENT[lang]
@@ -172,9 +170,6 @@ def test_the_widget_shows_the_answer_card_under_a_strict_csp(live_server, page, 
             assert href.startswith(live_server.url + "/")  # the article's own links, on the help centre
         shot(page, f"26-widget-card-{lang}")
         assert not problems, problems
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_agents_see_the_answer_card_and_insert_its_steps_at_the_cursor(live_server, browser) -> None:

@@ -4,14 +4,14 @@ and ticket), the widget on another origin under a strict CSP, the language switc
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.apps import page_server
 from tests.browser.conftest import rows, serious_violations, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
@@ -138,15 +138,9 @@ class _HostPage(BaseHTTPRequestHandler):
 @pytest.fixture()
 def host_site(live_server) -> Iterator[str]:
     handler = type("HostPage", (_HostPage,), {"kb_url": live_server.url})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    origin = f"http://127.0.0.1:{server.server_port}"
-    live_server.app.config["CORS_ORIGINS"] = [origin]
-    yield origin
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
+    with page_server(handler) as origin:
+        live_server.app.config["CORS_ORIGINS"] = [origin]
+        yield origin
 
 
 def test_widget_on_another_origin_under_a_strict_csp(live_server, host_site, page) -> None:

@@ -94,8 +94,17 @@ def test_browse_pages_have_no_serious_accessibility_violations(
 def test_results_with_count_and_topics_have_no_serious_violations(
     live_server, axe_page: Any, lang: str
 ) -> None:  # noqa: F811
-    axe_page.goto(f"{live_server.url}/search?q=printer+offline&lang={lang}")
+    query = {"en": "printer offline", "fr": "imprimante hors ligne"}[lang]
+    axe_page.goto(f"{live_server.url}/search?q={query.replace(' ', '+')}&lang={lang}")
     expect(axe_page.locator("p.count")).to_be_visible()
     assert axe_page.locator(".hit-category a").count() >= 1
+    # the query's words light up in the first title and snippet, readable (axe checks the contrast)
+    first = axe_page.locator(".hits li").first
+    marked = " ".join(first.locator("mark").all_inner_texts()).lower()
+    assert set(query.split()) - {"hors"} <= set(marked.split()), marked
+    assert first.locator(".snippet mark").count() >= 1
     assert serious_violations(axe_page) == []
     shot(axe_page, f"25-results-{lang}")
+    axe_page.set_viewport_size({"width": 390, "height": 844})
+    assert axe_page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(axe_page, f"25-results-{lang}-390")

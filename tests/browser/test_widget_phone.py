@@ -3,12 +3,10 @@ width less a margin, and "Contact support" stays visible once suggestions show; 
 
 from __future__ import annotations
 
-import threading
-from http.server import ThreadingHTTPServer
-
 import pytest
 from playwright.sync_api import expect
 
+from tests.apps import page_server
 from tests.browser.conftest import shot
 from tests.browser.test_answers import _Intranet
 
@@ -31,13 +29,11 @@ def inside(page, selector: str) -> bool:
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_widget_stays_inside_a_phone_screen_with_contact_reachable(live_server, new_page, lang: str) -> None:
     handler = type("Intranet", (_Intranet,), {"kb_url": live_server.url, "lang": lang})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    live_server.app.config["CORS_ORIGINS"] = [f"http://127.0.0.1:{server.server_port}"]
     page = new_page()
     page.set_viewport_size({"width": 390, "height": 844})
-    try:
-        page.goto(f"http://127.0.0.1:{server.server_port}/")
+    with page_server(handler) as intranet:
+        live_server.app.config["CORS_ORIGINS"] = [intranet]
+        page.goto(f"{intranet}/")
         page.wait_for_selector("[data-kb-engine-widget][data-ready=true]", state="attached")
         page.click(".kbw-toggle")
         page.locator(".kbw-input").press_sequentially(QUERY[lang], delay=20)
@@ -51,6 +47,3 @@ def test_widget_stays_inside_a_phone_screen_with_contact_reachable(live_server, 
         assert "new tab" in contact.inner_text() or "nouvel onglet" in contact.inner_text()
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         shot(page, f"25-widget-phone-{lang}")
-    finally:
-        server.shutdown()
-        server.server_close()

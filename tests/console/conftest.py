@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 from tests.apps import app_ticket
 from tests.conftest import SHIPPED
@@ -19,6 +21,20 @@ def app_config(app_config: dict[str, object], tmp_path: Path, articles_dir: Path
     for name in ("routing.yml", "canned-replies.yml"):
         shutil.copy(SHIPPED / name, articles / name)
     return {**app_config, "ARTICLES_DIR": str(articles)}
+
+
+@pytest.fixture()
+def db(tmp_path: Path) -> Iterator[Session]:
+    """A session on a migrated ticket store of its own (a real SQLite file), disposed after the test."""
+    from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'desk.sqlite3'}")
+    try:
+        upgrade(engine)
+        with make_session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def open_ticket(app, **fields):

@@ -9,7 +9,6 @@ import io
 import pytest
 from sqlalchemy.orm import Session
 
-from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
 from kb_engine.helpdesk.models import Feedback, SearchLog, Ticket
 from kb_engine.insights.dashboard import Period, dashboard, funnel, search_quality, tickets_summary, to_rows
 from tests.conftest import csrf_token, login_staff
@@ -17,15 +16,6 @@ from tests.conftest import csrf_token, login_staff
 DAY = dt.datetime(2026, 3, 2, 9, 0)
 PERIOD = Period.days(dt.date(2026, 3, 1), dt.date(2026, 3, 7))
 NOW = dt.datetime(2026, 3, 20)
-
-
-@pytest.fixture()
-def db(tmp_path) -> Session:
-    engine = make_engine(f"sqlite:///{tmp_path / 'dash.sqlite3'}")
-    upgrade(engine)
-    with make_session_factory(engine)() as session:
-        yield session
-    engine.dispose()
 
 
 def search(

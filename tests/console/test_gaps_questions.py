@@ -33,15 +33,6 @@ MISSES = [
 ]
 
 
-@pytest.fixture()
-def db(tmp_path) -> Session:
-    engine = make_engine(f"sqlite:///{tmp_path / 'gaps.sqlite3'}")
-    upgrade(engine)
-    with make_session_factory(engine)() as session:
-        yield session
-    engine.dispose()
-
-
 def test_suggested_title_is_tidy() -> None:
     assert suggest_title("  how do i book a meeting room??  ") == "How do i book a meeting room"
 

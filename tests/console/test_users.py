@@ -9,19 +9,10 @@ from sqlalchemy.orm import Session
 
 from kb_engine.cli.main import cli
 from kb_engine.errors import InvalidQuery
-from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
 from kb_engine.helpdesk.users import authenticate, create_user, may_act_on, set_active, tiers_for
+from tests.conftest import login_staff
 
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture()
-def db(tmp_path) -> Session:
-    engine = make_engine(f"sqlite:///{tmp_path / 'users.sqlite3'}")
-    upgrade(engine)
-    with make_session_factory(engine)() as session:
-        yield session
-    engine.dispose()
 
 
 def test_password_is_stored_as_an_argon2_hash_and_checked(db: Session) -> None:
@@ -91,3 +82,11 @@ def test_kb_users_create_list_disable(runner, tmp_path) -> None:
     assert [(u["username"], u["role"], u["active"]) for u in json.loads(listed.output)] == [
         ("omar", "agent-L3", False)
     ]
+
+
+def test_staff_accounts_page_has_a_plain_title_and_the_history_once(app, client) -> None:
+    login_staff(app, client, "root", role="admin")
+    html = client.get("/console/admin/users").get_data(as_text=True)
+    title = html.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert title.startswith("Staff accounts") and "<" not in title
+    assert html.count('id="user-history"') == 1

@@ -88,7 +88,7 @@ def test_a_backup_taken_while_tickets_pour_in_restores_every_acknowledged_ticket
     assert (Path(target["KB_ARTICLES_DIR"]) / "canned-replies.yml").exists()
 
     # The customer's private link works on the restored instance.
-    from web import create_app
+    from web import close_app, create_app
 
     reference = sorted(before_backup)[0]
     token = restored[reference]
@@ -100,7 +100,7 @@ def test_a_backup_taken_while_tickets_pour_in_restores_every_acknowledged_ticket
         assert page.status_code == 200
         assert reference in page.get_data(as_text=True)
     finally:
-        app.extensions["kb_engine"].dispose()
+        close_app(app)
 
 
 def test_restore_refuses_an_instance_that_already_has_tickets(tmp_path):

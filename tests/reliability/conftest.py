@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.databases import migrated_sqlite
+from web import close_app
+
 
 @pytest.fixture()
 def own_index(tmp_path: Path, hashing_index: Path) -> Path:
@@ -24,7 +27,7 @@ def make_app(tmp_path: Path, articles_dir: Path, index: Path, **extra: object):
         {
             "ARTICLES_DIR": str(articles_dir),
             "INDEX_DIR": str(index),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'tickets.sqlite3'}",
+            "DATABASE_URL": migrated_sqlite(tmp_path / "tickets.sqlite3"),
             "INSTANCE_DIR": str(tmp_path / "instance"),
             "MODEL": "hashing",
             "SESSION_COOKIE_SECURE": False,
@@ -38,4 +41,4 @@ def make_app(tmp_path: Path, articles_dir: Path, index: Path, **extra: object):
 def hashing_app(tmp_path: Path, articles_dir: Path, own_index: Path) -> Iterator[object]:
     application = make_app(tmp_path, articles_dir, own_index)
     yield application
-    application.extensions["kb_engine"].dispose()
+    close_app(application)

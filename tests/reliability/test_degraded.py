@@ -8,6 +8,7 @@ import pytest
 
 from kb_engine.search.index_files import current_build
 from tests.conftest import csrf_token
+from web import close_app
 
 
 def vectors_file(index: Path) -> Path:
@@ -71,4 +72,4 @@ def test_missing_index_answers_503_not_500(tmp_path: Path, articles_dir: Path) -
         assert page.status_code == 503, page.status_code
         assert client.get("/").status_code == 200
     finally:
-        app.extensions["kb_engine"].dispose()
+        close_app(app)

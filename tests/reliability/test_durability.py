@@ -73,7 +73,7 @@ def quick_busy_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("quick_busy_timeout")
 def test_locked_database_answers_503_and_the_form_keeps_what_was_typed(app_config) -> None:
-    from web import create_app
+    from web import close_app, create_app
 
     app = create_app(app_config)
     client = app.test_client()
@@ -104,7 +104,7 @@ def test_locked_database_answers_503_and_the_form_keeps_what_was_typed(app_confi
     finally:
         locker.execute("ROLLBACK")
         locker.close()
-        app.extensions["kb_engine"].dispose()
+        close_app(app)
     # The lock gone, the same form goes through.
     app = create_app(app_config)
     try:
@@ -117,7 +117,7 @@ def test_locked_database_answers_503_and_the_form_keeps_what_was_typed(app_confi
         )
         assert resent.status_code == 303
     finally:
-        app.extensions["kb_engine"].dispose()
+        close_app(app)
 
 
 def test_full_database_answers_503_and_loses_nothing(app_config) -> None:
@@ -126,7 +126,7 @@ def test_full_database_answers_503_and_loses_nothing(app_config) -> None:
     stay intact, and the same form goes through once there is room again."""
     from sqlalchemy import event
 
-    from web import create_app
+    from web import close_app, create_app
 
     path = str(app_config["DATABASE_URL"]).removeprefix("sqlite:///")
     app = create_app(app_config)
@@ -174,4 +174,4 @@ def test_full_database_answers_503_and_loses_nothing(app_config) -> None:
     # Room again: the same form goes through.
     resent = client.post("/contact/send", data={**form, "csrf_token": token})
     assert resent.status_code == 303
-    engine.dispose()
+    close_app(app)

@@ -13,6 +13,7 @@ import pytest
 from tests.apps import app_ticket, served_app
 from tests.conftest import SHIPPED
 from tests.console.conftest import app_config  # noqa: F401 - the shipped routing, private articles
+from tests.databases import migrated_sqlite
 
 
 def db_path(app) -> str:
@@ -85,7 +86,7 @@ def hostile_app(tmp_path: Path, hostile_index: tuple[Path, Path]):
 @pytest.fixture()
 def make_app(tmp_path: Path, hostile_index: tuple[Path, Path]) -> Iterator[Callable[..., Any]]:
     """Apps over the hostile index (hashing model) with extra settings; each on its own SQLite file."""
-    from web import create_app
+    from web import close_app, create_app
 
     made = []
     articles, index = hostile_index
@@ -95,7 +96,7 @@ def make_app(tmp_path: Path, hostile_index: tuple[Path, Path]) -> Iterator[Calla
             {
                 "ARTICLES_DIR": str(articles),
                 "INDEX_DIR": str(index),
-                "DATABASE_URL": f"sqlite:///{tmp_path / f'db{len(made)}.sqlite3'}",
+                "DATABASE_URL": migrated_sqlite(tmp_path / f"db{len(made)}.sqlite3"),
                 "INSTANCE_DIR": str(tmp_path / "instance"),
                 "MODEL": "hashing",
                 "SESSION_COOKIE_SECURE": False,
@@ -110,4 +111,4 @@ def make_app(tmp_path: Path, hostile_index: tuple[Path, Path]) -> Iterator[Calla
 
     yield make
     for app in made:
-        app.extensions["kb_engine"].dispose()
+        close_app(app)

@@ -90,8 +90,11 @@ def test_a_lock_out_does_not_stop_the_real_user_from_elsewhere(make_app, caplog)
     assert listed.exit_code == 0, listed.output
     admin = next(row for row in json.loads(listed.stdout) if row["username"] == "admin")
     assert admin["failed_logins"] == 5 and admin["locked_for_addresses"] == 1
-    # The admin, from an address that did not fail, logs in.
-    assert _login(_client(app, "192.0.2.10"), "admin", STAFF_PASSWORD).status_code == 303
+    # The admin, from an address that did not fail, logs in, and sees the lock-out on the staff accounts page.
+    real = _client(app, "192.0.2.10")
+    assert _login(real, "admin", STAFF_PASSWORD).status_code == 303
+    page = real.get("/console/admin/users").get_data(as_text=True)
+    assert "locked for 1 address after 5 failed logins" in page
     # And the attacker is still locked out afterwards (the admin's success cleared only their own).
     assert _login(attacker, "admin", "another guess!!").status_code == 429
 

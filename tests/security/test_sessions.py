@@ -21,7 +21,7 @@ def try_login(client, username: str, password: str):
 
 
 def test_session_cookie_is_secure_httponly_and_lax(app_config) -> None:
-    from web import create_app
+    from web import close_app, create_app
 
     app = create_app({**app_config, "SESSION_COOKIE_SECURE": True})
     try:
@@ -32,7 +32,7 @@ def test_session_cookie_is_secure_httponly_and_lax(app_config) -> None:
         cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
         assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     finally:
-        app.extensions["kb_engine"].dispose()
+        close_app(app)
 
 
 def test_login_starts_a_new_session(app, client) -> None:
@@ -93,7 +93,7 @@ def test_account_is_locked_after_repeated_failures_even_with_the_right_password(
 
 
 def test_address_is_limited_across_accounts(app_config) -> None:
-    from web import create_app
+    from web import close_app, create_app
 
     app = create_app({**app_config, "LOGIN_MAX_FAILURES_PER_ADDRESS": 6})
     try:
@@ -105,12 +105,12 @@ def test_address_is_limited_across_accounts(app_config) -> None:
         other.environ_base["REMOTE_ADDR"] = "192.0.2.7"
         assert try_login(other, "someone-else", "wrong password!").status_code == 401
     finally:
-        app.extensions["kb_engine"].dispose()
+        close_app(app)
 
 
 def test_limit_is_shared_by_worker_processes(app_config) -> None:
     """Two app instances on one database stand for two gunicorn workers: failures on one count on both."""
-    from web import create_app
+    from web import close_app, create_app
 
     first, second = create_app(app_config), create_app(app_config)
     try:
@@ -121,8 +121,8 @@ def test_limit_is_shared_by_worker_processes(app_config) -> None:
         assert try_login(first.test_client(), "ana", "wrong password!").status_code == 429
         assert try_login(second.test_client(), "ana", "wrong password!").status_code == 429
     finally:
-        first.extensions["kb_engine"].dispose()
-        second.extensions["kb_engine"].dispose()
+        close_app(first)
+        close_app(second)
 
 
 def test_throttle_forgets_failures_after_the_window_and_on_success(app) -> None:

@@ -3,11 +3,12 @@ opens no dialog and triggers no Content-Security-Policy violation: nothing execu
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from tests.apps import wsgi_server
 
 pytestmark = pytest.mark.browser
 
@@ -21,20 +22,9 @@ document.addEventListener('securitypolicyviolation', (e) => {
 
 @pytest.fixture()
 def hostile_server(hostile_app) -> Iterator[str]:
-    from werkzeug.serving import make_server
-
-    from web.cli import QuietRequestHandler
-
     hostile_app.config["TESTING"] = False
-    server = make_server("127.0.0.1", 0, hostile_app, threaded=True, request_handler=QuietRequestHandler)
-    thread = threading.Thread(target=server.serve_forever, name="hostile-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    with wsgi_server(hostile_app) as url:
+        yield url
 
 
 def test_hostile_article_runs_nothing_in_the_browser(page: Any, hostile_server: str) -> None:

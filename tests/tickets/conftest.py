@@ -23,6 +23,7 @@ from kb_engine.helpdesk.db import make_engine, make_session_factory, upgrade
 from kb_engine.helpdesk.routing import load_routing
 from kb_engine.helpdesk.tickets import TicketService
 from tests.conftest import SHIPPED
+from tests.databases import migrated_sqlite
 
 PG_ENV = "KB_TEST_POSTGRES_URL"
 START = dt.datetime(2026, 3, 2, 9, 0)
@@ -62,7 +63,7 @@ def fresh_postgres_schema(prefix: str) -> Iterator[str]:
 def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     """A SQLAlchemy URL of an empty database: a temp SQLite file, or a fresh PostgreSQL schema."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'tickets.sqlite3'}"
+        yield migrated_sqlite(tmp_path / "tickets.sqlite3")
         return
     with fresh_postgres_schema("test") as url:
         yield url

@@ -378,7 +378,7 @@ def test_cli_send_list_and_retry(db_url, engine, session, service, runner, clock
 
 
 def test_web_server_sends_the_outbox_itself(app_config, db_url):
-    from web import create_app
+    from web import close_app, create_app
     from web.resources import get_db, get_tickets
 
     with smtp_server() as (url, mailbox):
@@ -396,7 +396,7 @@ def test_web_server_sends_the_outbox_itself(app_config, db_url):
             assert str(mailbox.messages[0]["Subject"]).endswith("We received your request")
         finally:
             app.extensions["kb_periodic"].stop(timeout=60)
-            app.extensions["kb_engine"].dispose()
+            close_app(app)
 
 
 def test_an_agents_message_emails_the_customer_and_keeps_the_ticket_open(session, service, sessions, clock):

@@ -145,7 +145,7 @@ def test_misses_typed_in_the_search_box_propose_a_problem(client, session) -> No
 def test_problem_rules_are_settings(app_config, session) -> None:
     """Two similar misses are not a problem by default (3 needed), but are with KB_PROBLEM_MIN_TICKETS=2;
     with a similarity threshold no pair of texts reaches, nothing groups at all."""
-    from web import create_app
+    from web import close_app, create_app
 
     customers = itertools.count(1)  # each miss from its own address: a problem needs different customers
 
@@ -160,7 +160,7 @@ def test_problem_rules_are_settings(app_config, session) -> None:
                     environ_overrides={"REMOTE_ADDR": f"203.0.113.{next(customers)}"},
                 )
         finally:
-            app.extensions["kb_engine"].dispose()
+            close_app(app)
 
     misses(app_config, PAYROLL[:2])
     assert session.scalars(select(Problem)).all() == []

@@ -1,0 +1,44 @@
+"""The knowledge base's YAML side files (glossary, categories, platforms, scope, learned questions; routing,
+automations, canned replies): one way to read each kind, and to say what is wrong with one that does not
+parse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kb_engine.errors import ArticleError, ConfigError
+
+
+def yaml_mapping(text: str, shown: str, shape: str) -> dict[Any, Any]:
+    """`text` parsed as a YAML mapping ({} for an empty file).
+
+    Args:
+        text: the file's text.
+        shown: the file's name in messages.
+        shape: what the file must be, said when it is not a mapping ("must map a family id to …").
+
+    Raises:
+        ArticleError: not valid YAML (with the parser's reason), or not a mapping (with `shape`).
+    """
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ArticleError(shown, f"invalid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ArticleError(shown, shape)
+    return data
+
+
+def yaml_config(path: Path) -> Any:
+    """The parsed YAML of a desk configuration file (routing, automations, canned replies).
+
+    Raises:
+        ConfigError: the file is not valid YAML, or not UTF-8 text.
+    """
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
