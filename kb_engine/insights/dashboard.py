@@ -178,6 +178,7 @@ def search_quality(session: Session, period: Period, *, top: int = TOP_QUERIES) 
     counts: Counter[str] = Counter()
     answered_counts: Counter[str] = Counter()
     visitors: dict[str, set[str]] = defaultdict(set)
+    sessions: dict[str, set[str]] = defaultdict(set)
     for row in rows:
         key = normalise(row.query)
         if not key:
@@ -185,7 +186,10 @@ def search_quality(session: Session, period: Period, *, top: int = TOP_QUERIES) 
         counts[key] += 1
         answered_counts[key] += int(bool(row.answered))
         visitors[key].add(_who(row.id, row.client, row.visitor))
-    ranked = sorted(counts, key=lambda q: (-len(visitors[q]), -counts[q], q))[:top]
+        sessions[key].add(row.visitor or f"search:{row.id}")
+    # Ties (customers behind one office address all count as one) go to the query more browser sessions
+    # asked, then to the one searched more.
+    ranked = sorted(counts, key=lambda q: (-len(visitors[q]), -len(sessions[q]), -counts[q], q))[:top]
     return {
         "searches": total,
         "zero_result": zero,

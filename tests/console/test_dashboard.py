@@ -117,11 +117,14 @@ def test_top_queries_count_distinct_visitors_not_searches(db: Session) -> None:
     search(db, "vpn down", answered=True, visitor="v0", client="c0")  # the same customer again
     search(db, "printer jam", answered=True, visitor="v7")  # logged before clients were recorded
     search(db, "printer jam", answered=True, visitor="v7")
+    for i in range(2):  # two colleagues behind one office address: one visitor, two browser sessions
+        search(db, "mailbox full", answered=True, visitor=f"office{i}", client="c-office")
     db.commit()
     top = search_quality(db, PERIOD)["top_queries"]
     assert [(q["query"], q["visitors"], q["count"]) for q in top] == [
         ("vpn down", 3, 4),
         ("buy followers", 1, 12),
+        ("mailbox full", 1, 2),
         ("printer jam", 1, 2),
     ]
 
