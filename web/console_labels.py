@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from flask import Flask
-from flask_babel import get_locale
+from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
@@ -107,6 +107,35 @@ def label(table: dict, value: object) -> str:
     return str(found) if found is not None else _plain(value)
 
 
+# The reasons kb_engine.helpdesk.priority gives for a level (English text), as the console shows them.
+_FIXED_REASONS = {
+    "set by an agent": _l("set by an agent"),
+    "no severity words": _l("no severity words"),
+    "customer cannot be reached": _l("customer cannot be reached"),
+    "customer's window closes soon": _l("customer's window closes soon"),
+    "customer is in no hurry": _l("customer is in no hurry"),
+}
+_SEVERITY = re.compile(r"severity (\d+) \((.*)\)$")
+_CUSTOMERS = re.compile(r"(\d+) customers$")
+_WAITING = re.compile(r"waiting ([\d.]+) (days|hours), past its target (\d+) time\(s\)$")
+
+
+def priority_reason(reason: object) -> str:
+    """One reason of a ticket's priority in the console's language (unknown ones as they are)."""
+    text = str(reason)
+    if text in _FIXED_REASONS:
+        return str(_FIXED_REASONS[text])
+    if m := _SEVERITY.match(text):
+        return _("severity %(score)s (%(words)s)", score=m.group(1), words=m.group(2))
+    if m := _CUSTOMERS.match(text):
+        return _("%(num)s customers", num=m.group(1))
+    if m := _WAITING.match(text):
+        amount = format_decimal(float(m.group(1)), "0.0")
+        span = _("%(num)s days", num=amount) if m.group(2) == "days" else _("%(num)s hours", num=amount)
+        return _("waiting %(span)s, past its target %(num)s time(s)", span=span, num=m.group(3))
+    return text
+
+
 def console_error(exc: KBError) -> str:
     """An engine error as the console shows it: the engine's own words in English; in French, the
     translation when the error has a key (`KBError.key`), else the English words."""
@@ -127,3 +156,4 @@ def init_app(app: Flask) -> None:
     filters["event_label"] = lambda v: label(EVENT_LABELS, v)
     filters["outcome_label"] = lambda v: label(ARTICLE_OUTCOMES, v or "shown")
     filters["tier_label"] = tier_label
+    filters["priority_reason"] = priority_reason

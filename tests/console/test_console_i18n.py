@@ -215,3 +215,24 @@ def test_notices_and_errors_of_the_console_are_in_french(app, client) -> None:
     assert "Sélectionnez au moins une demande." in refused.get_data(as_text=True)
     closing = client.post(f"/console/tickets/{reference}/close", data={"csrf_token": token, "reason": ""})
     assert "dites pourquoi la demande est clôturée" in closing.get_data(as_text=True)
+
+
+def test_priority_reasons_are_shown_in_the_console_language(app) -> None:
+    from web.console_labels import priority_reason
+
+    reasons = [
+        "no severity words",
+        "severity 3 (down)",
+        "4 customers",
+        "waiting 2.5 days, past its target 1 time(s)",
+    ]
+    with app.test_request_context("/console/", headers={"Accept-Language": "fr"}):
+        assert [priority_reason(r) for r in reasons] == [
+            "aucun mot de gravité",
+            "gravité 3 (down)",
+            "4 clients",
+            "en attente depuis 2,5 jours, objectif dépassé 1 fois",
+        ]
+        assert priority_reason("a reason from elsewhere") == "a reason from elsewhere"
+    with app.test_request_context("/console/", headers={"Accept-Language": "en"}):
+        assert [priority_reason(r) for r in reasons] == reasons
