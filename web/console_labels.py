@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from flask import Flask
-from flask_babel import get_locale
+from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
@@ -107,14 +107,101 @@ def label(table: dict, value: object) -> str:
     return str(found) if found is not None else _plain(value)
 
 
+# The reasons kb_engine.helpdesk.priority gives for a level (English text), as the console shows them.
+_FIXED_REASONS = {
+    "set by an agent": _l("set by an agent"),
+    "no severity words": _l("no severity words"),
+    "customer cannot be reached": _l("customer cannot be reached"),
+    "customer's window closes soon": _l("customer's window closes soon"),
+    "customer is in no hurry": _l("customer is in no hurry"),
+}
+_SEVERITY = re.compile(r"severity (\d+) \((.*)\)$")
+_CUSTOMERS = re.compile(r"(\d+) customers$")
+_WAITING = re.compile(r"waiting ([\d.]+) (days|hours), past its target (\d+) time\(s\)$")
+
+
+def priority_reason(reason: object) -> str:
+    """One reason of a ticket's priority in the console's language (unknown ones as they are)."""
+    text = str(reason)
+    if text in _FIXED_REASONS:
+        return str(_FIXED_REASONS[text])
+    if m := _SEVERITY.match(text):
+        return _("severity %(score)s (%(words)s)", score=m.group(1), words=m.group(2))
+    if m := _CUSTOMERS.match(text):
+        return _("%(num)s customers", num=m.group(1))
+    if m := _WAITING.match(text):
+        amount = format_decimal(float(m.group(1)), "0.0")
+        span = _("%(num)s days", num=amount) if m.group(2) == "days" else _("%(num)s hours", num=amount)
+        return _("waiting %(span)s, past its target %(num)s time(s)", span=span, num=m.group(3))
+    return text
+
+
+# The engine's errors agents meet most (English text without a key), as the console translates them: the
+# pattern's named groups fill the message's placeholders.
+_ERRORS = [
+    (
+        r"cannot resolve (?P<ref>\S+): it is already resolved",
+        _l("cannot resolve %(ref)s: it is already resolved"),
+    ),
+    (r"cannot \w+ (?P<ref>\S+): it was merged into (?P<into>\S+)", _l("%(ref)s was merged into %(into)s")),
+    (r"cannot merge (?P<ref>\S+) into itself", _l("cannot merge %(ref)s into itself")),
+    (r"no ticket '(?P<ref>[^']*)'", _l("no ticket “%(ref)s”")),
+    (r"no problem (?P<id>\d+)", _l("no problem %(id)s")),
+    (r"cannot \w+ problem (?P<id>\d+): it is (?P<status>\w+)", _l("problem %(id)s is %(status)s")),
+    (
+        r"say how it was resolved: an article id or a note describing the fix",
+        _l("say how it was resolved: an article or a note describing the fix"),
+    ),
+    (r"transfer to a team, an agent, or both", _l("transfer to a team, an agent, or both")),
+    (
+        r"escalating to (?P<tier>L\d) needs the vendor and the vendor's reference",
+        _l("escalating to %(tier)s needs the vendor and the vendor's reference"),
+    ),
+    (
+        r"the password needs at least (?P<num>\d+) characters",
+        _l("the password needs at least %(num)s characters"),
+    ),
+    (
+        r"the password is longer than (?P<num>\d+) characters",
+        _l("the password is longer than %(num)s characters"),
+    ),
+    (
+        r"the password contains the username: choose one that does not",
+        _l("the password contains the username: choose one that does not"),
+    ),
+    (r"no agent account '(?P<name>[^']*)'", _l("no agent account “%(name)s”")),
+    (
+        r"(?P<name>\S+) \((?P<role>[\w-]+)\) cannot work on an (?P<tier>L\d) ticket",
+        _l("%(name)s (%(role)s) cannot work on an %(tier)s ticket"),
+    ),
+    (r"user '(?P<name>[^']*)' already exists", _l("user “%(name)s” already exists")),
+    (
+        r"(?P<to>\S+) is not one of the customers of (?P<ref>\S+)",
+        _l("%(to)s is not one of the customers of %(ref)s"),
+    ),
+]
+ERRORS = [(re.compile(pattern + "$"), message) for pattern, message in _ERRORS]
+
+
 def console_error(exc: KBError) -> str:
     """An engine error as the console shows it: the engine's own words in English; in French, the
-    translation when the error has a key (`KBError.key`), else the English words."""
+    translation when the error has a key (`KBError.key`) or is one of `ERRORS`, else the English words."""
     if str(get_locale() or "en").startswith("en"):
         return exc.message
     if exc.key == "required":
         field = str(exc.params.get("field", ""))
         return _("Please fill in the %(field)s field.", field=str(FIELD_LABELS.get(field, field)))
+    if exc.key is None:
+        for pattern, message in ERRORS:
+            if m := pattern.match(exc.message):
+                values = m.groupdict()
+                if "tier" in values:
+                    values["tier"] = tier_label(values["tier"])
+                if "role" in values:
+                    values["role"] = label(ROLE_LABELS, values["role"])
+                if "status" in values:
+                    values["status"] = label(PROBLEM_STATUS_LABELS, values["status"])
+                return str(message) % values
     return error_text(exc)
 
 
@@ -127,3 +214,4 @@ def init_app(app: Flask) -> None:
     filters["event_label"] = lambda v: label(EVENT_LABELS, v)
     filters["outcome_label"] = lambda v: label(ARTICLE_OUTCOMES, v or "shown")
     filters["tier_label"] = tier_label
+    filters["priority_reason"] = priority_reason

@@ -25,6 +25,19 @@ PAGES = {
 }
 
 
+# The authors' pages and the admin's pages, for an admin (an admin is an author too).
+MORE_PAGES = {
+    "/authors/": ["Articles", "Tous les fichiers", "Modifiés récemment"],
+    "/authors/gaps": ["Lacunes du contenu", "Afficher"],
+    "/authors/articles": ["Retours sur les articles", "Part résolue"],
+    "/authors/questions": ["Questions apprises", "Décision"],
+    "/authors/preview/en/vpn-cannot-connect": ["Aperçu", "Comment ses questions le trouvent"],
+    "/console/articles/fr/vpn-cannot-connect": ["vue client"],
+    "/console/integrations": ["Intégrations", "Créer le jeton", "Journal des livraisons"],
+    "/console/privacy": ["Données personnelles", "Journal d'audit"],
+}
+
+
 def french_page(browser: Any, server: Any, username: str, width: int) -> Any:
     """A page whose browser asks for French, logged in as `username` through the (French) login form."""
     context = browser.new_context(viewport={"width": width, "height": 900}, locale="fr-FR", bypass_csp=True)
@@ -118,4 +131,19 @@ def test_language_buttons_keep_the_choice_on_the_account(browser, live_server) -
     context.close()
     page.reload()
     assert page.get_attribute("html", "lang") == "fr"
+    page.context.close()
+
+
+def test_authors_and_admin_pages_in_french(browser, live_server) -> None:
+    server = live_server
+    server.create_user("root", "admin")
+    page = french_page(browser, server, "root", 1280)
+    for path, words in MORE_PAGES.items():
+        page.goto(f"{server.url}{path}")
+        assert page.get_attribute("html", "lang") == "fr", path
+        text = page.inner_text("main")
+        for word in words:
+            assert word in text, f"{path}: {word!r} missing"
+        assert axe_violations(page) == [], path
+        shot(page, "console-fr" + path.replace("/", "-").rstrip("-"))
     page.context.close()

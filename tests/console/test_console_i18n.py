@@ -215,3 +215,42 @@ def test_notices_and_errors_of_the_console_are_in_french(app, client) -> None:
     assert "Sélectionnez au moins une demande." in refused.get_data(as_text=True)
     closing = client.post(f"/console/tickets/{reference}/close", data={"csrf_token": token, "reason": ""})
     assert "dites pourquoi la demande est clôturée" in closing.get_data(as_text=True)
+
+
+def test_priority_reasons_are_shown_in_the_console_language(app) -> None:
+    from web.console_labels import priority_reason
+
+    reasons = [
+        "no severity words",
+        "severity 3 (down)",
+        "4 customers",
+        "waiting 2.5 days, past its target 1 time(s)",
+    ]
+    with app.test_request_context("/console/", headers={"Accept-Language": "fr"}):
+        assert [priority_reason(r) for r in reasons] == [
+            "aucun mot de gravité",
+            "gravité 3 (down)",
+            "4 clients",
+            "en attente depuis 2,5 jours, objectif dépassé 1 fois",
+        ]
+        assert priority_reason("a reason from elsewhere") == "a reason from elsewhere"
+    with app.test_request_context("/console/", headers={"Accept-Language": "en"}):
+        assert [priority_reason(r) for r in reasons] == reasons
+
+
+def test_engine_errors_the_agents_meet_are_translated_and_others_kept(app) -> None:
+    from kb_engine.errors import InvalidQuery, InvalidTransition
+    from web.console_labels import ERRORS, console_error
+
+    resolved = InvalidTransition("cannot resolve KB-000007: it is already resolved")
+    tier = InvalidQuery("lena (agent-L1) cannot work on an L2 ticket")
+    other = InvalidQuery("something the table does not know")
+    with app.test_request_context("/console/", headers={"Accept-Language": "fr"}):
+        assert console_error(resolved) == "impossible de résoudre KB-000007\u00a0: elle est déjà résolue"
+        assert console_error(tier) == "lena (agent N1) ne peut pas traiter une demande N2"
+        assert console_error(other) == "something the table does not know"
+        # Every pattern's placeholders are filled by its groups (a typo would raise KeyError here).
+        for pattern, message in ERRORS:
+            assert set(pattern.groupindex) >= set(re.findall(r"%\((\w+)\)s", str(message))), pattern.pattern
+    with app.test_request_context("/console/", headers={"Accept-Language": "en"}):
+        assert console_error(resolved) == resolved.message and console_error(tier) == tier.message
