@@ -25,7 +25,7 @@ def _key(value: Any) -> Any:
 def compiled_differs(po_file: Path) -> bool:
     """True when the `.mo` beside `po_file` is not what compiling it would give."""
     with po_file.open("rb") as fh:
-        po = {_key(m.id): _key(m.string) for m in read_po(fh) if m.id}
+        po = {(m.context, _key(m.id)): _key(m.string) for m in read_po(fh) if m.id}
     with po_file.with_suffix(".mo").open("rb") as fh:
-        mo = {_key(m.id): _key(m.string) for m in read_mo(fh) if m.id}
+        mo = {(m.context, _key(m.id)): _key(m.string) for m in read_mo(fh) if m.id}
     return mo != po

@@ -65,6 +65,31 @@ def stop_background_runners(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         runner.stop(timeout=30)
 
 
+@pytest.fixture(scope="session")
+def production_hasher() -> Any:
+    """The Argon2 hasher staff passwords get in production (kb_engine.helpdesk.users)."""
+    from kb_engine.helpdesk import users
+
+    return users._hasher
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes(production_hasher: Any) -> Iterator[None]:
+    """Staff passwords hashed with the cheapest Argon2id parameters in this process: the production ones
+    (64 MiB, 3 passes: deliberately slow) cost a hash and a check per staff login, hundreds of times a
+    run. What the tests check of logins does not depend on the cost; tests/console/test_users.py checks the
+    production parameters, and the servers tests start in subprocesses (kb serve, gunicorn) keep them."""
+    from argon2 import PasswordHasher
+
+    from kb_engine.helpdesk import users
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(users, "_hasher", cheap)
+        patch.setattr(users, "_DUMMY_HASH", cheap.hash("not a real password: constant-time refusals"))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def no_personal_data_in_logs(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fail a test whose servers logged a customer's email or query text (tests/log_privacy.py)."""

@@ -205,3 +205,20 @@ def test_snippets_keep_menu_paths_and_what_is_embedded_does_not_change() -> None
     )
     # The embedded text is what it always was (the embedding cache stays valid): separators dropped.
     assert "Settings Mail Accounts , select" in section.text and ">" not in section.text
+
+
+def test_snippets_leave_tables_out_and_what_is_embedded_does_not_change() -> None:
+    body = (
+        "Two networks. Pick the right one.\n\n| Network | For |\n|---|---|\n"
+        "| **Corp** | Company laptops |\n| **Guest** | Visitors, see [guests](guests.md) |\n"
+        "\nAfter the table.\n"
+    )
+    article = Article(
+        id="en/x", slug="x", lang="en", title="X", body=body, path="en/x.md", sha256="", questions=()
+    )
+    title, intro = chunk_article(article)
+    assert title.passage == intro.passage == "Two networks. Pick the right one. After the table."
+    assert intro.text == (
+        "X. Two networks. Pick the right one. Network For Corp Company laptops Guest Visitors, see guests "
+        "After the table."
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_dir
@@ -302,7 +301,3 @@ def test_every_customer_facing_string_has_a_french_translation() -> None:
 
 def test_compiled_catalog_matches_the_po_file() -> None:
     assert not compiled_differs(CATALOG / "messages.po"), "run: .venv/bin/pybabel compile -d web/translations"
-
-
-def test_console_templates_are_not_extracted() -> None:
-    assert all("console" not in str(p) for p in Path(WEB / "templates").glob("*.html"))

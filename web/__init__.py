@@ -235,12 +235,14 @@ def init_customer(app: Flask) -> None:
 
 def init_console(app: Flask) -> None:
     """Staff login, the agent console, the authors' pages and the dashboard (web/auth.py...)."""
+    from web import console_labels
     from web.auth import init_auth
     from web.authors import bp as authors_bp
     from web.console import bp as console_bp
     from web.dashboard import bp as dashboard_bp
 
     init_auth(app)
+    console_labels.init_app(app)
     app.register_blueprint(console_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(authors_bp)

@@ -19,11 +19,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
@@ -50,8 +54,11 @@ login_manager = LoginManager()
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@dataclass(frozen=True)
 class ConsoleUser(StaffUser):
-    """The logged-in staff member (`flask_login.current_user`)."""
+    """The logged-in staff member (`flask_login.current_user`), with the console language they chose."""
+
+    lang: str | None = None
 
     is_authenticated = True
     is_anonymous = False
@@ -80,7 +87,7 @@ def load_user(user_id: str) -> ConsoleUser | None:
     user = get_db().get(User, uid)
     if user is None or not user.active or int(user.session_version or 0) != version:
         return None
-    return ConsoleUser(user.id, user.username, user.role, True, version)
+    return ConsoleUser(user.id, user.username, user.role, True, version, user.lang)
 
 
 @login_manager.unauthorized_handler
@@ -142,8 +149,8 @@ def login_required_for_blueprint(blueprint: Blueprint) -> None:
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Username", validators=[InputRequired(), Length(max=80)])
-    password = PasswordField("Password", validators=[InputRequired(), Length(max=MAX_PASSWORD_CHARS)])
+    username = StringField(_l("Username"), validators=[InputRequired(), Length(max=80)])
+    password = PasswordField(_l("Password"), validators=[InputRequired(), Length(max=MAX_PASSWORD_CHARS)])
     next = HiddenField()
 
 
@@ -188,7 +195,11 @@ def login():
         if attempt.wait:
             log.warning("login refused (too many failures) for %r from %s", username[:80], address)
             minutes = max(1, (attempt.wait + 59) // 60)
-            error = f"Too many failed logins. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
+            error = ngettext(
+                "Too many failed logins. Try again in %(num)d minute.",
+                "Too many failed logins. Try again in %(num)d minutes.",
+                minutes,
+            )
             page = render_template("console/login.html", form=form, error=error)
             return page, 429, {"Retry-After": str(attempt.wait)}
         user = authenticate(db, username, form.password.data or "")
@@ -198,9 +209,12 @@ def login():
                 audit.record(db, user.username, "login", user.username, role=user.role, address=address)
                 db.commit()  # a rehashed password, the forgotten attempt, the audit entry
             target = safe_next(form.next.data)
+            lang = session.get("lang")  # the login page's language switch, if used
             session.clear()  # a new session: nothing from before the login survives
+            if lang:
+                session["lang"] = lang
             console_user = ConsoleUser(
-                user.id, user.username, user.role, True, int(user.session_version or 0)
+                user.id, user.username, user.role, True, int(user.session_version or 0), user.lang
             )
             login_user(console_user)
             session["login_at"] = session["seen_at"] = int(time.time())
@@ -217,11 +231,30 @@ def login():
                 throttle.window_seconds,
                 address,
             )
-        error = "Wrong username or password."
+        error = _("Wrong username or password.")
     elif request.method == "POST":
-        error = "Give your username and password."
+        error = _("Give your username and password.")
     status = 401 if error else 200
     return render_template("console/login.html", form=form, error=error), status
+
+
+@bp.post("/language")
+def language():
+    """Choose the console's language (kept on the staff member's account; `lang=` empty: the browser's)."""
+    from web.i18n import UI_LANGUAGES
+
+    lang = request.form.get("lang", "")
+    if lang and lang not in UI_LANGUAGES:
+        abort(400, "unknown language")
+    if current_user.is_authenticated:
+        db = get_db()
+        user = db.get(User, staff().id)
+        if user is not None:
+            user.lang = lang or None
+            db.commit()
+    elif lang:
+        session["lang"] = lang
+    return redirect(safe_next(request.form.get("next")) or url_for("auth.login"), code=303)
 
 
 def login_throttle() -> LoginThrottle:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from kb_engine.authoring.lint import lint_articles
@@ -23,6 +24,7 @@ from kb_engine.insights import questions as learned_questions
 from kb_engine.insights.analytics import NOT_HELPFUL_REASONS
 from kb_engine.insights.gaps import find_gaps, suggest_title, write_draft
 from web.auth import author_required, login_required_for_blueprint, staff
+from web.console_labels import console_error
 from web.resources import get_db, get_searcher, send_media
 
 bp = Blueprint("authors", __name__, url_prefix="/authors")
@@ -73,12 +75,12 @@ def draft():
     lang = request.form.get("lang", "")
     languages = tuple(current_app.config["LANGUAGES"])
     if lang not in languages:
-        raise InvalidQuery(f"language must be one of {', '.join(languages)}")
+        raise InvalidQuery(_("language must be one of %(languages)s", languages=", ".join(languages)))
     examples = [q for q in request.form.getlist("question") if q.strip()][:MAX_DRAFT_QUESTIONS]
     root = Path(current_app.config["ARTICLES_DIR"])
     same = [a for a in scan_articles(root, languages=languages).drafts if (a.lang, a.title) == (lang, title)]
     if same:  # a second click (or a colleague) would write a `-2` copy: open the draft that exists
-        flash(f"A draft with this title exists already: {same[0].path}", "notice")
+        flash(_("A draft with this title exists already: %(file)s", file=same[0].path), "notice")
         return redirect(url_for("authors.preview", lang=lang, slug=same[0].slug), code=303)
     path = write_draft(
         Path(current_app.config["ARTICLES_DIR"]),
@@ -88,8 +90,11 @@ def draft():
         languages=languages,
     )
     flash(
-        f"Draft written: {path.parent.name}/{path.name} (status: draft, not published) — replace its TODOs, "
-        "check it with `kb lint`, then remove the `status: draft` line to publish it.",
+        _(
+            "Draft written: %(file)s (status: draft, not published) — replace its TODOs, "
+            "check it with `kb lint`, then remove the `status: draft` line to publish it.",
+            file=path.parent.name + "/" + path.name,
+        ),
         "notice",
     )
     return redirect(url_for("authors.preview", lang=lang, slug=path.stem), code=303)
@@ -226,16 +231,20 @@ def decide(candidate_id: int, decision: str):
                 candidate = learned_questions.approve(
                     db, candidate_id, staff().username, Path(current_app.config["ARTICLES_DIR"])
                 )
-                notice = f"Approved for {candidate.article_id}: “{candidate.query}” (indexed next build)"
+                notice = _(
+                    "Approved for %(article)s: “%(query)s” (indexed next build)",
+                    article=candidate.article_id,
+                    query=candidate.query,
+                )
             else:
                 candidate = learned_questions.reject(db, candidate_id, staff().username)
-                notice = f"Rejected: “{candidate.query}”"
+                notice = _("Rejected: “%(query)s”", query=candidate.query)
             db.commit()
     except KBError as exc:
         db.rollback()
         if exc.status >= 500:
             raise
-        flash(exc.message, "error")
+        flash(console_error(exc), "error")
         return redirect(url_for("authors.questions"), code=303)
     flash(notice, "notice")
     return redirect(url_for("authors.questions"), code=303)

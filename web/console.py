@@ -16,6 +16,7 @@ from kb_engine.content.canned import FILENAME as CANNED_FILE
 from kb_engine.content.canned import load_canned
 from kb_engine.errors import InvalidQuery
 from web.auth import login_required_for_blueprint, staff, staff_required
+from web.console_labels import console_error
 from web.resources import get_searcher, send_media
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -39,7 +40,7 @@ def search():
                 lang=lang if lang in current_app.config["LANGUAGES"] else None,
             )
         except InvalidQuery as exc:
-            error = exc.message
+            error = console_error(exc)
     return render_template(
         "console/search.html",
         query=query,

@@ -8,6 +8,7 @@ in the same transaction as the change.
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from kb_engine.errors import InvalidQuery, KBError
 from kb_engine.helpdesk import audit
@@ -23,6 +24,7 @@ from kb_engine.helpdesk.users import (
 )
 from web.auth import admin_required, login_throttle, staff
 from web.console import bp
+from web.console_labels import ROLE_LABELS, console_error, label
 from web.resources import get_db
 
 
@@ -57,26 +59,34 @@ def _change(action: str, username: str, form: dict[str, str]) -> str:
             db, form.get("username", "").strip(), form.get("password", ""), form.get("role", "")
         )
         audit.record(db, me, "user_create", user.username, role=user.role)
-        return f"account {user.username} ({user.role}) created"
+        return _(
+            "Account %(name)s (%(role)s) created.", name=user.username, role=label(ROLE_LABELS, user.role)
+        )
     get_user(db, username)
     if username == me and action in ("disable", "role"):
-        raise InvalidQuery("you cannot disable your own account or change your own role (ask another admin)")
+        raise InvalidQuery(
+            _("You cannot disable your own account or change your own role (ask another admin).")
+        )
     details = {"role": form.get("role", "")} if action == "role" else {}
     if action in ("disable", "enable", "role", "password"):
         audit.record(db, me, f"user_{action}", username, **details)
     if action == "disable":
         set_active(db, username, False)
-        return f"{username} disabled: their sessions ended"
+        return _("%(name)s disabled: their sessions ended.", name=username)
     if action == "enable":
         set_active(db, username, True)
-        return f"{username} enabled"
+        return _("%(name)s enabled.", name=username)
     if action == "role":
         user = set_role(db, username, form.get("role", ""))
-        return f"{username} is now {user.role}: their sessions ended"
+        return _(
+            "%(name)s is now %(role)s: their sessions ended.",
+            name=username,
+            role=label(ROLE_LABELS, user.role),
+        )
     if action == "password":
         set_password(db, username, form.get("password", ""))
-        return f"new password set for {username}: their sessions ended"
-    raise InvalidQuery(f"unknown action {action!r}")
+        return _("New password set for %(name)s: their sessions ended.", name=username)
+    raise InvalidQuery(_("Unknown action %(action)s.", action=repr(action)))
 
 
 @bp.post("/admin/users", defaults={"username": "", "action": "create"})
@@ -95,6 +105,6 @@ def user_action(username: str, action: str):
         if exc.status >= 500:
             raise
         kept = {k: v for k, v in form.items() if k != "password"}
-        return users_page(error=exc.message, form=kept, status=exc.status)
+        return users_page(error=console_error(exc), form=kept, status=exc.status)
     flash(notice, "notice")
     return redirect(url_for("console.users"), code=303)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from kb_engine.errors import InvalidQuery, KBError
 from kb_engine.helpdesk.customers import callers_tickets
@@ -17,6 +18,7 @@ from kb_engine.helpdesk.db import store_errors
 from kb_engine.helpdesk.tickets import LIVE_SOURCES
 from web.auth import agent_required, staff
 from web.console import bp
+from web.console_labels import console_error, tier_label
 from web.resources import get_db, get_searcher, get_tickets, open_ticket
 
 FIELDS = ("query", "details", "name", "email", "phone", "availability", "source", "article", "note", "level")
@@ -82,9 +84,11 @@ def create_ticket():
     actor = staff().username
     try:
         if not form["query"].strip():
-            raise InvalidQuery("write what the caller says the problem is")
+            raise InvalidQuery(_("write what the caller says the problem is"))
         if outcome == "solved" and not (form["article"].strip() or form["note"].strip()):
-            raise InvalidQuery("solved on the call: choose the article that solved it or say what fixed it")
+            raise InvalidQuery(
+                _("solved on the call: choose the article that solved it or say what fixed it")
+            )
         response = _suggest(form["query"])
         with store_errors():
             ticket = open_ticket(
@@ -108,7 +112,7 @@ def create_ticket():
                     note=form["note"] or None,
                     first_contact=True,
                 )
-                notice = f"{ticket.reference}: solved on the call (first-contact resolution)"
+                notice = _("%(ref)s: solved on the call (first-contact resolution)", ref=ticket.reference)
             else:
                 if form["level"] in ("1", "2", "3", "4"):
                     service.set_priority(
@@ -116,13 +120,18 @@ def create_ticket():
                     )
                 if staff().may_act_on(ticket.tier):
                     service.take(ticket, actor)
-                notice = f"{ticket.reference} opened ({ticket.tier}, {ticket.team or 'no team'})"
+                notice = _(
+                    "%(ref)s opened (%(tier)s, %(team)s)",
+                    ref=ticket.reference,
+                    tier=tier_label(ticket.tier),
+                    team=ticket.team or _("no team"),
+                )
             db.commit()
     except KBError as exc:
         db.rollback()
         if exc.status >= 500:
             raise
-        return intake_page(form, error=exc.message, status=exc.status)
+        return intake_page(form, error=console_error(exc), status=exc.status)
     flash(notice, "notice")
     return redirect(url_for("console.ticket", reference=ticket.reference), code=303)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from kb_engine.errors import Forbidden, KBError
 from kb_engine.helpdesk import audit
@@ -17,6 +18,7 @@ from kb_engine.integrations.tokens import SCOPES, create_token, list_tokens, rev
 from kb_engine.integrations.webhooks.endpoints import delivery_to_dict, get_endpoint
 from web.auth import admin_required, agent_required, staff
 from web.console import bp
+from web.console_labels import console_error
 from web.resources import get_db
 
 
@@ -55,7 +57,7 @@ def _run(change: Any) -> Any:
         db.rollback()
         if exc.status >= 500 or exc.status == 403:
             raise
-        return page(status=exc.status, error=exc.message, form=form)
+        return page(status=exc.status, error=console_error(exc), form=form)
     if isinstance(result, dict):  # something to show once
         return page(status=201, created=result)
     flash(result, "notice")
@@ -93,10 +95,10 @@ def revoke_api_token(token_id: int):
         user = staff()
         row = db.get(ApiToken, token_id)
         if row is not None and row.user_id != user.id and not user.is_admin:
-            raise Forbidden("you can revoke your own tokens only")
+            raise Forbidden(_("You can revoke your own tokens only."))
         revoked = revoke_token(db, token_id)
         audit.record(db, user.username, "token_revoke", str(token_id), name=revoked.name)
-        return f"token {revoked.name!r} revoked"
+        return _("Token “%(name)s” revoked.", name=revoked.name)
 
     return _run(change)
 
@@ -124,7 +126,7 @@ def remove_webhook(endpoint_id: int):
     def change(db: Any, form: dict[str, Any]) -> str:
         row = webhooks.remove_endpoint(db, endpoint_id)
         audit.record(db, staff().username, "webhook_remove", row.url)
-        return f"{row.url} removed: nothing more is sent to it"
+        return _("%(url)s removed: nothing more is sent to it.", url=row.url)
 
     return _run(change)
 
@@ -137,6 +139,6 @@ def send_delivery_again(delivery_id: int):
     def change(db: Any, form: dict[str, Any]) -> str:
         row = webhooks.send_again(db, delivery_id)
         get_endpoint(db, int((row.headers or {}).get("endpoint", 0)))
-        return f"delivery {delivery_id} ({row.subject}) queued again"
+        return _("Delivery %(id)s (%(subject)s) queued again.", id=delivery_id, subject=row.subject)
 
     return _run(change)

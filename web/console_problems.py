@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from kb_engine.errors import InvalidQuery, KBError
 from kb_engine.helpdesk.db import store_errors
@@ -17,6 +18,7 @@ from kb_engine.helpdesk.models import Problem
 from kb_engine.helpdesk.tickets import PROBLEM_STATUSES, TicketService
 from web.auth import agent_required, staff, staff_required
 from web.console import bp
+from web.console_labels import PROBLEM_STATUS_LABELS, console_error, label
 from web.i18n import UI_LANGUAGES
 from web.resources import get_db, get_tickets
 
@@ -72,39 +74,46 @@ def _references(text: str) -> list[str]:
 def _confirm(s: TicketService, p: Problem, actor: str, f: dict[str, str]) -> str:
     banners = {lang: f.get(f"banner_{lang}", "") for lang in UI_LANGUAGES}
     if not any(v.strip() for v in banners.values()):
-        raise InvalidQuery("write the banner customers will see (at least in one language)")
+        raise InvalidQuery(_("write the banner customers will see (at least in one language)"))
     s.confirm_problem(p, actor, title=f.get("title") or None, banners=banners)
-    return f"problem #{p.id} confirmed: its banner shows on the customers' pages"
+    return _("problem #%(id)s confirmed: its banner shows on the customers' pages", id=p.id)
 
 
 def _reject(s: TicketService, p: Problem, actor: str, f: dict[str, str]) -> str:
     s.reject_problem(p, actor, f.get("reason") or None)
-    return f"problem #{p.id} rejected"
+    return _("problem #%(id)s rejected", id=p.id)
 
 
 def _resolve(s: TicketService, p: Problem, actor: str, f: dict[str, str]) -> str:
     s.resolve_problem(p, actor, f.get("note", ""), resolve_tickets=f.get("resolve_tickets") == "yes")
-    extra = " and its open tickets resolved" if f.get("resolve_tickets") == "yes" else ""
-    return f"problem #{p.id} resolved{extra}; the banner is gone"
+    if f.get("resolve_tickets") == "yes":
+        return _("problem #%(id)s resolved and its open tickets resolved; the banner is gone", id=p.id)
+    return _("problem #%(id)s resolved; the banner is gone", id=p.id)
 
 
 def _link(s: TicketService, p: Problem, actor: str, f: dict[str, str]) -> str:
     references = _references(f.get("references", ""))
     if not references:
-        raise InvalidQuery("give the references of the tickets to link (KB-000012 KB-000015)")
+        raise InvalidQuery(_("give the references of the tickets to link (KB-000012 KB-000015)"))
     if p.status not in ("proposed", "open"):
-        raise InvalidQuery(f"problem #{p.id} is {p.status}: link tickets to a current problem")
+        raise InvalidQuery(
+            _(
+                "problem #%(id)s is %(status)s: link tickets to a current problem",
+                id=p.id,
+                status=label(PROBLEM_STATUS_LABELS, p.status),
+            )
+        )
     for reference in references:
         s.link_problem(s.get(reference), p, actor)
-    return f"{', '.join(references)} linked to problem #{p.id}"
+    return _("%(refs)s linked to problem #%(id)s", refs=", ".join(references), id=p.id)
 
 
 def _unlink(s: TicketService, p: Problem, actor: str, f: dict[str, str]) -> str:
     ticket = s.get(f.get("reference", ""))
     if ticket.problem_id != p.id:
-        raise InvalidQuery(f"{ticket.reference} is not linked to problem #{p.id}")
+        raise InvalidQuery(_("%(ref)s is not linked to problem #%(id)s", ref=ticket.reference, id=p.id))
     s.unlink_problem(ticket, actor)
-    return f"{ticket.reference} unlinked from problem #{p.id}"
+    return _("%(ref)s unlinked from problem #%(id)s", ref=ticket.reference, id=p.id)
 
 
 PROBLEM_ACTIONS = {
@@ -122,7 +131,7 @@ def problem_action(problem_id: int, action: str):
     """Confirm, reject, resolve a problem, or link and unlink its tickets."""
     apply = PROBLEM_ACTIONS.get(action)
     if apply is None:
-        return problems_page(error=f"unknown action {action!r}", status=404)
+        return problems_page(error=_("unknown action %(action)s", action=repr(action)), status=404)
     service = get_tickets()
     db = get_db()
     form = {k: v for k, v in request.form.items() if k != "csrf_token"}
@@ -134,7 +143,9 @@ def problem_action(problem_id: int, action: str):
         db.rollback()
         if exc.status >= 500:
             raise
-        return problems_page(error=exc.message, form=form | {"problem": str(problem_id)}, status=exc.status)
+        return problems_page(
+            error=console_error(exc), form=form | {"problem": str(problem_id)}, status=exc.status
+        )
     flash(notice, "notice")
     back = request.form.get("next", "")
     if back.startswith("/console/tickets/"):

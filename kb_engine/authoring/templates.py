@@ -134,6 +134,9 @@ def _known_headings() -> dict[str, dict[str, str]]:
                 known.setdefault(row[lang].casefold(), row)
                 for j, sub in enumerate(subs[lang]):
                     known.setdefault(sub.casefold(), {other: subs[other][j] for other in langs})
+    # The desk's older heading for the last troubleshooting section: a translation takes the new one.
+    for old in ("Before escalating", "Avant d'escalader"):
+        known.setdefault(old.casefold(), known["before you contact support"])
     return known
 
 

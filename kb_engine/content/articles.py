@@ -24,6 +24,7 @@ import yaml
 from kb_engine.content.anchors import add_heading_ids
 from kb_engine.content.facets import front_matter_facets
 from kb_engine.content.front_matter import FENCE, front_matter_hint, yaml_problem
+from kb_engine.content.plaintext import plain_text as plain_text  # where its readers have found it
 from kb_engine.errors import ArticleError
 
 AUDIENCES = ("public", "internal")
@@ -528,32 +529,3 @@ def render_article(article: Article, *, pages: str, media: str) -> str:
         media_base=media,
         folder=posixpath.dirname(article.path),
     )
-
-
-_MD_NOISE = re.compile(r"(!?\[([^\]]*)\]\([^)]*\))|[`*_>#|]+")
-_MD_NOISE_CHAR = re.compile(r"[\[`*_>#|]")  # a character _MD_NOISE can match starts with one of these
-
-
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$", re.MULTILINE)
-
-
-# "Settings > Mail > Accounts": a `>` between two words is a menu path's separator, not a quote marker.
-_MENU_SEP = re.compile(r"(?<=\S)[ \t]+>[ \t]+(?=\S)")
-# What a menu separator becomes with `menus=True`: a word of its own, which the chunker glues to the word
-# before it, so that the windows cut from the text, and what is embedded, do not change.
-MENU_MARK = "\ue000"
-
-
-def plain_text(markdown_text: str, *, menus: bool = False) -> str:
-    """Markdown to readable plain text (for snippets and embedding): links keep their label.
-
-    Args:
-        markdown_text: the Markdown.
-        menus: mark the `>` of menu paths with MENU_MARK instead of dropping it (snippets show it).
-    """
-    text = _TABLE_RULE.sub(" ", markdown_text) if "---" in markdown_text else markdown_text
-    if menus and ">" in text:
-        text = _MENU_SEP.sub(f" {MENU_MARK} ", text)
-    if _MD_NOISE_CHAR.search(text):  # most sections of plain prose have nothing to strip
-        text = _MD_NOISE.sub(lambda m: m.group(2) or " " if m.group(1) else " ", text)
-    return re.sub(r"\s+", " ", text).strip()

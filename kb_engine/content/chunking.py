@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from kb_engine.content.articles import MENU_MARK, Article, plain_text
+from kb_engine.content.articles import Article
+from kb_engine.content.plaintext import MENU_MARK, TABLE_MARK, plain_text
 
 KINDS = ("title", "question", "section")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$", re.MULTILINE)
@@ -86,33 +87,37 @@ def _chunks(article: Article) -> tuple[Chunk, ...]:
     # Passages keep the `>` of menu paths ("Settings > Mail > Accounts"); what is embedded does not, as
     # before (the mark is glued to a word, so the windows are the same and so is the embedding cache).
     sections = split_sections(article.body, menus=True)
-    lead = _shown(sections[0][1]) if sections else ""
+    lead = _shown(" ".join(_words(sections[0][1]))) if sections else ""
     chunks = [Chunk(article.id, "title", article.title, "", lead)]
     chunks += [Chunk(article.id, "question", q, "", lead) for q in article.questions]
     for heading, text in sections:
         for window in _windows(_words(text)):
             context = f"{article.title}. {heading}." if heading else f"{article.title}."
-            embedded = window.replace(MENU_MARK, "")
+            embedded = _MARKS.sub("", window)
             chunks.append(Chunk(article.id, "section", f"{context} {embedded}", heading, _shown(window)))
     return tuple(chunks)
 
 
 def _words(text: str) -> list[str]:
-    """The text's words, each menu separator glued to the word before it (counted as no word)."""
+    """The text's words, a mark left alone (a menu separator, a table word's mark after its bold was
+    dropped) glued to the word before it: the words are those of the text without marks."""
     words: list[str] = []
     for word in text.split():
-        if word == MENU_MARK:
+        if not _MARKS.sub("", word):
             if words:
-                words[-1] += MENU_MARK
+                words[-1] += word
         else:
             words.append(word)
     return words
 
 
+_MARKS = re.compile(f"[{MENU_MARK}{TABLE_MARK}]")
+_TABLE_WORDS = re.compile(rf"\S*{TABLE_MARK}\S*\s*")
 # A space left where bold or code marks were dropped ("**Accounts**," -> "Accounts ,").
 _SPACE_BEFORE = re.compile(r" +(?=[,.)](?:\s|$))")
 
 
 def _shown(text: str) -> str:
-    """A passage as shown: menu paths with their `>`, no space before a comma (both languages)."""
-    return _SPACE_BEFORE.sub("", re.sub(rf"\s*{MENU_MARK}", " >", text))
+    """A passage as shown: menu paths with their `>`, tables left out, no space before a comma."""
+    text = _TABLE_WORDS.sub("", text) if TABLE_MARK in text else text
+    return _SPACE_BEFORE.sub("", re.sub(rf"\s*{MENU_MARK}", " >", text)).strip()

@@ -228,6 +228,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     session_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # The console language this member chose (web/i18n.py UI_LANGUAGES); None follows their browser.
+    lang: Mapped[str | None] = mapped_column(String(8), nullable=True, default=None)
 
 
 class LoginFailure(Base):

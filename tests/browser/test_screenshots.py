@@ -2,8 +2,8 @@
 
 Skipped unless KB_SCREENSHOTS_DIR names the folder to write to: the pages of a small demo desk (an L1
 agent, an escalated ticket with a conversation, a proposed problem, phone intake, the dashboard, staff
-administration) at 1280 px and 390 px wide, and the customer's home page with a known-issue banner in
-English and French.
+administration) at 1280 px and 390 px wide, in English and in French (`-fr` files), and the customer's
+home page with a known-issue banner in English and French.
 """
 
 from __future__ import annotations
@@ -103,18 +103,21 @@ def test_console_screenshots(browser: Any, live_server: Any) -> None:
         "dashboard": "/console/dashboard",
         "staff": "/console/admin/users",
     }
-    for size, (width, height) in WIDTHS.items():
-        context = browser.new_context(viewport={"width": width, "height": height}, locale="en-GB")
-        page = context.new_page()
-        login(page, live_server, "omar" if size == "desktop" else "lena", PASSWORD)
-        for name, path in pages.items():
-            if name == "staff":
-                context.clear_cookies()
-                login(page, live_server, "root", PASSWORD)
-            page.goto(live_server.url + path)
-            page.wait_for_load_state("networkidle")
-            page.screenshot(path=str(out / f"console-{name}-{size}.png"), full_page=size == "desktop")
-        context.close()
+    # English, then French (a French browser: the console follows it while the account has no choice).
+    for suffix, locale in (("", "en-GB"), ("-fr", "fr-FR")):
+        for size, (width, height) in WIDTHS.items():
+            context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
+            page = context.new_page()
+            login(page, live_server, "omar" if size == "desktop" else "lena", PASSWORD)
+            for name, path in pages.items():
+                if name == "staff":
+                    context.clear_cookies()
+                    login(page, live_server, "root", PASSWORD)
+                page.goto(live_server.url + path)
+                page.wait_for_load_state("networkidle")
+                shot = out / f"console-{name}-{size}{suffix}.png"
+                page.screenshot(path=str(shot), full_page=size == "desktop")
+            context.close()
     with_banner = browser.new_context(viewport={"width": 1280, "height": 800})
     page = with_banner.new_page()
     login(page, live_server, "lena", PASSWORD)

@@ -56,3 +56,20 @@ def test_authors_landing_page_lists_drafts_broken_files_and_lint_problems(app, c
     finally:
         draft.unlink()
         broken.unlink()
+
+
+def test_preview_warns_the_author_of_desk_jargon_in_a_public_article(app, client) -> None:
+    articles = Path(app.config["ARTICLES_DIR"])
+    page = articles / "en" / "wombat-jargon.md"
+    page.write_text(
+        "---\ntitle: Wombat printer\ncategory: printing\nquestions: [a, b, c]\n---\n"
+        "Intro.\n\n## Before escalating\n\nL2 checks the wombat.\n",
+        encoding="utf-8",
+    )
+    try:
+        login_staff(app, client, "ana", "author")
+        html = client.get("/authors/preview/en/wombat-jargon").get_data(as_text=True)
+        assert "desk jargon of a public article: &#34;escalating&#34;" in html, html
+        assert "desk jargon of a public article: &#34;L2&#34;" in html
+    finally:
+        page.unlink()

@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import json
 
+import argon2
 import pytest
 from sqlalchemy.orm import Session
 
 from kb_engine.cli.main import cli
 from kb_engine.errors import InvalidQuery
+from kb_engine.helpdesk import users
 from kb_engine.helpdesk.users import authenticate, create_user, may_act_on, set_active, tiers_for
 from tests.conftest import login_staff
 
 PASSWORD = "correct horse battery staple"
+
+
+def test_production_hashes_are_argon2id_with_rfc_9106_low_memory_parameters(production_hasher) -> None:
+    """The suite hashes with cheap parameters (tests/conftest.py: cheap_password_hashes); the product's are
+    argon2-cffi's defaults, RFC 9106's second recommendation (64 MiB, 3 passes, 4 lanes)."""
+    params = argon2.extract_parameters(production_hasher.hash(PASSWORD))
+    assert params.type is argon2.Type.ID
+    assert params.memory_cost >= 65536 and params.time_cost >= 3 and params.parallelism >= 4
+    assert users._hasher is not production_hasher  # the cheap one stands in for it in this process
 
 
 def test_password_is_stored_as_an_argon2_hash_and_checked(db: Session) -> None:

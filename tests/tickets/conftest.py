@@ -59,13 +59,56 @@ def fresh_postgres_schema(prefix: str) -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A PostgreSQL database migrated to the newest revision once per session (per worker), that each
+    test's database is created from (`CREATE DATABASE ... TEMPLATE`: a file copy instead of every migration
+    again). The migrations from an empty database stay tested: tests/tickets/test_schema.py goes down to
+    base and up again on PostgreSQL, and every fresh_postgres_schema starts empty."""
+    base = postgres_url()
+    name = f"kb_template_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        template = make_engine(make_url(base).set(database=name).render_as_string(hide_password=False))
+        try:
+            upgrade(template)
+        finally:
+            template.dispose()  # no session may stay connected to a template
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@contextmanager
+def migrated_postgres_database(template: str) -> Iterator[str]:
+    """A new PostgreSQL database copied from `template`, as a URL; dropped on exit."""
+    base = postgres_url()
+    name = f"kb_test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        try:
+            yield make_url(base).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """A SQLAlchemy URL of an empty database: a temp SQLite file, or a fresh PostgreSQL schema."""
+    """A SQLAlchemy URL of a database at the newest migration, with no rows: a temp SQLite file, or a
+    fresh PostgreSQL database (both copied from one migrated per session)."""
     if request.param == "sqlite":
         yield migrated_sqlite(tmp_path / "tickets.sqlite3")
         return
-    with fresh_postgres_schema("test") as url:
+    with migrated_postgres_database(request.getfixturevalue("postgres_template")) as url:
         yield url
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from kb_engine.content.articles import render_markdown
 from kb_engine.helpdesk import audit
@@ -61,13 +62,15 @@ def admin():
                              "Cache-Control": "no-store"},
                 )  # fmt: skip
             if request.form.get("confirm", "").strip().lower() != email.lower():
-                flash("Type the address again to confirm the erasure.", "error")
+                flash(_("Type the address again to confirm the erasure."), "error")
                 return redirect(url_for("privacy.admin"))
             with store_errors():
                 counts = privacy.erase(session, email, actor)
                 session.commit()
             privacy.compact(current_app.extensions["kb_engine"])
-            flash("Erased: " + ", ".join(f"{n} {what}" for what, n in counts.items()), "ok")
+            flash(
+                _("Erased: %(counts)s", counts=", ".join(f"{n} {what}" for what, n in counts.items())), "ok"
+            )
         except ValueError as exc:
             flash(str(exc), "error")
         return redirect(url_for("privacy.admin"))

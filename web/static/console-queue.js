@@ -11,7 +11,9 @@
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) {
         if (!data || !data["new"]) { return; }
-        notice.querySelector(".n").textContent = data["new"] === 1 ? "1 new ticket." : data["new"] + " new tickets.";
+        // The words come from the page (data-one, data-many with {n}), in the console's language.
+        var text = data["new"] === 1 ? notice.getAttribute("data-one") : notice.getAttribute("data-many");
+        notice.querySelector(".n").textContent = String(text).replace("{n}", String(data["new"]));
         notice.hidden = false;
       })
       .catch(function () { /* the next round tries again */ });
