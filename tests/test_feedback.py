@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import random
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from indexer.build import build_index
@@ -15,6 +18,29 @@ from kb_engine.search.evaluation import load_queries
 from kb_engine.search.index_files import current_build, read_manifest
 from kb_engine.search.searcher import Searcher
 from tests.conftest import MODEL, ROOT, SAMPLE_SLUGS, copy_sample
+
+
+class RememberedQueries:
+    """The real model, each query embedded once in this module: every test refits on the same ~600 eval
+    queries, which the model embedded one by one again in each (the vectors are the model's own, kept)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.vectors: dict[str, np.ndarray] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        new = [t for t in dict.fromkeys(texts) if t not in self.vectors]
+        for text in new:  # one by one, as the engine embeds a customer's query
+            self.vectors[text] = self.inner.encode_queries([text])[0]
+        return np.vstack([self.vectors[t] for t in texts])
+
+
+@pytest.fixture(scope="module")
+def queries_once(embedder) -> RememberedQueries:
+    return RememberedQueries(embedder)
 
 
 @pytest.fixture(scope="module")
@@ -28,16 +54,16 @@ def built(tmp_path_factory, embedder, embedding_cache: Path) -> Path:
 
 
 @pytest.fixture()
-def searcher(built: Path, tmp_path: Path, embedder) -> Searcher:
+def searcher(built: Path, tmp_path: Path, queries_once: RememberedQueries) -> Searcher:
     shutil.copytree(built, tmp_path / "index", symlinks=True)  # each test writes its own manifest
-    return Searcher(tmp_path / "index", model=MODEL, embedder=embedder)
+    return Searcher(tmp_path / "index", model=MODEL, embedder=queries_once)
 
 
 @pytest.fixture(scope="module")
-def labels(built: Path, embedder) -> list[feedback.Label]:
+def labels(built: Path, queries_once: RememberedQueries) -> list[feedback.Label]:
     """What customers would have said: "solved" on the right article of every in-scope eval query, and
     "did not help" on the first article shown for every out-of-scope one."""
-    searcher = Searcher(built, model=MODEL, embedder=embedder)
+    searcher = Searcher(built, model=MODEL, embedder=queries_once)
     out = []
     for q in load_queries(ROOT / "eval" / "queries.tsv") + load_queries(ROOT / "eval" / "holdout.tsv"):
         if q.expected in SAMPLE_SLUGS:
