@@ -9,12 +9,15 @@ An identifier without a label (a new event kind) is shown as it is, underscores 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 from flask import Flask
 from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
+from jinja2 import pass_context
 
 from kb_engine.errors import KBError
 from web.i18n import error_text
@@ -205,13 +208,20 @@ def console_error(exc: KBError) -> str:
     return error_text(exc)
 
 
+def _at_render(words: Callable[[Any], str]) -> Callable[..., str]:
+    """A filter that Jinja calls at each render: its words depend on the request's language, and Jinja
+    would otherwise compute `'L1'|tier_label` once, when it compiles the template (constant folding), in
+    whatever language the first render had."""
+    return pass_context(lambda _context, value: words(value))
+
+
 def init_app(app: Flask) -> None:
     filters = app.jinja_env.filters
-    filters["status_label"] = lambda v: label(STATUS_LABELS, v)
-    filters["problem_status_label"] = lambda v: label(PROBLEM_STATUS_LABELS, v)
-    filters["channel_label"] = lambda v: label(CHANNEL_LABELS, v)
-    filters["role_label"] = lambda v: label(ROLE_LABELS, v)
-    filters["event_label"] = lambda v: label(EVENT_LABELS, v)
-    filters["outcome_label"] = lambda v: label(ARTICLE_OUTCOMES, v or "shown")
-    filters["tier_label"] = tier_label
-    filters["priority_reason"] = priority_reason
+    filters["status_label"] = _at_render(lambda v: label(STATUS_LABELS, v))
+    filters["problem_status_label"] = _at_render(lambda v: label(PROBLEM_STATUS_LABELS, v))
+    filters["channel_label"] = _at_render(lambda v: label(CHANNEL_LABELS, v))
+    filters["role_label"] = _at_render(lambda v: label(ROLE_LABELS, v))
+    filters["event_label"] = _at_render(lambda v: label(EVENT_LABELS, v))
+    filters["outcome_label"] = _at_render(lambda v: label(ARTICLE_OUTCOMES, v or "shown"))
+    filters["tier_label"] = _at_render(tier_label)
+    filters["priority_reason"] = _at_render(priority_reason)

@@ -3,7 +3,9 @@ a staff member's language choice is kept on their account, and dates and numbers
 
 from __future__ import annotations
 
+import json
 import re
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -254,3 +256,22 @@ def test_engine_errors_the_agents_meet_are_translated_and_others_kept(app) -> No
             assert set(pattern.groupindex) >= set(re.findall(r"%\((\w+)\)s", str(message))), pattern.pattern
     with app.test_request_context("/console/", headers={"Accept-Language": "en"}):
         assert console_error(resolved) == resolved.message and console_error(tier) == tier.message
+
+
+def test_dashboard_labels_follow_each_request_language_in_one_process(app) -> None:
+    """Jinja folds a filter of a constant (`'L1'|tier_label`) when it compiles the template: the first
+    render's language would then stay for everyone served by that process (the dashboard's chart labels)."""
+    english, french = app.test_client(), app.test_client()
+    login_staff(app, english, "admin-en", "admin")
+    login_staff(app, french, "admin-fr", "admin")
+    french.post("/console/language", data={"csrf_token": csrf_token(french, "/console/"), "lang": "fr"})
+
+    def tier_labels(client) -> dict[str, str]:
+        html = client.get("/console/dashboard").get_data(as_text=True)
+        found = re.search(r"data-labels='([^']+)'", html)
+        assert found, "dashboard without its labels"
+        return json.loads(unescape(found.group(1)))["tiers"]
+
+    assert tier_labels(english)["L1"] == "L1"  # compiled while rendering in English
+    assert tier_labels(french) == {"L1": "N1", "L2": "N2", "L3": "N3", "L4": "N4"}
+    assert tier_labels(english)["L2"] == "L2"
