@@ -57,6 +57,15 @@ def no_sideways_scroll(page: Any) -> bool:
     return bool(page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth"))
 
 
+def open_in_french(page, server, path: str, words: list[str], container: str) -> None:
+    """Open a console page: it says it is French and its `container` shows every one of `words`."""
+    page.goto(f"{server.url}{path}")
+    assert page.get_attribute("html", "lang") == "fr", path
+    text = page.inner_text(container)
+    for word in words:
+        assert word in text, f"{path}: {word!r} missing"
+
+
 def test_console_pages_in_french_for_a_french_browser(browser, live_server) -> None:
     server = live_server
     server.create_user("lea", "admin")
@@ -66,11 +75,7 @@ def test_console_pages_in_french_for_a_french_browser(browser, live_server) -> N
     app_problem(server.app, [reference], title="VPN en panne")
     page = french_page(browser, server, "lea", 1280)
     for path, words in PAGES.items():
-        page.goto(f"{server.url}{path}")
-        assert page.get_attribute("html", "lang") == "fr", path
-        text = page.inner_text("body")
-        for word in words:
-            assert word in text, f"{path}: {word!r} missing"
+        open_in_french(page, server, path, words, "body")
         if path == "/console/dashboard":  # the charts' words come from the page, in French too
             page.wait_for_selector("[data-chart-drawn]")
             labels = page.evaluate("() => Chart.getChart('tier-chart').data.labels")
@@ -139,11 +144,7 @@ def test_authors_and_admin_pages_in_french(browser, live_server) -> None:
     server.create_user("root", "admin")
     page = french_page(browser, server, "root", 1280)
     for path, words in MORE_PAGES.items():
-        page.goto(f"{server.url}{path}")
-        assert page.get_attribute("html", "lang") == "fr", path
-        text = page.inner_text("main")
-        for word in words:
-            assert word in text, f"{path}: {word!r} missing"
+        open_in_french(page, server, path, words, "main")
         assert axe_violations(page) == [], path
         shot(page, "console-fr" + path.replace("/", "-").rstrip("-"))
     page.context.close()

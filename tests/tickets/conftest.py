@@ -59,46 +59,50 @@ def fresh_postgres_schema(prefix: str) -> Iterator[str]:
         admin.dispose()
 
 
+@contextmanager
+def _new_postgres_database(prefix: str, template: str | None = None) -> Iterator[str]:
+    """The name of a new database on the test PostgreSQL server (a copy of `template` if given), dropped
+    on exit even while sessions are still connected."""
+    base = postgres_url()
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    copy = f' TEMPLATE "{template}"' if template else ""
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"{copy}')
+        try:
+            yield name
+        finally:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
+
+
+def _database_url(name: str) -> str:
+    return make_url(postgres_url()).set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def postgres_template() -> Iterator[str]:
     """A PostgreSQL database migrated to the newest revision once per session (per worker), that each
     test's database is created from (`CREATE DATABASE ... TEMPLATE`: a file copy instead of every migration
     again). The migrations from an empty database stay tested: tests/tickets/test_schema.py goes down to
     base and up again on PostgreSQL, and every fresh_postgres_schema starts empty."""
-    base = postgres_url()
-    name = f"kb_template_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        template = make_engine(make_url(base).set(database=name).render_as_string(hide_password=False))
+    with _new_postgres_database("kb_template") as name:
+        template = make_engine(_database_url(name))
         try:
             upgrade(template)
         finally:
             template.dispose()  # no session may stay connected to a template
         yield name
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 @contextmanager
 def migrated_postgres_database(template: str) -> Iterator[str]:
     """A new PostgreSQL database copied from `template`, as a URL; dropped on exit."""
-    base = postgres_url()
-    name = f"kb_test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(base, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-        try:
-            yield make_url(base).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
+    with _new_postgres_database("kb_test", template) as name:
+        yield _database_url(name)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
